@@ -1,0 +1,532 @@
+/**
+ * Loading users' own data from CSV files.
+ *
+ * The format is RFC 4180 with a required header row: fields separated by commas, records by
+ * CRLF or LF (a lone CR is accepted too), fields optionally enclosed in double quotes, in which
+ * commas, line breaks and doubled quotes (`""`) stand for themselves. A UTF-8 byte order mark is
+ * skipped, the final line break is optional and blank lines are ignored. Spaces and tabs around
+ * unquoted fields are trimmed; quoted fields are kept exactly as written.
+ *
+ * Every column except the label column is a numeric feature. Every problem is reported as a
+ * {@link MagnetInputError} naming the file, the row (the 1-based line of the file where the
+ * record starts, the header being row 1) and, where it applies, the column (1-based index and
+ * name).
+ *
+ * @module
+ */
+
+import { MagnetInputError } from "../errors.ts";
+import type { Dataset } from "./dataset.ts";
+
+/** Options of {@link parseCsvDataset} and {@link readCsvDataset}. */
+export interface CsvOptions {
+  /** Name of the column holding the class labels. Defaults to `"label"`. */
+  labelColumn?: string;
+}
+
+/** Options of {@link parseCsvRows} and {@link readCsvRows}. */
+export interface CsvRowsOptions {
+  /** Name of the label column. Defaults to `"label"`. It is optional unless `requireLabel`. */
+  labelColumn?: string;
+  /**
+   * Whether the label column must be present with a non-empty label on every row. Defaults to
+   * false: rows to embed may be unlabelled, or labelled only in part (empty labels read as "").
+   */
+  requireLabel?: boolean;
+  /**
+   * The feature columns a model was trained on, in the model's order. When given, the file must
+   * have exactly these feature columns (in any order); they are reordered to match.
+   */
+  featureNames?: readonly string[];
+}
+
+/** Rows read from a CSV file by {@link parseCsvRows}. */
+export interface CsvRows {
+  /** `n x dim` feature values, row-major, in the order of `featureNames`. */
+  features: Float32Array;
+  /** Number of feature columns. */
+  dim: number;
+  /** Names of the feature columns, in the order their values appear in each row. */
+  featureNames: string[];
+  /** The label of each row as written (trimmed unless quoted), or null without a label column. */
+  labels: string[] | null;
+  /** The 1-based line of the file where each row starts, for messages about a row. */
+  lines: Int32Array;
+  /** The column names of the header, in file order (label column included). */
+  header: string[];
+}
+
+const DEFAULT_LABEL_COLUMN = "label";
+
+/**
+ * Parses CSV text into a labelled {@link Dataset}.
+ *
+ * Labels may be any non-empty strings. Classes are numbered in a stable order that does not
+ * depend on row order: numerically when every label looks like a number, otherwise by UTF-16
+ * code unit order. `classNames` holds the label strings.
+ *
+ * @param text the file's contents
+ * @param source how to name the file in messages (usually its path)
+ * @throws {MagnetInputError} for any malformed or unusable input
+ */
+export function parseCsvDataset(text: string, source: string, options: CsvOptions = {}): Dataset {
+  const rows = parseCsvRows(text, source, {
+    labelColumn: options.labelColumn,
+    requireLabel: true,
+  });
+  const labelColumn = options.labelColumn ?? DEFAULT_LABEL_COLUMN;
+  const rowLabels = rows.labels!;
+  const column = `column ${rows.header.indexOf(labelColumn) + 1} ${JSON.stringify(labelColumn)}`;
+
+  const counts = new Map<string, number>();
+  const firstLine = new Map<string, number>();
+  for (let i = 0; i < rowLabels.length; i++) {
+    const label = rowLabels[i];
+    const count = counts.get(label);
+    if (count === undefined) {
+      counts.set(label, 1);
+      firstLine.set(label, rows.lines[i]);
+    } else counts.set(label, count + 1);
+  }
+  if (counts.size < 2) {
+    throw new MagnetInputError(
+      `${source}, ${column}: expected at least two classes, found only ${quote(rowLabels[0])}.`,
+    );
+  }
+  const singletons = [...counts.keys()].filter((label) => counts.get(label) === 1);
+  if (singletons.length > 0) {
+    singletons.sort((a, b) => firstLine.get(a)! - firstLine.get(b)!);
+    const first = singletons[0];
+    const others = singletons.length > 1
+      ? ` (${singletons.length} classes have one example: ${quoteList(singletons, 5)})`
+      : "";
+    // Mostly-unique labels usually mean the wrong column was taken as the label.
+    const hint = singletons.length * 2 > counts.size
+      ? ` Is ${JSON.stringify(labelColumn)} really the column of class labels?`
+      : "";
+    throw new MagnetInputError(
+      `${source}, row ${firstLine.get(first)}, ${column}: class ${quote(first)} has ` +
+        `a single example; every class needs at least two${others}.${hint}`,
+    );
+  }
+
+  const classNames = sortLabels([...counts.keys()]);
+  const index = new Map<string, number>();
+  classNames.forEach((name, k) => index.set(name, k));
+  const labels = new Int32Array(rowLabels.length);
+  for (let i = 0; i < rowLabels.length; i++) labels[i] = index.get(rowLabels[i])!;
+  return {
+    features: rows.features,
+    dim: rows.dim,
+    labels,
+    classNames,
+    featureNames: rows.featureNames,
+  };
+}
+
+/**
+ * Reads a CSV file into a labelled {@link Dataset}; see {@link parseCsvDataset}.
+ *
+ * @throws {MagnetInputError} when the file is missing, a directory, not UTF-8 or not usable
+ */
+export async function readCsvDataset(path: string, options: CsvOptions = {}): Promise<Dataset> {
+  return parseCsvDataset(await readCsvText(path), path, options);
+}
+
+/**
+ * Parses CSV text into feature rows with optional labels, for embedding or evaluating rows with
+ * a trained model.
+ *
+ * The label column (when present) is set apart from the features; all other columns are
+ * numeric features. With `featureNames`, the file's feature columns must be exactly those
+ * names and are returned in that order; the error says which are missing and which are extra.
+ *
+ * @param text the file's contents
+ * @param source how to name the file in messages (usually its path)
+ * @throws {MagnetInputError} for any malformed or unusable input
+ */
+export function parseCsvRows(text: string, source: string, options: CsvRowsOptions = {}): CsvRows {
+  const labelColumn = options.labelColumn ?? DEFAULT_LABEL_COLUMN;
+  // trim() also drops a byte order mark, so a file holding only one counts as empty.
+  if (text.trim() === "") {
+    throw new MagnetInputError(
+      `${source}: the file is empty; expected a header row followed by data rows.`,
+    );
+  }
+  const records = csvRecords(text);
+  let header: string[] | null = null;
+  const where = (line: number, col?: number) =>
+    col === undefined
+      ? `${source}, row ${line}`
+      : `${source}, row ${line}, ${
+        header !== null && col < header.length
+          ? `column ${col + 1} ${JSON.stringify(header[col])}`
+          : `column ${col + 1}`
+      }`;
+  const next = (): CsvRecord | null => {
+    try {
+      const r = records.next();
+      return r.done ? null : r.value;
+    } catch (e) {
+      if (e instanceof CsvSyntaxError) {
+        throw new MagnetInputError(`${where(e.line, e.field)}: ${e.message}`);
+      }
+      throw e;
+    }
+  };
+
+  const headerRecord = next();
+  if (headerRecord === null) {
+    throw new MagnetInputError(
+      `${source}: the file is empty; expected a header row followed by data rows.`,
+    );
+  }
+  header = checkHeader(headerRecord, where);
+  const width = header.length;
+
+  let labelIndex = header.indexOf(labelColumn);
+  if (labelIndex < 0 && options.requireLabel) {
+    const near = header.find((h) => h.toLowerCase() === labelColumn.toLowerCase());
+    const suggestion = near === undefined ? "" : ` (did you mean ${JSON.stringify(near)}?)`;
+    throw new MagnetInputError(
+      `${where(headerRecord.line)}: expected a label column named ${JSON.stringify(labelColumn)}` +
+        `${suggestion}, found columns ${quoteList(header, 20)}; choose the column that holds ` +
+        `the class labels with the label column option.`,
+    );
+  }
+
+  // fileColumn[j] is the file column holding feature j.
+  let fileColumn: number[];
+  let featureNames: string[];
+  if (options.featureNames !== undefined) {
+    const expected = [...options.featureNames];
+    // A label column that is also a model feature is read as a feature: the model needs it.
+    if (labelIndex >= 0 && expected.includes(labelColumn)) labelIndex = -1;
+    const wanted = new Set(expected);
+    const present = header.filter((_, c) => c !== labelIndex);
+    const presentSet = new Set(present);
+    const missing = expected.filter((name) => !presentSet.has(name));
+    const extra = present.filter((name) => !wanted.has(name));
+    if (missing.length > 0 || extra.length > 0) {
+      const parts: string[] = [];
+      if (missing.length > 0) parts.push(`missing ${quoteList(missing, 10)}`);
+      if (extra.length > 0) parts.push(`unexpected ${quoteList(extra, 10)}`);
+      throw new MagnetInputError(
+        `${where(headerRecord.line)}: expected exactly the ${expected.length} feature columns ` +
+          `the model was trained on; ${parts.join("; ")}.`,
+      );
+    }
+    featureNames = expected;
+    fileColumn = expected.map((name) => header!.indexOf(name));
+  } else {
+    fileColumn = [];
+    for (let c = 0; c < width; c++) if (c !== labelIndex) fileColumn.push(c);
+    featureNames = fileColumn.map((c) => header![c]);
+  }
+  const dim = fileColumn.length;
+  if (dim === 0) {
+    throw new MagnetInputError(
+      `${where(headerRecord.line)}: expected at least one numeric feature column besides the ` +
+        `label column ${JSON.stringify(labelColumn)}, found none.`,
+    );
+  }
+
+  let features = new Float32Array(dim * 1024);
+  const labels: string[] | null = labelIndex >= 0 ? [] : null;
+  const lines: number[] = [];
+  let n = 0;
+  for (let record = next(); record !== null; record = next()) {
+    const fields = record.fields;
+    if (fields.length !== width) {
+      throw new MagnetInputError(
+        `${where(record.line)}: expected ${width} fields (as in the header), ` +
+          `found ${fields.length}.`,
+      );
+    }
+    if ((n + 1) * dim > features.length) {
+      const grown = new Float32Array(features.length * 2);
+      grown.set(features);
+      features = grown;
+    }
+    const base = n * dim;
+    for (let j = 0; j < dim; j++) {
+      const c = fileColumn[j];
+      const value = parseFeature(fields[c]);
+      if (typeof value === "string") {
+        throw new MagnetInputError(`${where(record.line, c)}: ${value}`);
+      }
+      features[base + j] = value;
+    }
+    if (labels !== null) {
+      const label = fields[labelIndex];
+      if (options.requireLabel && label.trim() === "") {
+        throw new MagnetInputError(
+          `${where(record.line, labelIndex)}: expected a class label, found an empty field.`,
+        );
+      }
+      labels.push(label);
+    }
+    lines.push(record.line);
+    n++;
+  }
+  if (n === 0) {
+    throw new MagnetInputError(
+      `${source}: expected data rows after the header row, found none.`,
+    );
+  }
+  return {
+    features: features.slice(0, n * dim),
+    dim,
+    featureNames,
+    labels,
+    lines: Int32Array.from(lines),
+    header,
+  };
+}
+
+/**
+ * Reads a CSV file into feature rows with optional labels; see {@link parseCsvRows}.
+ *
+ * @throws {MagnetInputError} when the file is missing, a directory, not UTF-8 or not usable
+ */
+export async function readCsvRows(path: string, options: CsvRowsOptions = {}): Promise<CsvRows> {
+  return parseCsvRows(await readCsvText(path), path, options);
+}
+
+/**
+ * Orders class labels stably: numerically when all look like numbers (so "2" precedes "10"),
+ * otherwise by UTF-16 code units, which unlike `localeCompare` does not vary between machines.
+ */
+export function sortLabels(labels: string[]): string[] {
+  const byCodeUnits = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+  if (labels.every((label) => NUMBER.test(label.trim()))) {
+    return labels.slice().sort((a, b) => Number(a) - Number(b) || byCodeUnits(a, b));
+  }
+  return labels.slice().sort(byCodeUnits);
+}
+
+// Decimal numbers as people and spreadsheets write them. Stricter than Number(), which would
+// also take "", "0x1f", "Infinity" and whitespace, all of which are mistakes in a feature column.
+const NUMBER = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+const NON_FINITE = /^[+-]?(?:nan|inf|infinity)$/i;
+const FLOAT32_MAX = 3.4028234663852886e38;
+
+/** The field as a float32-representable finite number, or a sentence saying what is wrong. */
+function parseFeature(field: string): number | string {
+  const text = field.trim();
+  if (NUMBER.test(text)) {
+    const value = Number(text);
+    if (!Number.isFinite(value)) {
+      return `expected a finite number, found ${quote(field)}, which overflows to Infinity.`;
+    }
+    // Features are stored as float32; past its range a value would silently become Infinity.
+    if (!Number.isFinite(Math.fround(value))) {
+      const max = FLOAT32_MAX.toPrecision(3);
+      return `expected a number within the 32-bit float range (about +-${max}), ` +
+        `found ${quote(field)}.`;
+    }
+    return value;
+  }
+  if (text === "") {
+    return "expected a number, found an empty field (missing values are not supported).";
+  }
+  if (NON_FINITE.test(text)) {
+    return `expected a finite number, found ${quote(field)}.`;
+  }
+  return `expected a number, found ${quote(field)}.`;
+}
+
+function checkHeader(
+  record: CsvRecord,
+  where: (line: number, col?: number) => string,
+): string[] {
+  const names = record.fields;
+  const seen = new Map<string, number>();
+  for (let c = 0; c < names.length; c++) {
+    if (names[c].trim() === "") {
+      // The header is not yet known to `where`, so the column is named by index only.
+      throw new MagnetInputError(
+        `${where(record.line, c)}: expected a column name in the header, found an empty field.`,
+      );
+    }
+    const earlier = seen.get(names[c]);
+    if (earlier !== undefined) {
+      throw new MagnetInputError(
+        `${where(record.line)}, column ${c + 1} ${JSON.stringify(names[c])}: expected distinct ` +
+          `column names, found the name of column ${earlier + 1} again.`,
+      );
+    }
+    seen.set(names[c], c);
+  }
+  return names;
+}
+
+async function readCsvText(path: string): Promise<string> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) throw new MagnetInputError(`file not found: ${path}`);
+    if (e instanceof Deno.errors.IsADirectory) {
+      throw new MagnetInputError(`${path}: expected a CSV file, found a directory.`);
+    }
+    if (e instanceof Deno.errors.PermissionDenied) {
+      throw new MagnetInputError(`${path}: the file cannot be read (permission denied).`);
+    }
+    throw e;
+  }
+  try {
+    // Fatal decoding: silently replacing bad bytes with U+FFFD would turn them into odd labels.
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw new MagnetInputError(`${path}: expected UTF-8 text, found invalid byte sequences.`);
+  }
+}
+
+function quote(value: string): string {
+  const shown = value.length > 40 ? value.slice(0, 40) + "..." : value;
+  return JSON.stringify(shown);
+}
+
+function quoteList(values: string[], limit: number): string {
+  const shown = values.slice(0, limit).map(quote).join(", ");
+  return values.length > limit ? `${shown} and ${values.length - limit} more` : shown;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tokenizer
+
+interface CsvRecord {
+  /** 1-based line where the record starts. */
+  line: number;
+  fields: string[];
+}
+
+/** A syntax error at a line and 0-based field, turned into a user message by the parser. */
+class CsvSyntaxError extends Error {
+  constructor(readonly line: number, readonly field: number, message: string) {
+    super(message);
+  }
+}
+
+const COMMA = 44, QUOTE = 34, CR = 13, LF = 10, SPACE = 32, TAB = 9;
+
+function isBlank(c: number): boolean {
+  return c === SPACE || c === TAB;
+}
+
+/** Yields the records of `text` one at a time, skipping blank lines. */
+function* csvRecords(text: string): Generator<CsvRecord> {
+  const n = text.length;
+  let i = text.charCodeAt(0) === 0xfeff ? 1 : 0;
+  let line = 1;
+  while (i < n) {
+    const c0 = text.charCodeAt(i);
+    if (c0 === LF || c0 === CR) {
+      i += c0 === CR && text.charCodeAt(i + 1) === LF ? 2 : 1;
+      line++;
+      continue;
+    }
+    const recordLine = line;
+    const fields: string[] = [];
+    for (;;) {
+      // A quoted field may be preceded by spaces, as in `a, "b"`.
+      let k = i;
+      while (k < n && isBlank(text.charCodeAt(k))) k++;
+      if (k < n && text.charCodeAt(k) === QUOTE) {
+        const openLine = line;
+        const start = k + 1;
+        let j = start;
+        let doubled = false;
+        let end: number;
+        for (;;) {
+          const q = text.indexOf('"', j);
+          if (q < 0) {
+            throw new CsvSyntaxError(
+              openLine,
+              fields.length,
+              "expected a closing quote for the quoted field that starts here, found the end of " +
+                "the file.",
+            );
+          }
+          if (text.charCodeAt(q + 1) === QUOTE) {
+            doubled = true;
+            j = q + 2;
+            continue;
+          }
+          end = q;
+          break;
+        }
+        const raw = text.slice(start, end);
+        fields.push(doubled ? raw.replaceAll('""', '"') : raw);
+        line += countLineBreaks(text, start, end);
+        i = end + 1;
+        while (i < n && isBlank(text.charCodeAt(i))) i++;
+        if (i < n) {
+          const c = text.charCodeAt(i);
+          if (c !== COMMA && c !== CR && c !== LF) {
+            throw new CsvSyntaxError(
+              line,
+              fields.length - 1,
+              `expected a comma or the end of the line after a closing quote, found ` +
+                `${JSON.stringify(text[i])}; quotes inside a quoted field must be doubled.`,
+            );
+          }
+        }
+      } else {
+        let j = i;
+        for (; j < n; j++) {
+          const c = text.charCodeAt(j);
+          if (c === COMMA || c === CR || c === LF) break;
+          if (c === QUOTE) {
+            throw new CsvSyntaxError(
+              line,
+              fields.length,
+              `expected no quote in an unquoted field, found ` +
+                `${quote(text.slice(i, lineEnd(text, j)))}; enclose the field in quotes and ` +
+                `double the quotes inside it.`,
+            );
+          }
+        }
+        fields.push(trimBlanks(text, i, j));
+        i = j;
+      }
+      if (i >= n) break;
+      const c = text.charCodeAt(i);
+      if (c === COMMA) {
+        i++;
+        continue;
+      }
+      i += c === CR && text.charCodeAt(i + 1) === LF ? 2 : 1;
+      line++;
+      break;
+    }
+    yield { line: recordLine, fields };
+  }
+}
+
+function lineEnd(text: string, from: number): number {
+  let j = from;
+  while (j < text.length) {
+    const c = text.charCodeAt(j);
+    if (c === COMMA || c === CR || c === LF) break;
+    j++;
+  }
+  return j;
+}
+
+function trimBlanks(text: string, start: number, end: number): string {
+  while (start < end && isBlank(text.charCodeAt(start))) start++;
+  while (end > start && isBlank(text.charCodeAt(end - 1))) end--;
+  return text.slice(start, end);
+}
+
+function countLineBreaks(text: string, start: number, end: number): number {
+  let count = 0;
+  for (let j = start; j < end; j++) {
+    const c = text.charCodeAt(j);
+    if (c === LF) count++;
+    else if (c === CR && text.charCodeAt(j + 1) !== LF) count++;
+  }
+  return count;
+}

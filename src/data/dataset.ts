@@ -1,0 +1,158 @@
+/**
+ * The in-memory dataset that loaders produce and training, evaluation and embedding consume.
+ *
+ * @module
+ */
+
+import { MagnetInputError } from "../errors.ts";
+
+/**
+ * A labelled table of feature vectors held in memory.
+ *
+ * Rows are examples; `features` stores them row-major so that one row is a contiguous slice,
+ * which is what batch gathering and uploads to a device want.
+ */
+export interface Dataset {
+  /** `n x dim` feature values, row-major. */
+  features: Float32Array;
+  /** Number of features per row. */
+  dim: number;
+  /** `n` class indices, each in `[0, classNames.length)`. */
+  labels: Int32Array;
+  /** Display names of the classes (for MNIST "0".."9"; for CSV the label strings). */
+  classNames: string[];
+  /** Names of the feature columns, when the source has them (CSV headers). */
+  featureNames?: string[];
+}
+
+/** The number of rows (examples) in `d`. */
+export function datasetSize(d: Dataset): number {
+  return d.labels.length;
+}
+
+/**
+ * A new dataset holding the rows of `d` at `indices`, in that order (repeats allowed).
+ *
+ * The class list is kept whole, even for classes the subset lacks, so that label indices mean
+ * the same thing in a train split, a test split and the full set.
+ *
+ * @throws {RangeError} when an index is not an integer row of `d`; indices come from code, not
+ * from users, so this is a bug rather than a {@link MagnetInputError}.
+ */
+export function subset(d: Dataset, indices: ArrayLike<number>): Dataset {
+  const n = datasetSize(d);
+  const dim = d.dim;
+  const m = indices.length;
+  const features = new Float32Array(m * dim);
+  const labels = new Int32Array(m);
+  for (let i = 0; i < m; i++) {
+    const r = indices[i];
+    if (!Number.isInteger(r) || r < 0 || r >= n) {
+      throw new RangeError(
+        `subset: index ${r} at position ${i} is not a row of a ${n}-row dataset`,
+      );
+    }
+    features.set(d.features.subarray(r * dim, (r + 1) * dim), i * dim);
+    labels[i] = d.labels[r];
+  }
+  const out: Dataset = { features, dim, labels, classNames: d.classNames.slice() };
+  if (d.featureNames) out.featureNames = d.featureNames.slice();
+  return out;
+}
+
+/**
+ * Checks that `d` is usable for metric learning and throws a {@link MagnetInputError} naming
+ * `source` and the first offending row (1-based) and column when it is not.
+ *
+ * Checked: `dim` is a positive integer; `features` holds exactly `n * dim` values, all finite;
+ * `featureNames`, when given, has `dim` entries; class names are distinct; every label is in
+ * range; at least two classes are present; no present class has a single example (the loss
+ * needs a positive pair for every class it samples).
+ */
+export function validateDataset(d: Dataset, source: string): void {
+  const n = d.labels.length;
+  const dim = d.dim;
+  if (!Number.isInteger(dim) || dim < 1) {
+    throw new MagnetInputError(
+      `${source}: the dataset has no feature columns (dim is ${dim}); at least one is needed.`,
+    );
+  }
+  if (d.features.length !== n * dim) {
+    throw new MagnetInputError(
+      `${source}: expected ${n} rows x ${dim} features = ${n * dim} values, ` +
+        `found ${d.features.length}.`,
+    );
+  }
+  if (d.featureNames !== undefined && d.featureNames.length !== dim) {
+    throw new MagnetInputError(
+      `${source}: expected ${dim} feature names (one per feature), found ${d.featureNames.length}.`,
+    );
+  }
+  const seenNames = new Map<string, number>();
+  for (let k = 0; k < d.classNames.length; k++) {
+    const name = d.classNames[k];
+    const earlier = seenNames.get(name);
+    if (earlier !== undefined) {
+      throw new MagnetInputError(
+        `${source}: class ${k} has the same name ${JSON.stringify(name)} as class ${earlier}; ` +
+          `class names must be distinct.`,
+      );
+    }
+    seenNames.set(name, k);
+  }
+  if (n === 0) throw new MagnetInputError(`${source}: the dataset has no rows.`);
+
+  const f = d.features;
+  for (let i = 0; i < f.length; i++) {
+    // Subtracting itself is NaN exactly for NaN and +-Infinity, and keeps this hot loop cheap.
+    if (f[i] - f[i] !== 0) {
+      const row = Math.floor(i / dim);
+      const col = i - row * dim;
+      throw new MagnetInputError(
+        `${source}, row ${row + 1}, ${columnLabel(d, col)}: expected a finite number, ` +
+          `found ${f[i]}.`,
+      );
+    }
+  }
+
+  const classCount = d.classNames.length;
+  const counts = new Int32Array(classCount);
+  const firstRow = new Int32Array(classCount);
+  for (let r = 0; r < n; r++) {
+    const label = d.labels[r];
+    if (label < 0 || label >= classCount) {
+      throw new MagnetInputError(
+        `${source}, row ${r + 1}: expected a class index in [0, ${classCount}), found ${label}.`,
+      );
+    }
+    if (counts[label] === 0) firstRow[label] = r;
+    counts[label]++;
+  }
+  const present: number[] = [];
+  for (let k = 0; k < classCount; k++) if (counts[k] > 0) present.push(k);
+  if (present.length < 2) {
+    const found = present.length === 0
+      ? "none"
+      : `only ${JSON.stringify(d.classNames[present[0]])}`;
+    throw new MagnetInputError(
+      `${source}: expected at least two classes, found ${found}.`,
+    );
+  }
+  // Report the singleton class that appears first in row order, since that is the one a person
+  // scanning the file meets first.
+  let worst = -1;
+  for (const k of present) {
+    if (counts[k] === 1 && (worst < 0 || firstRow[k] < firstRow[worst])) worst = k;
+  }
+  if (worst >= 0) {
+    throw new MagnetInputError(
+      `${source}, row ${firstRow[worst] + 1}: class ${JSON.stringify(d.classNames[worst])} ` +
+        `has a single example; every class needs at least two.`,
+    );
+  }
+}
+
+function columnLabel(d: Dataset, col: number): string {
+  const name = d.featureNames?.[col];
+  return name === undefined ? `column ${col + 1}` : `column ${col + 1} ${JSON.stringify(name)}`;
+}
