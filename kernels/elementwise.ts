@@ -1,0 +1,97 @@
+/**
+ * One WGSL generator for every elementwise op: the op contributes a scalar expression, the generator
+ * the indexing. Each input is read as the same shape as the output, as a scalar, or through strides
+ * (broadcasting and transposition), given per input in a uniform so one pipeline serves every shape.
+ */
+import { LINEAR_ENTRY_PARAMS, linearIndex } from "./common.ts";
+
+/** How an input is read; see `src/backend/layout.ts`. */
+export type Access = "full" | "scalar" | "strided";
+
+/** The WGSL expression of each elementwise op, over inputs x0, x1, x2. */
+export const WGSL_EXPRESSIONS: Readonly<Record<string, string>> = {
+  neg: "-x0",
+  exp: "exp(x0)",
+  log: "log(x0)",
+  sqrt: "sqrt(x0)",
+  square: "x0 * x0",
+  relu: "select(x0, 0.0, x0 < 0.0)",
+  step: "select(0.0, 1.0, x0 > 0.0)",
+  abs: "abs(x0)",
+  sign: "sign(x0)",
+  // Clamped because some tanh implementations overflow to NaN for large arguments.
+  tanh: "tanh(clamp(x0, -20.0, 20.0))",
+  sigmoid: "1.0 / (1.0 + exp(-x0))",
+  broadcastTo: "x0",
+  transpose: "x0",
+  add: "x0 + x1",
+  sub: "x0 - x1",
+  mul: "x0 * x1",
+  div: "x0 / x1",
+  maximum: "select(x1, x0, x0 >= x1)",
+  minimum: "select(x1, x0, x0 <= x1)",
+  greater: "select(0.0, 1.0, x0 > x1)",
+  greaterEqual: "select(0.0, 1.0, x0 >= x1)",
+  equal: "select(0.0, 1.0, x0 == x1)",
+  where: "select(x2, x1, x0 != 0.0)",
+};
+
+/** Byte size of the uniform block: size, then the padded output shape, then one stride row per input. */
+export const ELEMENTWISE_UNIFORM_BYTES = 16 * 5;
+
+/**
+ * The uniform block's contents: `[size, 0, 0, 0]`, the output shape left-padded with 1 to rank 4, and
+ * each input's strides (left-padded with 0).
+ */
+export function elementwiseUniforms(
+  size: number,
+  shape: readonly number[],
+  strides: readonly (readonly number[])[],
+): Uint32Array {
+  const u = new Uint32Array(ELEMENTWISE_UNIFORM_BYTES / 4);
+  u[0] = size;
+  const pad = 4 - shape.length;
+  for (let d = 0; d < 4; d++) u[4 + d] = d < pad ? 1 : shape[d - pad];
+  strides.forEach((s, j) => {
+    for (let d = pad; d < 4; d++) u[8 + 4 * j + d] = s[d - pad];
+  });
+  return u;
+}
+
+/** The WGSL of elementwise op `op` with the given input access patterns. */
+export function elementwiseShader(op: string, access: readonly Access[]): string {
+  const expr = WGSL_EXPRESSIONS[op];
+  if (expr === undefined) throw new Error(`webgpu backend: no WGSL expression for op "${op}"`);
+  const strided = access.includes("strided");
+  const bindings = access.map((_, j) =>
+    `@group(0) @binding(${j}) var<storage, read> in${j}: array<f32>;`
+  ).join("\n");
+  const reads = access.map((a, j) => {
+    const index = a === "full" ? "i" : a === "scalar" ? "0u" : `dot(coord, p.strides[${j}])`;
+    return `  let x${j} = in${j}[${index}];`;
+  }).join("\n");
+  return `
+struct Params { size: u32, pad0: u32, pad1: u32, pad2: u32, shape: vec4<u32>, strides: array<vec4<u32>, 3> }
+${bindings}
+@group(0) @binding(${access.length}) var<storage, read_write> out: array<f32>;
+@group(0) @binding(${access.length + 1}) var<uniform> p: Params;
+
+@compute @workgroup_size(256)
+fn main(${LINEAR_ENTRY_PARAMS}) {
+  ${linearIndex()}
+  if (i >= p.size) { return; }
+${
+    strided
+      ? `  var rest = i;
+  let c3 = rest % p.shape.w; rest = rest / p.shape.w;
+  let c2 = rest % p.shape.z; rest = rest / p.shape.z;
+  let c1 = rest % p.shape.y;
+  let c0 = rest / p.shape.y;
+  let coord = vec4<u32>(c0, c1, c2, c3);`
+      : ""
+  }
+${reads}
+  out[i] = ${expr};
+}
+`;
+}

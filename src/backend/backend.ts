@@ -1,0 +1,65 @@
+/**
+ * The contract every backend fulfils. A backend compiles the part of a graph that some outputs and
+ * variable updates need into an {@link Executable}, keeps variables on its device between runs, and
+ * reads back only what a run's outputs ask for.
+ */
+import type { Tensor, Variable } from "../graph/tensor.ts";
+
+/** Which implementation runs the kernels. */
+export type BackendKind = "cpu" | "webgpu";
+
+/** Floating-point precision of a backend's float tensors (float64 exists on the CPU, for checking). */
+export type Precision = "float32" | "float64";
+
+/** Host-side data read back from a backend. */
+export type HostArray = Float32Array | Float64Array | Int32Array;
+
+/** Float data in a backend's precision. */
+export type FloatArray = Float32Array | Float64Array;
+
+/** Values for a graph's inputs, by input name, row-major. */
+export type Feeds = Readonly<Record<string, ArrayLike<number>>>;
+
+/** Replace the value of a variable with the value of a tensor, at the end of a run. */
+export type Update = readonly [Variable, Tensor];
+
+/** What to compile: outputs to read back and variable updates to apply (all applied after computing). */
+export interface CompileRequest {
+  /** Tensors whose values each run returns, in this order. */
+  readonly outputs?: readonly Tensor[];
+  /** Variables to overwrite at the end of each run, from values computed in the run. */
+  readonly updates?: readonly Update[];
+}
+
+/** A compiled graph, ready to run many times with new feeds. */
+export interface Executable {
+  /** The tensors each run returns. */
+  readonly outputs: readonly Tensor[];
+  /**
+   * Runs the graph once. On WebGPU the work is queued before this returns, so several runs can be
+   * queued back to back; the promise settles when the outputs are read back (at once when none).
+   */
+  run(feeds?: Feeds): Promise<HostArray[]>;
+}
+
+/** A compute backend: CPU typed arrays or WebGPU. Obtain one with `createBackend`. */
+export interface Backend {
+  /** Which implementation this is. */
+  readonly kind: BackendKind;
+  /** Precision of float tensors. */
+  readonly precision: Precision;
+  /** A human-readable description (the adapter's name on WebGPU). */
+  readonly description: string;
+  /** Compiles what `request` needs; shaders are compiled and constants uploaded here, once. */
+  compile(request: CompileRequest): Promise<Executable>;
+  /** Compiles (once per graph and set of outputs) and runs: a shortcut for one-off evaluation. */
+  run(outputs: readonly Tensor[], feeds?: Feeds): Promise<HostArray[]>;
+  /** The current value of a variable (its initial value if no graph has used it yet). */
+  readVariable(variable: Variable): Promise<FloatArray>;
+  /** Overwrites a variable's value. */
+  writeVariable(variable: Variable, data: ArrayLike<number>): void;
+  /** Waits until all queued work has finished. */
+  synchronize(): Promise<void>;
+  /** Frees every buffer and device this backend holds. Using it afterwards throws. */
+  dispose(): void;
+}

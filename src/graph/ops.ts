@@ -1,0 +1,487 @@
+/**
+ * The primitive ops. Each op is declared once here: its shape rule (checked when the node is created)
+ * and its gradient, written in terms of other ops so that every backend differentiates it for free.
+ * Backends implement only forward kernels, looked up by {@link Tensor.op}.
+ */
+import { ShapeError } from "../errors.ts";
+import { formatShape, type Shape, sizeOf, type Tensor } from "./tensor.ts";
+
+/** A tensor, or a number that becomes a scalar constant of the other operand's graph. */
+export type TensorLike = Tensor | number;
+
+/** How a backend runs an op. */
+export type OpKind =
+  | "source" // input, constant, variable: storage only
+  | "view" // reshape, stopGradient: the input's storage, seen with another shape
+  | "elementwise" // one output element from one element of each input (broadcast or permuted)
+  | "reduce" // sum / max / argmax along one axis
+  | "matmul"
+  | "gather"
+  | "segmentSum";
+
+/** The declaration of one primitive op. */
+export interface OpDefinition {
+  /** How backends run it. */
+  readonly kind: OpKind;
+  /** Number of inputs of an elementwise op. */
+  readonly arity?: number;
+  /**
+   * Gradients with respect to each input given the output's gradient `dy`, built from ops; `null` where
+   * an input receives none. Absent for ops that are not differentiable (comparisons, argmax...), whose
+   * inputs then receive no gradient.
+   */
+  readonly grad?: (dy: Tensor, y: Tensor) => (Tensor | null)[];
+}
+
+const definitions = new Map<string, OpDefinition>();
+
+function define(name: string, def: OpDefinition): void {
+  definitions.set(name, def);
+}
+
+/** The declaration of op `name`, or undefined. */
+export function opDefinition(name: string): OpDefinition | undefined {
+  return definitions.get(name);
+}
+
+/** Names of all declared ops (backends test that they implement each one). */
+export function opNames(): string[] {
+  return [...definitions.keys()];
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Shape helpers
+
+/** The broadcast of two shapes (NumPy rules, aligned on the right), or null if they do not broadcast. */
+export function broadcastShapes(a: Shape, b: Shape): number[] | null {
+  const rank = Math.max(a.length, b.length);
+  const out: number[] = [];
+  for (let i = 0; i < rank; i++) {
+    const da = a[a.length - rank + i] ?? 1;
+    const db = b[b.length - rank + i] ?? 1;
+    if (da !== db && da !== 1 && db !== 1) return null;
+    out.push(Math.max(da, db));
+  }
+  return out;
+}
+
+function graphOf(op: string, args: readonly TensorLike[]): Tensor["graph"] {
+  for (const a of args) if (typeof a !== "number") return a.graph;
+  throw new ShapeError(op, "at least one operand must be a tensor");
+}
+
+function lift(op: string, args: readonly TensorLike[]): Tensor[] {
+  const g = graphOf(op, args);
+  return args.map((a) => {
+    if (typeof a === "number") return g.scalar(a);
+    if (a.dtype !== "float") {
+      throw new ShapeError(op, `expects float tensors, got ${a.dtype} tensor ${a}`);
+    }
+    return a;
+  });
+}
+
+function elementwise(op: string, args: readonly TensorLike[]): Tensor {
+  const inputs = lift(op, args);
+  let shape: Shape = [];
+  for (const t of inputs) {
+    const next = broadcastShapes(shape, t.shape);
+    if (next === null) {
+      throw new ShapeError(
+        op,
+        `shapes ${inputs.map((x) => formatShape(x.shape)).join(" and ")} do not broadcast`,
+      );
+    }
+    shape = next;
+  }
+  return inputs[0].graph.addNode(op, inputs, {}, shape, "float");
+}
+
+/**
+ * `dy` (shaped like a broadcast result) summed down to `shape`: the gradient of a broadcast.
+ */
+export function sumToShape(dy: Tensor, shape: Shape): Tensor {
+  if (dy.shape.length === shape.length && dy.shape.every((d, i) => d === shape[i])) return dy;
+  let t = dy;
+  const lead = dy.rank - shape.length;
+  for (let axis = dy.rank - 1; axis >= 0; axis--) {
+    const target = axis < lead ? 1 : shape[axis - lead];
+    if (t.shape[axis] !== target) t = sum(t, axis, true);
+  }
+  return reshape(t, shape);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Sources (created through Graph: input, constant, variable)
+
+define("input", { kind: "source" });
+define("constant", { kind: "source" });
+define("variable", { kind: "source" });
+
+// ---------------------------------------------------------------------------------------------------
+// Unary elementwise
+
+function unary(name: string, grad?: (dy: Tensor, y: Tensor, x: Tensor) => Tensor | null) {
+  define(name, {
+    kind: "elementwise",
+    arity: 1,
+    grad: grad && ((dy, y) => [grad(dy, y, y.inputs[0])]),
+  });
+  return (x: Tensor): Tensor => elementwise(name, [x]);
+}
+
+/** -x */
+export const neg: (x: Tensor) => Tensor = unary("neg", (dy) => neg(dy));
+/** e^x */
+export const exp: (x: Tensor) => Tensor = unary("exp", (dy, y) => mul(dy, y));
+/** Natural logarithm. */
+export const log: (x: Tensor) => Tensor = unary("log", (dy, _y, x) => div(dy, x));
+/** Square root. */
+export const sqrt: (x: Tensor) => Tensor = unary("sqrt", (dy, y) => div(dy, mul(y, 2)));
+/** x^2 */
+export const square: (x: Tensor) => Tensor = unary("square", (dy, _y, x) => mul(dy, mul(x, 2)));
+/** max(x, 0) */
+export const relu: (x: Tensor) => Tensor = unary("relu", (dy, _y, x) => mul(dy, step(x)));
+/** 1 where x > 0, else 0 (no gradient). */
+export const step: (x: Tensor) => Tensor = unary("step");
+/** |x| */
+export const abs: (x: Tensor) => Tensor = unary("abs", (dy, _y, x) => mul(dy, sign(x)));
+/** -1, 0 or 1 (no gradient). */
+export const sign: (x: Tensor) => Tensor = unary("sign");
+/** Hyperbolic tangent. */
+export const tanh: (x: Tensor) => Tensor = unary(
+  "tanh",
+  (dy, y) => mul(dy, sub(1, square(y))),
+);
+/** 1 / (1 + e^-x) */
+export const sigmoid: (x: Tensor) => Tensor = unary(
+  "sigmoid",
+  (dy, y) => mul(dy, mul(y, sub(1, y))),
+);
+
+// ---------------------------------------------------------------------------------------------------
+// Binary elementwise, broadcasting
+
+function binary(
+  name: string,
+  grad?: (dy: Tensor, y: Tensor, a: Tensor, b: Tensor) => [Tensor | null, Tensor | null],
+) {
+  define(name, {
+    kind: "elementwise",
+    arity: 2,
+    grad: grad &&
+      ((dy, y) => {
+        const [a, b] = y.inputs;
+        const [ga, gb] = grad(dy, y, a, b);
+        return [ga && sumToShape(ga, a.shape), gb && sumToShape(gb, b.shape)];
+      }),
+  });
+  return (a: TensorLike, b: TensorLike): Tensor => elementwise(name, [a, b]);
+}
+
+/** a + b (broadcasting) */
+export const add: (a: TensorLike, b: TensorLike) => Tensor = binary("add", (dy) => [dy, dy]);
+/** a - b (broadcasting) */
+export const sub: (a: TensorLike, b: TensorLike) => Tensor = binary(
+  "sub",
+  (dy) => [dy, neg(dy)],
+);
+/** a * b (broadcasting) */
+export const mul: (a: TensorLike, b: TensorLike) => Tensor = binary(
+  "mul",
+  (dy, _y, a, b) => [mul(dy, b), mul(dy, a)],
+);
+/** a / b (broadcasting) */
+export const div: (a: TensorLike, b: TensorLike) => Tensor = binary(
+  "div",
+  (dy, y, _a, b) => [div(dy, b), neg(div(mul(dy, y), b))],
+);
+/** The larger of a and b; on ties the gradient goes to a. */
+export const maximum: (a: TensorLike, b: TensorLike) => Tensor = binary(
+  "maximum",
+  (dy, _y, a, b) => {
+    const pickA = greaterEqual(a, b);
+    return [mul(dy, pickA), mul(dy, sub(1, pickA))];
+  },
+);
+/** The smaller of a and b; on ties the gradient goes to a. */
+export const minimum: (a: TensorLike, b: TensorLike) => Tensor = binary(
+  "minimum",
+  (dy, _y, a, b) => {
+    const pickA = greaterEqual(b, a);
+    return [mul(dy, pickA), mul(dy, sub(1, pickA))];
+  },
+);
+/** 1 where a > b, else 0 (no gradient). */
+export const greater: (a: TensorLike, b: TensorLike) => Tensor = binary("greater");
+/** 1 where a >= b, else 0 (no gradient). */
+export const greaterEqual: (a: TensorLike, b: TensorLike) => Tensor = binary("greaterEqual");
+/** 1 where a == b, else 0 (no gradient). */
+export const equal: (a: TensorLike, b: TensorLike) => Tensor = binary("equal");
+
+define("where", {
+  kind: "elementwise",
+  arity: 3,
+  grad: (dy, y) => {
+    const [cond, a, b] = y.inputs;
+    const zero = dy.graph.scalar(0);
+    return [
+      null,
+      sumToShape(where(cond, dy, zero), a.shape),
+      sumToShape(where(cond, zero, dy), b.shape),
+    ];
+  },
+});
+/** Elementwise choice: `a` where `cond` is nonzero, else `b` (broadcasting all three). */
+export function where(cond: TensorLike, a: TensorLike, b: TensorLike): Tensor {
+  return elementwise("where", [cond, a, b]);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Layout: broadcast, transpose (elementwise copies), reshape and stopGradient (views)
+
+define("broadcastTo", {
+  kind: "elementwise",
+  arity: 1,
+  grad: (dy, y) => [sumToShape(dy, y.inputs[0].shape)],
+});
+/** `x` repeated along broadcast dimensions to `shape`. */
+export function broadcastTo(x: Tensor, shape: Shape): Tensor {
+  const out = broadcastShapes(x.shape, shape);
+  if (out === null || out.length !== shape.length || out.some((d, i) => d !== shape[i])) {
+    throw new ShapeError(
+      "broadcastTo",
+      `cannot broadcast ${formatShape(x.shape)} to ${formatShape(shape)}`,
+    );
+  }
+  if (x.rank === shape.length && x.shape.every((d, i) => d === shape[i])) return x;
+  return x.graph.addNode("broadcastTo", [x], {}, [...shape], x.dtype);
+}
+
+define("transpose", {
+  kind: "elementwise",
+  arity: 1,
+  grad: (dy, y) => {
+    const perm = y.attrs.perm as Shape;
+    const inverse = perm.map((_, i) => perm.indexOf(i));
+    return [transpose(dy, inverse)];
+  },
+});
+/** Permutes dimensions: output dimension i is input dimension `perm[i]` (default: reversed). */
+export function transpose(x: Tensor, perm?: Shape): Tensor {
+  const p = perm ?? x.shape.map((_, i) => x.rank - 1 - i);
+  const sorted = [...p].sort((u, v) => u - v);
+  if (p.length !== x.rank || sorted.some((v, i) => v !== i)) {
+    throw new ShapeError(
+      "transpose",
+      `perm ${formatShape(p)} is not a permutation of the ${x.rank} axes of ${
+        formatShape(x.shape)
+      }`,
+    );
+  }
+  return x.graph.addNode("transpose", [x], { perm: [...p] }, p.map((i) => x.shape[i]), x.dtype);
+}
+
+define("reshape", { kind: "view", grad: (dy, y) => [reshape(dy, y.inputs[0].shape)] });
+/** The same elements seen with another shape (no copy). One dimension may be -1 (inferred). */
+export function reshape(x: Tensor, shape: Shape): Tensor {
+  const known = shape.filter((d) => d !== -1);
+  const inferred = shape.length - known.length;
+  let target = [...shape];
+  if (inferred > 1) throw new ShapeError("reshape", `more than one -1 in ${formatShape(shape)}`);
+  if (inferred === 1) {
+    const rest = sizeOf(known);
+    target = shape.map((d) => (d === -1 ? x.size / rest : d));
+  }
+  if (sizeOf(target) !== x.size || target.some((d) => !Number.isInteger(d) || d < 1)) {
+    throw new ShapeError(
+      "reshape",
+      `cannot reshape ${formatShape(x.shape)} (${x.size} elements) to ${formatShape(shape)}`,
+    );
+  }
+  if (target.length === x.rank && target.every((d, i) => d === x.shape[i])) return x;
+  return x.graph.addNode("reshape", [x], { shape: target }, target, x.dtype);
+}
+
+define("stopGradient", { kind: "view", grad: () => [null] });
+/** `x` itself, through which no gradient flows. */
+export function stopGradient(x: Tensor): Tensor {
+  return x.graph.addNode("stopGradient", [x], {}, x.shape, x.dtype);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Reductions along one axis
+
+function normalizeAxis(op: string, x: Tensor, axis: number): number {
+  const a = axis < 0 ? axis + x.rank : axis;
+  if (!Number.isInteger(a) || a < 0 || a >= x.rank) {
+    throw new ShapeError(op, `axis ${axis} is out of range for shape ${formatShape(x.shape)}`);
+  }
+  return a;
+}
+
+function reduced(x: Tensor, axis: number, keepDims: boolean): number[] {
+  return keepDims
+    ? x.shape.map((d, i) => (i === axis ? 1 : d))
+    : x.shape.filter((_, i) => i !== axis);
+}
+
+define("sum", {
+  kind: "reduce",
+  grad: (dy, y) => {
+    const x = y.inputs[0];
+    const axis = y.attrs.axis as number;
+    return [broadcastTo(reshape(dy, reduced(x, axis, true)), x.shape)];
+  },
+});
+/** Sum along `axis` (negative counts from the end); `keepDims` keeps it as size 1. */
+export function sum(x: Tensor, axis: number, keepDims = false): Tensor {
+  if (x.dtype !== "float") throw new ShapeError("sum", `expects a float tensor, got ${x}`);
+  const a = normalizeAxis("sum", x, axis);
+  return x.graph.addNode("sum", [x], { axis: a, keepDims }, reduced(x, a, keepDims), "float");
+}
+
+define("max", {
+  kind: "reduce",
+  grad: (dy, y) => {
+    const x = y.inputs[0];
+    const keep = reduced(x, y.attrs.axis as number, true);
+    const mask = equal(x, reshape(y, keep));
+    return [mul(mask, reshape(dy, keep))];
+  },
+});
+/** Maximum along `axis`; on ties every maximal element receives the gradient. */
+export function max(x: Tensor, axis: number, keepDims = false): Tensor {
+  if (x.dtype !== "float") throw new ShapeError("max", `expects a float tensor, got ${x}`);
+  const a = normalizeAxis("max", x, axis);
+  return x.graph.addNode("max", [x], { axis: a, keepDims }, reduced(x, a, keepDims), "float");
+}
+
+define("argmax", { kind: "reduce" });
+/** Index of the (first) maximum along `axis`, as int32 (no gradient). */
+export function argmax(x: Tensor, axis: number): Tensor {
+  if (x.dtype !== "float") throw new ShapeError("argmax", `expects a float tensor, got ${x}`);
+  const a = normalizeAxis("argmax", x, axis);
+  return x.graph.addNode(
+    "argmax",
+    [x],
+    { axis: a, keepDims: false },
+    reduced(x, a, false),
+    "int32",
+  );
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Matrix product
+
+define("matmul", {
+  kind: "matmul",
+  grad: (dy, y) => {
+    const [a, b] = y.inputs;
+    const tA = y.attrs.transposeA as boolean;
+    const tB = y.attrs.transposeB as boolean;
+    if (!tA && !tB) return [matmul(dy, b, false, true), matmul(a, dy, true, false)];
+    if (tA && !tB) return [matmul(b, dy, false, true), matmul(a, dy, false, false)];
+    if (!tA && tB) return [matmul(dy, b, false, false), matmul(dy, a, true, false)];
+    return [matmul(b, dy, true, true), matmul(dy, a, true, true)];
+  },
+});
+/**
+ * The matrix product op(a) op(b) of two rank-2 tensors, where op transposes when the flag is set:
+ * op(a) is [m, k], op(b) is [k, n], the result [m, n].
+ */
+export function matmul(a: Tensor, b: Tensor, transposeA = false, transposeB = false): Tensor {
+  if (a.rank !== 2 || b.rank !== 2 || a.dtype !== "float" || b.dtype !== "float") {
+    throw new ShapeError(
+      "matmul",
+      `expects two rank-2 float tensors, got ${a.dtype} ${formatShape(a.shape)} and ${b.dtype} ${
+        formatShape(b.shape)
+      }`,
+    );
+  }
+  const [m, ka] = transposeA ? [a.shape[1], a.shape[0]] : [a.shape[0], a.shape[1]];
+  const [kb, n] = transposeB ? [b.shape[1], b.shape[0]] : [b.shape[0], b.shape[1]];
+  if (ka !== kb) {
+    throw new ShapeError(
+      "matmul",
+      `inner dimensions differ: ${formatShape(a.shape)}${transposeA ? "ᵀ" : ""} x ${
+        formatShape(b.shape)
+      }${transposeB ? "ᵀ" : ""} (${ka} vs ${kb})`,
+    );
+  }
+  return a.graph.addNode("matmul", [a, b], { transposeA, transposeB }, [m, n], "float");
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Row gather and segment sum: each is the other's gradient
+
+function checkIndices(op: string, indices: Tensor, length: number | null): void {
+  if (indices.dtype !== "int32" || indices.rank !== 1) {
+    throw new ShapeError(
+      op,
+      `indices must be a rank-1 int32 tensor, got ${indices.dtype} ${formatShape(indices.shape)}`,
+    );
+  }
+  if (length !== null && indices.size !== length) {
+    throw new ShapeError(
+      op,
+      `indices have ${indices.size} entries but the data has ${length} rows`,
+    );
+  }
+}
+
+define("gather", {
+  kind: "gather",
+  grad: (dy, y) => {
+    const [x, indices] = y.inputs;
+    return [segmentSum(dy, indices, x.shape[0]), null];
+  },
+});
+/**
+ * Rows of `x` picked by `indices` (int32, rank 1): the result's row i is `x[indices[i]]`.
+ * Every index must lie in [0, x.shape[0]); backends check fed indices before running.
+ */
+export function gather(x: Tensor, indices: Tensor): Tensor {
+  if (x.rank < 1 || x.dtype !== "float") {
+    throw new ShapeError("gather", `expects a float tensor of rank >= 1, got ${x}`);
+  }
+  checkIndices("gather", indices, null);
+  return x.graph.addNode(
+    "gather",
+    [x, indices],
+    {},
+    [indices.size, ...x.shape.slice(1)],
+    "float",
+  );
+}
+
+define("segmentSum", {
+  kind: "segmentSum",
+  grad: (dy, y) => {
+    const [, ids] = y.inputs;
+    return [gather(dy, ids), null];
+  },
+});
+/**
+ * Sums rows of `x` into `numSegments` rows: result row s is the sum of the rows i with
+ * `segmentIds[i] == s`. Every id must lie in [0, numSegments).
+ */
+export function segmentSum(x: Tensor, segmentIds: Tensor, numSegments: number): Tensor {
+  if (x.rank < 1 || x.dtype !== "float") {
+    throw new ShapeError("segmentSum", `expects a float tensor of rank >= 1, got ${x}`);
+  }
+  checkIndices("segmentSum", segmentIds, x.shape[0]);
+  if (!Number.isInteger(numSegments) || numSegments < 1) {
+    throw new ShapeError(
+      "segmentSum",
+      `numSegments must be a positive integer, got ${numSegments}`,
+    );
+  }
+  return x.graph.addNode(
+    "segmentSum",
+    [x, segmentIds],
+    { numSegments },
+    [numSegments, ...x.shape.slice(1)],
+    "float",
+  );
+}

@@ -1,0 +1,494 @@
+/**
+ * Every primitive op (and the composites built from them): a hand-checkable forward case on every
+ * backend, the gradient against float64 finite differences, and WebGPU / CPU float32 against the
+ * float64 CPU reference, on random shapes (dims 1, 7, 33, 257 among them) with broadcasting.
+ */
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import * as ops from "../../src/graph/ops.ts";
+import * as fns from "../../src/graph/functions.ts";
+import { opNames } from "../../src/graph/ops.ts";
+import { type Shape, sizeOf, type Tensor } from "../../src/graph/tensor.ts";
+import { Graph } from "../../src/graph/tensor.ts";
+import { assertGradcheck, type CheckInput, crossCheck } from "../../src/check/gradcheck.ts";
+import { Random } from "../../src/util/random.ts";
+import { assertClose, gpuTestOptions, openBackends } from "../helpers/backends.ts";
+
+type Values = (rng: Random, size: number, shape: Shape) => number[];
+
+/** Values that keep away from kinks (0) so finite differences are smooth. */
+const awayFromZero: Values = (rng, n) =>
+  Array.from({ length: n }, () => (rng.next() < 0.5 ? -1 : 1) * (0.1 + rng.next() * 1.5));
+const normal: Values = (rng, n) => Array.from({ length: n }, () => rng.normal());
+const positive: Values = (rng, n) => Array.from({ length: n }, () => 0.3 + rng.next() * 2);
+/** Distinct values on a 0.1 grid with small jitter: no ties, no near-ties. */
+const distinct: Values = (rng, n) => {
+  const grid = rng.shuffle(Array.from({ length: n }, (_, i) => (i - n / 2) * 0.1));
+  return grid.map((v) => v + rng.next() * 0.01);
+};
+/** Odd / even grid points: two inputs drawn with these never come within 0.05 of each other. */
+const oddGrid: Values = (rng, n) =>
+  Array.from({ length: n }, () => (2 * rng.int(40) - 39) * 0.1 + rng.next() * 0.02);
+const evenGrid: Values = (rng, n) =>
+  Array.from({ length: n }, () => (2 * rng.int(40) - 40) * 0.1 + rng.next() * 0.02);
+const zeroOne: Values = (rng, n) => Array.from({ length: n }, () => (rng.next() < 0.5 ? 0 : 1));
+
+/** A random shape of the given rank with dims from {1, 2, 7, 33, 257}, at most `cap` elements. */
+function randomShape(rng: Random, rank: number, cap = 4000): number[] {
+  const dims = [1, 2, 7, 33, 257];
+  for (;;) {
+    const shape = Array.from({ length: rank }, () => dims[rng.int(dims.length)]);
+    if (sizeOf(shape) <= cap) return shape;
+  }
+}
+
+/** A shape that broadcasts to `out`: itself, some dims set to 1, a suffix, or a scalar. */
+function broadcastable(rng: Random, out: Shape): number[] {
+  switch (rng.int(4)) {
+    case 0:
+      return [...out];
+    case 1:
+      return out.map((d) => (rng.next() < 0.5 ? 1 : d));
+    case 2:
+      return out.slice(rng.int(out.length + 1));
+    default:
+      return [];
+  }
+}
+
+interface OpCase {
+  /** The op's name (for primitives, the registry name it covers). */
+  name: string;
+  build: (xs: Tensor[]) => Tensor;
+  /** A forward case small enough to check by hand. */
+  hand: { shapes: Shape[]; data: number[][]; expected: number[]; ints?: boolean[] };
+  /** Random shapes of the inputs. */
+  shapes: (rng: Random) => Shape[];
+  /** Values per input. */
+  values: Values[];
+  /** int32 inputs (indices), by position; their values come from `indexValues`. */
+  ints?: boolean[];
+  indexValues?: (rng: Random, shapes: Shape[]) => number[];
+  /** Skip the finite-difference check (ops with no gradient). */
+  noGrad?: boolean;
+  /** Tolerance of the float32 backends against float64. */
+  rtol?: number;
+}
+
+const unaryShapes = (rng: Random) => [randomShape(rng, 1 + rng.int(3))];
+function binaryShapes(rng: Random): Shape[] {
+  const out = randomShape(rng, 1 + rng.int(3));
+  const a = broadcastable(rng, out);
+  const b = rng.next() < 0.5 ? [...out] : broadcastable(rng, out);
+  return rng.next() < 0.5 ? [a, b] : [b, a];
+}
+
+function unaryCase(
+  name: string,
+  f: (x: Tensor) => Tensor,
+  input: number[],
+  expected: number[],
+  values: Values,
+  noGrad = false,
+): OpCase {
+  return {
+    name,
+    build: ([x]) => f(x),
+    hand: { shapes: [[input.length]], data: [input], expected },
+    shapes: unaryShapes,
+    values: [values],
+    noGrad,
+  };
+}
+
+function binaryCase(
+  name: string,
+  f: (a: Tensor, b: Tensor) => Tensor,
+  expected: number[],
+  values: [Values, Values],
+  noGrad = false,
+): OpCase {
+  // [2,3] (op) [3]: exercises broadcasting in the hand case too.
+  return {
+    name,
+    build: ([a, b]) => f(a, b),
+    hand: { shapes: [[2, 3], [3]], data: [[1, -2, 3, 0.5, 4, -1], [2, -2, 0.5]], expected },
+    shapes: binaryShapes,
+    values,
+    noGrad,
+  };
+}
+
+const E = Math.E;
+const cases: OpCase[] = [
+  unaryCase("neg", ops.neg, [1, -2, 0], [-1, 2, -0], normal),
+  unaryCase("exp", ops.exp, [0, 1, -1], [1, E, 1 / E], normal),
+  unaryCase("log", ops.log, [1, E, 0.5], [0, 1, Math.log(0.5)], positive),
+  unaryCase("sqrt", ops.sqrt, [4, 9, 2], [2, 3, Math.SQRT2], positive),
+  unaryCase("square", ops.square, [3, -2, 0.5], [9, 4, 0.25], normal),
+  unaryCase("relu", ops.relu, [-1, 0.5, 2], [0, 0.5, 2], awayFromZero),
+  unaryCase("step", ops.step, [-1, 0.5, 0], [0, 1, 0], awayFromZero, true),
+  unaryCase("abs", ops.abs, [-1.5, 2, -0.25], [1.5, 2, 0.25], awayFromZero),
+  unaryCase("sign", ops.sign, [-3, 2, 0], [-1, 1, 0], awayFromZero, true),
+  unaryCase("tanh", ops.tanh, [0, 1, -30], [0, Math.tanh(1), -1], normal),
+  unaryCase(
+    "sigmoid",
+    ops.sigmoid,
+    [0, 2, -2],
+    [0.5, 1 / (1 + Math.exp(-2)), 1 / (1 + E * E)],
+    normal,
+  ),
+  binaryCase("add", ops.add, [3, -4, 3.5, 2.5, 2, -0.5], [normal, normal]),
+  binaryCase("sub", ops.sub, [-1, 0, 2.5, -1.5, 6, -1.5], [normal, normal]),
+  binaryCase("mul", ops.mul, [2, 4, 1.5, 1, -8, -0.5], [normal, normal]),
+  binaryCase("div", ops.div, [0.5, 1, 6, 0.25, -2, -2], [normal, awayFromZero]),
+  binaryCase("maximum", ops.maximum, [2, -2, 3, 2, 4, 0.5], [oddGrid, evenGrid]),
+  binaryCase("minimum", ops.minimum, [1, -2, 0.5, 0.5, -2, -1], [oddGrid, evenGrid]),
+  binaryCase("greater", ops.greater, [0, 0, 1, 0, 1, 0], [oddGrid, evenGrid], true),
+  binaryCase("greaterEqual", ops.greaterEqual, [0, 1, 1, 0, 1, 0], [oddGrid, evenGrid], true),
+  binaryCase("equal", ops.equal, [0, 1, 0, 0, 0, 0], [zeroOne, zeroOne], true),
+  {
+    name: "where",
+    build: ([c, a, b]) => ops.where(c, a, b),
+    hand: {
+      shapes: [[2, 1], [2, 2], [2]],
+      data: [[1, 0], [1, 2, 3, 4], [-1, -2]],
+      expected: [1, 2, -1, -2],
+    },
+    shapes: (rng) => {
+      const out = randomShape(rng, 1 + rng.int(3));
+      return [broadcastable(rng, out), [...out], broadcastable(rng, out)];
+    },
+    values: [zeroOne, normal, normal],
+  },
+  {
+    name: "broadcastTo",
+    build: ([x]) => ops.broadcastTo(x, [2, 2, 3]),
+    hand: {
+      shapes: [[2, 1, 3]],
+      data: [[1, 2, 3, 4, 5, 6]],
+      expected: [1, 2, 3, 1, 2, 3, 4, 5, 6, 4, 5, 6],
+    },
+    shapes: () => [[2, 1, 3]],
+    values: [normal],
+  },
+  {
+    name: "broadcastTo (random)",
+    build: ([x]) => ops.broadcastTo(x, [7, 33, 2]),
+    hand: { shapes: [[1]], data: [[5]], expected: new Array(7 * 33 * 2).fill(5) },
+    shapes: (rng) => [broadcastable(rng, [7, 33, 2])],
+    values: [normal],
+  },
+  {
+    name: "transpose",
+    build: ([x]) => ops.transpose(x),
+    hand: { shapes: [[2, 3]], data: [[1, 2, 3, 4, 5, 6]], expected: [1, 4, 2, 5, 3, 6] },
+    shapes: (rng) => [randomShape(rng, 2)],
+    values: [normal],
+  },
+  {
+    name: "transpose (rank 3)",
+    build: ([x]) => ops.transpose(x, [1, 2, 0]),
+    hand: {
+      shapes: [[2, 2, 2]],
+      data: [[0, 1, 2, 3, 4, 5, 6, 7]],
+      expected: [0, 4, 1, 5, 2, 6, 3, 7],
+    },
+    shapes: (rng) => [randomShape(rng, 3)],
+    values: [normal],
+  },
+  {
+    name: "reshape",
+    build: ([x]) => ops.mul(ops.reshape(x, [-1]), 2),
+    hand: { shapes: [[2, 2]], data: [[1, 2, 3, 4]], expected: [2, 4, 6, 8] },
+    shapes: unaryShapes,
+    values: [normal],
+  },
+  ...[0, 1, -1].flatMap((axis) =>
+    [false, true].map((keepDims): OpCase => ({
+      name: `sum (axis ${axis}${keepDims ? ", keepDims" : ""})`,
+      build: ([x]) => ops.sum(x, axis, keepDims),
+      hand: {
+        shapes: [[2, 3]],
+        data: [[1, 2, 3, 4, 5, 6]],
+        expected: axis === 0 ? [5, 7, 9] : [6, 15],
+      },
+      shapes: (rng) => [randomShape(rng, 2 + rng.int(2))],
+      values: [normal],
+    }))
+  ),
+  ...[0, 1].map((axis): OpCase => ({
+    name: `max (axis ${axis})`,
+    build: ([x]) => ops.max(x, axis),
+    hand: {
+      shapes: [[2, 3]],
+      data: [[1, 5, 3, 4, -2, 6]],
+      expected: axis === 0 ? [4, 5, 6] : [5, 6],
+    },
+    shapes: (rng) => [randomShape(rng, 2 + rng.int(2))],
+    values: [distinct],
+  })),
+  {
+    name: "max (long axis)",
+    build: ([x]) => ops.max(x, 0),
+    hand: { shapes: [[3]], data: [[1, 7, 3]], expected: [7] },
+    shapes: () => [[3000]],
+    values: [distinct],
+  },
+  {
+    name: "sum (long axis)",
+    build: ([x]) => ops.sum(x, 1),
+    hand: { shapes: [[1, 4]], data: [[1, 2, 3, 4]], expected: [10] },
+    shapes: () => [[3, 1500]],
+    values: [normal],
+    rtol: 1e-3,
+  },
+  ...[[false, false], [true, false], [false, true], [true, true]].map(([tA, tB]): OpCase => ({
+    name: `matmul (${tA ? "Aᵀ" : "A"} ${tB ? "Bᵀ" : "B"})`,
+    build: ([a, b]) => ops.matmul(a, b, tA, tB),
+    hand: {
+      // A = [[1,2],[3,4]], B = [[5,6],[7,8]] stored so that op(A) op(B) is always A B.
+      shapes: [[2, 2], [2, 2]],
+      data: [tA ? [1, 3, 2, 4] : [1, 2, 3, 4], tB ? [5, 7, 6, 8] : [5, 6, 7, 8]],
+      expected: [19, 22, 43, 50],
+    },
+    shapes: (rng) => {
+      const pick = () => [1, 7, 33][rng.int(3)];
+      const [m, k, n] = [pick(), pick(), pick()];
+      const big = rng.int(4); // one dimension sometimes 257
+      const dims = [m, k, n].map((d, i) => (i === big ? 257 : d));
+      const [mm, kk, nn] = dims;
+      return [tA ? [kk, mm] : [mm, kk], tB ? [nn, kk] : [kk, nn]];
+    },
+    values: [normal, normal],
+    rtol: 1e-4,
+  })),
+  {
+    name: "gather",
+    build: ([x, i]) => ops.gather(x, i),
+    hand: {
+      shapes: [[3, 2], [4]],
+      data: [[1, 2, 3, 4, 5, 6], [2, 0, 2, 1]],
+      expected: [5, 6, 1, 2, 5, 6, 3, 4],
+      ints: [false, true],
+    },
+    shapes: (rng) => [randomShape(rng, 1 + rng.int(2)), [[1, 7, 33, 257][rng.int(4)]]],
+    values: [normal, normal],
+    ints: [false, true],
+    indexValues: (rng, [x, i]) => Array.from({ length: i[0] }, () => rng.int(x[0])),
+  },
+  {
+    name: "segmentSum",
+    build: ([x, s]) => ops.segmentSum(x, s, 3),
+    hand: {
+      shapes: [[4, 2], [4]],
+      data: [[1, 2, 3, 4, 5, 6, 7, 8], [2, 0, 2, 1]],
+      expected: [3, 4, 7, 8, 6, 8],
+      ints: [false, true],
+    },
+    shapes: (rng) => {
+      const x = randomShape(rng, 1 + rng.int(2));
+      return [x, [x[0]]];
+    },
+    values: [normal, normal],
+    ints: [false, true],
+    indexValues: (rng, [, s]) => Array.from({ length: s[0] }, () => rng.int(3)),
+  },
+  // Composites: no kernels of their own, but their gradients and numerics are checked all the same.
+  {
+    name: "logSumExp",
+    build: ([x]) => fns.logSumExp(x, -1),
+    hand: {
+      shapes: [[2, 2]],
+      data: [[0, 0, 1000, 1000]],
+      expected: [Math.LN2, 1000 + Math.LN2],
+    },
+    shapes: (rng) => [randomShape(rng, 2)],
+    values: [normal],
+  },
+  {
+    name: "maskedLogSumExp",
+    build: ([x, m]) => fns.maskedLogSumExp(x, m, 1),
+    hand: {
+      shapes: [[2, 3], [2, 3]],
+      data: [[1, 2, 3, -50, -60, 7], [1, 0, 1, 1, 1, 0]],
+      expected: [Math.log(Math.exp(1) + Math.exp(3)), -50 + Math.log(1 + Math.exp(-10))],
+    },
+    shapes: (rng) => {
+      const s = randomShape(rng, 2);
+      return [s, s];
+    },
+    // Every row keeps its first entry: an empty row has no log-sum.
+    values: [
+      normal,
+      (rng, n, shape) =>
+        Array.from({ length: n }, (_, i) => (i % shape[1] === 0 || rng.next() < 0.5 ? 1 : 0)),
+    ],
+  },
+  {
+    name: "segmentMean",
+    build: ([x, s]) => fns.segmentMean(x, s, 3),
+    hand: {
+      shapes: [[4, 2], [4]],
+      data: [[1, 2, 3, 4, 5, 6, 7, 8], [2, 0, 2, 0]],
+      expected: [5, 6, 0, 0, 3, 4],
+      ints: [false, true],
+    },
+    shapes: (rng) => [[7, 33], [7]],
+    values: [normal, normal],
+    ints: [false, true],
+    indexValues: (rng, [, s]) => Array.from({ length: s[0] }, () => rng.int(3)),
+  },
+  {
+    name: "squaredDistances",
+    build: ([a, b]) => fns.squaredDistances(a, b),
+    hand: {
+      shapes: [[2, 2], [1, 2]],
+      data: [[0, 0, 3, 4], [0, 1]],
+      expected: [1, 18],
+    },
+    shapes: (rng) => {
+      const d = [1, 7, 33][rng.int(3)];
+      return [[[1, 7, 33][rng.int(3)], d], [[1, 7, 33][rng.int(3)], d]];
+    },
+    values: [normal, normal],
+    rtol: 1e-3,
+  },
+  {
+    name: "squaredDistancesExact",
+    build: ([a, b]) => fns.squaredDistancesExact(a, b),
+    hand: {
+      shapes: [[2, 2], [1, 2]],
+      data: [[0, 0, 3, 4], [0, 1]],
+      expected: [1, 18],
+    },
+    shapes: (rng) => {
+      const d = [1, 7, 33][rng.int(3)];
+      return [[[1, 7, 33][rng.int(3)], d], [[1, 7, 33][rng.int(3)], d]];
+    },
+    values: [normal, normal],
+  },
+  {
+    name: "mean / min",
+    build: ([x]) => ops.add(fns.mean(x), fns.min(x, 0)),
+    hand: { shapes: [[2, 2]], data: [[1, 2, 3, 6]], expected: [3 + 1, 3 + 2] },
+    shapes: (rng) => [randomShape(rng, 2)],
+    values: [distinct],
+  },
+];
+
+function feedsFor(c: OpCase, shapes: Shape[], data: number[][]): CheckInput[] {
+  return shapes.map((shape, j) => ({
+    name: `x${j}`,
+    shape,
+    data: data[j],
+    dtype: (c.ints ?? [])[j] ? "int32" : "float",
+  }));
+}
+
+function randomInputs(c: OpCase, rng: Random): CheckInput[] {
+  const shapes = c.shapes(rng);
+  const data = shapes.map((s, j) =>
+    (c.ints ?? [])[j] ? c.indexValues!(rng, shapes) : c.values[j](rng, sizeOf(s), s)
+  );
+  return feedsFor(c, shapes, data);
+}
+
+function buildFrom(c: OpCase) {
+  return (inputs: Readonly<Record<string, Tensor>>) =>
+    c.build(Object.keys(inputs).sort().map((k) => inputs[k]));
+}
+
+Deno.test("every declared op has a test case here", () => {
+  const covered = new Set(cases.map((c) => c.name.split(" ")[0]));
+  for (const extra of ["input", "constant", "variable", "stopGradient", "argmax"]) {
+    covered.add(extra);
+  }
+  assert.deepEqual(opNames().filter((op) => !covered.has(op)), []);
+});
+
+Deno.test("ops", gpuTestOptions, async (t) => {
+  const backends = await openBackends();
+  try {
+    for (const c of cases) {
+      await t.step(c.name, async (t) => {
+        for (const backend of backends) {
+          await t.step(`forward by hand on ${backend.kind}`, async () => {
+            const g = new Graph();
+            const xs = c.hand.shapes.map((s, j) =>
+              g.input(`x${j}`, s, (c.hand.ints ?? [])[j] ? "int32" : "float")
+            );
+            const y = c.build(xs);
+            const feeds = Object.fromEntries(c.hand.data.map((d, j) => [`x${j}`, d]));
+            const [out] = await backend.run([y], feeds);
+            assertClose(out, c.hand.expected, 1e-5, `${c.name} on ${backend.kind}`);
+          });
+        }
+        if (!c.noGrad) {
+          await t.step("gradient against float64 finite differences (random shapes)", async () => {
+            await fc.assert(
+              fc.asyncProperty(fc.integer({ min: 1, max: 1 << 30 }), async (seed) => {
+                const inputs = randomInputs(c, new Random(seed));
+                await assertGradcheck(buildFrom(c), inputs, { maxElementsPerInput: 48, seed });
+              }),
+              { numRuns: 4, seed: 7 },
+            );
+          });
+        }
+        for (const backend of backends) {
+          await t.step(`${backend.kind} float32 against float64 CPU (random shapes)`, async () => {
+            await fc.assert(
+              fc.asyncProperty(fc.integer({ min: 1, max: 1 << 30 }), async (seed) => {
+                const inputs = randomInputs(c, new Random(seed));
+                const report = await crossCheck(backend, buildFrom(c), inputs, {
+                  rtol: c.rtol ?? 2e-5,
+                  seed,
+                });
+                assert.ok(
+                  report.ok,
+                  `${c.name}: shapes ${inputs.map((i) => `[${i.shape}]`).join(" ")}: ${
+                    JSON.stringify(report.comparisons)
+                  }`,
+                );
+              }),
+              { numRuns: 4, seed: 11 },
+            );
+          });
+        }
+      });
+    }
+
+    await t.step("argmax picks the first maximum, as int32", async () => {
+      for (const backend of backends) {
+        const g = new Graph();
+        const x = g.input("x", [2, 4]);
+        const [rows, cols] = await backend.run([ops.argmax(x, 1), ops.argmax(x, 0)], {
+          x: [1, 9, 9, 2, -5, -1, -3, -1],
+        });
+        assert.ok(rows instanceof Int32Array);
+        assert.deepEqual([...rows], [1, 1], backend.kind);
+        assert.deepEqual([...cols], [0, 0, 0, 0], backend.kind);
+        const long = g.input("long", [3000]);
+        const values = new Float32Array(3000).map((_, i) => Math.sin(i));
+        values[1234] = 5;
+        const [at] = await backend.run([ops.argmax(long, 0)], { long: values });
+        assert.equal(at[0], 1234, backend.kind);
+      }
+    });
+
+    await t.step("stopGradient passes values and blocks gradients", async () => {
+      const { gradients } = await import("../../src/graph/autodiff.ts");
+      for (const backend of backends) {
+        const g = new Graph();
+        const x = g.input("x", [3]);
+        const y = fns.sumAll(ops.mul(ops.stopGradient(x), x)); // d/dx = stop(x) = x
+        const [dx] = gradients(y, [x]);
+        const [value, grad] = await backend.run([y, dx], { x: [1, 2, 3] });
+        assertClose(value, [14]);
+        assertClose(grad, [1, 2, 3]);
+      }
+    });
+  } finally {
+    for (const b of backends) b.dispose();
+  }
+});
