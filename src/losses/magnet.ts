@@ -1,0 +1,92 @@
+/**
+ * The Magnet loss (Rippel et al., ICLR 2016, eq. 5) as a graph, computed in log space.
+ *
+ * For rows r_n with cluster means mu_m (the means of each cluster's rows in the batch) and the
+ * batch variance s2 = sum_n |r_n - mu(n)|^2 / (N - 1):
+ *
+ *   l_n = max(0, |r_n - mu(n)|^2 / (2 s2) + alpha + log sum_{m : class(m) != class(n)} exp(-|r_n - mu_m|^2 / (2 s2)))
+ *
+ * and the loss is the mean of l_n. Gradients flow through the means and through s2. Widely copied
+ * ports divide by 2 s2^2 instead of 2 s2, which makes the loss depend on the scale of the embeddings;
+ * here scaling every row by any factor leaves the loss unchanged, as the paper's definition does.
+ */
+import { ShapeError } from "../errors.ts";
+import {
+  add,
+  div,
+  equal,
+  gather,
+  mul,
+  neg,
+  relu,
+  reshape,
+  square,
+  sub,
+  sum,
+} from "../graph/ops.ts";
+import {
+  maskedLogSumExp,
+  mean,
+  segmentMean,
+  squaredDistancesExact,
+  sumAll,
+} from "../graph/functions.ts";
+import { formatShape, type Tensor } from "../graph/tensor.ts";
+
+/** The magnet loss graph's inputs. */
+export interface MagnetLossInputs {
+  /** [N, dim] rows. */
+  readonly embeddings: Tensor;
+  /** [N] int32: the cluster of each row, in [0, numClusters). */
+  readonly clusterOf: Tensor;
+  /** [numClusters] float: the class of each cluster (class ids as numbers). */
+  readonly clusterClasses: Tensor;
+  /** Number of clusters in the batch (M). */
+  readonly numClusters: number;
+  /** The margin alpha: a number, or a scalar tensor (so one compiled graph serves every alpha). */
+  readonly alpha: Tensor | number;
+}
+
+/** The magnet loss graph's outputs. */
+export interface MagnetLossGraph {
+  /** Scalar: the mean of the per-example losses. */
+  readonly loss: Tensor;
+  /** [N]: l_n. */
+  readonly losses: Tensor;
+  /** Scalar: s2, the batch's within-cluster variance. */
+  readonly variance: Tensor;
+  /** [numClusters, dim]: the batch cluster means. */
+  readonly means: Tensor;
+}
+
+/** Builds the magnet loss of a batch. Validation of the batch's contents is the caller's. */
+export function magnetLoss(inputs: MagnetLossInputs): MagnetLossGraph {
+  const { embeddings: r, clusterOf, clusterClasses, numClusters: m, alpha } = inputs;
+  if (r.rank !== 2 || r.shape[0] < 2) {
+    throw new ShapeError(
+      "magnetLoss",
+      `embeddings must be [N >= 2, dim], got ${formatShape(r.shape)}`,
+    );
+  }
+  const n = r.shape[0];
+  if (clusterOf.dtype !== "int32" || clusterOf.size !== n) {
+    throw new ShapeError("magnetLoss", `clusterOf must be int32 [${n}], got ${clusterOf}`);
+  }
+  if (clusterClasses.dtype !== "float" || clusterClasses.size !== m) {
+    throw new ShapeError(
+      "magnetLoss",
+      `clusterClasses must be float [${m}], got ${clusterClasses}`,
+    );
+  }
+  const means = segmentMean(r, clusterOf, m); // [M, dim]
+  const ownDistance = sum(square(sub(r, gather(means, clusterOf))), 1); // [N]
+  const variance = div(sumAll(ownDistance), n - 1);
+  const twoVariance = mul(variance, 2);
+  const classes = reshape(clusterClasses, [m, 1]);
+  const rowClass = gather(classes, clusterOf); // [N, 1]
+  const impostor = sub(1, equal(rowClass, reshape(classes, [1, m]))); // [N, M]
+  const logits = neg(div(squaredDistancesExact(r, means), twoVariance)); // [N, M]
+  const impostorTerm = maskedLogSumExp(logits, impostor, 1); // [N]
+  const losses = relu(add(add(div(ownDistance, twoVariance), alpha), impostorTerm));
+  return { loss: mean(losses), losses, variance, means };
+}

@@ -1,0 +1,207 @@
+/**
+ * Behaviour every backend shares: choosing a backend, compiled plans, feeds checking, variables and
+ * updates, queued runs, disposal.
+ */
+import assert from "node:assert/strict";
+import { createBackend } from "../../src/backend/create.ts";
+import { makePlan } from "../../src/backend/plan.ts";
+import { BackendUnavailableError, MagnetInputError } from "../../src/errors.ts";
+import { add, exp, gather, matmul, mul, segmentSum, sub } from "../../src/graph/ops.ts";
+import { sumAll } from "../../src/graph/functions.ts";
+import { gradients } from "../../src/graph/autodiff.ts";
+import { Graph, Variable } from "../../src/graph/tensor.ts";
+import { assertClose, gpuTestOptions, openBackends, skipWebGpu } from "../helpers/backends.ts";
+
+Deno.test("createBackend", gpuTestOptions, async (t) => {
+  await t.step("cpu gives the CPU backend, in float32 unless float64 is asked for", async () => {
+    const cpu = await createBackend({ kind: "cpu" });
+    assert.equal(cpu.kind, "cpu");
+    assert.equal(cpu.precision, "float32");
+    cpu.dispose();
+    const f64 = await createBackend({ kind: "cpu", precision: "float64" });
+    assert.equal(f64.precision, "float64");
+    f64.dispose();
+  });
+
+  await t.step("auto picks WebGPU when an adapter exists", async () => {
+    if (skipWebGpu) return;
+    const backend = await createBackend();
+    assert.equal(backend.kind, "webgpu");
+    assert.match(backend.description, /WebGPU/);
+    backend.dispose();
+  });
+
+  await t.step(
+    "without an adapter: webgpu rejects and says how to fall back; auto falls back",
+    async () => {
+      const gpu = navigator.gpu as GPU & { requestAdapter: GPU["requestAdapter"] };
+      const original = gpu.requestAdapter;
+      Object.defineProperty(gpu, "requestAdapter", {
+        value: () => Promise.resolve(null),
+        configurable: true,
+      });
+      try {
+        await assert.rejects(
+          createBackend({ kind: "webgpu" }),
+          (e: Error) =>
+            e instanceof BackendUnavailableError && /no WebGPU adapter/.test(e.message) &&
+            /kind: "cpu"/.test(e.message),
+        );
+        const auto = await createBackend({ kind: "auto" });
+        assert.equal(auto.kind, "cpu");
+        auto.dispose();
+      } finally {
+        Object.defineProperty(gpu, "requestAdapter", { value: original, configurable: true });
+      }
+    },
+  );
+
+  await t.step("bad choices are named", async () => {
+    await assert.rejects(
+      createBackend({ kind: "tpu" as "cpu" }),
+      (e: Error) => e instanceof MagnetInputError && /unknown backend "tpu"/.test(e.message),
+    );
+    await assert.rejects(
+      createBackend({ kind: "webgpu", precision: "float64" }),
+      /webgpu backend has no float64/,
+    );
+  });
+});
+
+Deno.test("shape errors name the op and both shapes", () => {
+  const g = new Graph();
+  const a = g.input("a", [2, 3]);
+  const b = g.input("b", [4, 5]);
+  assert.throws(() => add(a, b), /add: shapes \[2,3\] and \[4,5\] do not broadcast/);
+  assert.throws(
+    () => matmul(a, b),
+    /matmul: inner dimensions differ: \[2,3\] x \[4,5\] \(3 vs 4\)/,
+  );
+  assert.throws(() => g.input("a", [1]), /an input named "a" exists/);
+  assert.throws(() => g.input("c", [0, 2]), /positive integers/);
+  const idx = g.input("idx", [3], "int32");
+  assert.throws(
+    () => segmentSum(a, idx, 2),
+    /segmentSum: indices have 3 entries but the data has 2 rows/,
+  );
+  assert.throws(
+    () => gather(a, a),
+    /gather: indices must be a rank-1 int32 tensor, got float \[2,3\]/,
+  );
+});
+
+Deno.test("plans reuse temporary storage", () => {
+  const g = new Graph();
+  let x = g.input("x", [64, 64]);
+  for (let i = 0; i < 20; i++) x = exp(mul(x, 0.5));
+  const plan = makePlan({ outputs: [x] });
+  assert.equal(plan.steps.length, 40);
+  const temps = plan.slots.filter((s) => s.role === "temp");
+  assert.ok(temps.length <= 3, `a chain of 40 ops used ${temps.length} temporary slots`);
+});
+
+Deno.test(
+  "autodiff accumulates shared uses and gives zeros to unrelated inputs",
+  gpuTestOptions,
+  async () => {
+    const g = new Graph();
+    const x = g.input("x", [3]);
+    const z = g.input("z", [3]);
+    const y = sumAll(add(mul(x, x), x)); // dy/dx = 2x + 1
+    const [dx, dz] = gradients(y, [x, z]);
+    const backend = await createBackend({ kind: "cpu" });
+    const [gx, gz] = await backend.run([dx, dz], { x: [1, 2, 3], z: [0, 0, 0] });
+    assertClose(gx, [3, 5, 7]);
+    assertClose(gz, [0, 0, 0]);
+    assert.throws(() => gradients(mul(x, 2), [x]), /y must be a scalar/);
+    backend.dispose();
+  },
+);
+
+Deno.test("backends", gpuTestOptions, async (t) => {
+  const backends = await openBackends();
+  try {
+    for (const backend of backends) {
+      await t.step(`${backend.kind}: feeds are checked with clear messages`, async () => {
+        const g = new Graph();
+        const x = g.input("x", [3, 2]);
+        const idx = g.input("idx", [2], "int32");
+        const y = gather(x, idx);
+        const exe = await backend.compile({ outputs: [y] });
+        await assert.rejects(
+          exe.run({ x: [1, 2, 3, 4, 5, 6] }),
+          /missing feeds for input\(s\) "idx" \[2\]/,
+        );
+        await assert.rejects(
+          exe.run({ x: [1, 2, 3], idx: [0, 1] }),
+          /input "x" needs 6 values for shape \[3,2\], got 3/,
+        );
+        await assert.rejects(
+          exe.run({ x: [1, 2, 3, 4, 5, 6], idx: [0, 3] }),
+          /gather: input "idx" has index 3 at position 1, outside \[0, 3\)/,
+        );
+        await assert.rejects(
+          exe.run({ x: [1, 2, 3, 4, 5, 6], idx: [0, 0.5] }),
+          /int32 but holds 0.5/,
+        );
+        const [out] = await exe.run({ x: [1, 2, 3, 4, 5, 6], idx: [2, 0] });
+        assertClose(out, [5, 6, 1, 2]);
+      });
+
+      await t.step(
+        `${backend.kind}: variables persist and updates apply after the run`,
+        async () => {
+          const v = new Variable("v", [2], [1, 2]);
+          const g = new Graph();
+          const vt = g.variable(v);
+          const step = g.input("step", [2]);
+          const next = add(vt, step);
+          const exe = await backend.compile({ outputs: [vt], updates: [[v, next]] });
+          const seen: number[][] = [];
+          for (let i = 0; i < 3; i++) seen.push([...(await exe.run({ step: [10, 100] }))[0]]);
+          assert.deepEqual(seen, [[1, 2], [11, 102], [21, 202]]);
+          assertClose(await backend.readVariable(v), [31, 302]);
+          backend.writeVariable(v, [0, -1]);
+          assertClose((await exe.run({ step: [1, 1] }))[0], [0, -1]);
+          assert.throws(() => backend.writeVariable(v, [1]), /holds 2 values, got 1/);
+        },
+      );
+
+      await t.step(`${backend.kind}: runs queued without waiting keep their order`, async () => {
+        // Gradient descent on (w - 3)^2, queued 50 times before awaiting anything.
+        const w = new Variable("w", [1], [0]);
+        const g = new Graph();
+        const wt = g.variable(w);
+        const loss = sumAll(mul(sub(wt, 3), sub(wt, 3)));
+        const [dw] = gradients(loss, [wt]);
+        const exe = await backend.compile({ updates: [[w, sub(wt, mul(dw, 0.1))]] });
+        const runs = Array.from({ length: 50 }, () => exe.run());
+        await Promise.all(runs);
+        const [value] = await backend.readVariable(w);
+        assert.ok(Math.abs(value - 3) < 1e-4, `w = ${value}`);
+      });
+
+      await t.step(
+        `${backend.kind}: outputs of one run are not overwritten by the next`,
+        async () => {
+          const g = new Graph();
+          const x = g.input("x", [4]);
+          const exe = await backend.compile({ outputs: [mul(x, 2)] });
+          const first = exe.run({ x: [1, 2, 3, 4] });
+          const second = exe.run({ x: [5, 6, 7, 8] });
+          assertClose((await first)[0], [2, 4, 6, 8]);
+          assertClose((await second)[0], [10, 12, 14, 16]);
+        },
+      );
+    }
+  } finally {
+    for (const b of backends) b.dispose();
+  }
+  await t.step("a disposed backend refuses work", async () => {
+    const cpu = await createBackend({ kind: "cpu" });
+    cpu.dispose();
+    const g = new Graph();
+    assert.throws(() => cpu.writeVariable(new Variable("v", [1]), [1]), /disposed/);
+    await assert.rejects(cpu.run([exp(g.input("x", [1]))], { x: [1] }), /disposed/);
+  });
+});
