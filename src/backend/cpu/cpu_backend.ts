@@ -65,8 +65,10 @@ export class CpuBackend implements Backend {
   }
 
   compile(request: CompileRequest): Promise<Executable> {
-    this.#check();
-    return Promise.resolve(this.#compile(request));
+    return Promise.resolve().then(() => {
+      this.#check();
+      return this.#compile(request);
+    });
   }
 
   #compile(request: CompileRequest): Executable {
@@ -88,7 +90,7 @@ export class CpuBackend implements Backend {
       const int = (a: CpuArray) => a as Int32Array;
       switch (opDefinition(node.op)!.kind) {
         case "elementwise":
-          return elementwiseKernel(node, ins.map(float), float(out), (n) => this.#newFloat(n));
+          return elementwiseKernel(node, ins.map(float), float(out));
         case "reduce":
           return reduceKernel(node, float(ins[0]), out);
         case "matmul":

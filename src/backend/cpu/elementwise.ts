@@ -1,6 +1,7 @@
 /**
  * Elementwise kernels on typed arrays. The scalar function of each op lives in one table; the loops
- * are shared and specialised only by how inputs are read (same shape, scalar, or strided).
+ * are shared: a flat loop when every input is read like the output (or is a scalar), otherwise a loop
+ * over the output's rows with each input advancing by its own stride along the last axis.
  */
 import type { Tensor } from "../../graph/tensor.ts";
 import type { FloatArray } from "../backend.ts";
@@ -37,43 +38,40 @@ export const SCALAR_FUNCTIONS: Readonly<Record<string, Fn1 | Fn2 | Fn3>> = {
   where: (c: number, a: number, b: number) => (c !== 0 ? a : b),
 };
 
-/** Offsets into a strided input for each output element, in output order. */
-function stridedOffsets(shape: readonly number[], strides: readonly number[]): Int32Array {
-  let size = 1;
-  for (const d of shape) size *= d;
-  const offsets = new Int32Array(size);
+/**
+ * For each output row (all axes but the last), the offset of that row's first element in each input;
+ * plus each input's stride along the last axis.
+ */
+interface RowPlan {
+  rows: number;
+  inner: number;
+  bases: Int32Array[];
+  steps: number[];
+}
+
+function rowPlan(shape: readonly number[], layouts: readonly InputLayout[]): RowPlan {
   const rank = shape.length;
-  const coord = new Array<number>(rank).fill(0);
-  let offset = 0;
-  for (let i = 0; i < size; i++) {
-    offsets[i] = offset;
-    for (let d = rank - 1; d >= 0; d--) {
-      coord[d]++;
-      offset += strides[d];
-      if (coord[d] < shape[d]) break;
-      offset -= strides[d] * shape[d];
-      coord[d] = 0;
+  const inner = rank === 0 ? 1 : shape[rank - 1];
+  let rows = 1;
+  for (let d = 0; d < rank - 1; d++) rows *= shape[d];
+  const bases = layouts.map((layout) => {
+    const base = new Int32Array(rows);
+    const coord = new Array<number>(Math.max(rank - 1, 0)).fill(0);
+    let offset = 0;
+    for (let r = 0; r < rows; r++) {
+      base[r] = offset;
+      for (let d = rank - 2; d >= 0; d--) {
+        coord[d]++;
+        offset += layout.strides[d];
+        if (coord[d] < shape[d]) break;
+        offset -= layout.strides[d] * shape[d];
+        coord[d] = 0;
+      }
     }
-  }
-  return offsets;
-}
-
-/** Index of input element `i` for each output element, or a mode that needs no table. */
-type Reader = { kind: "full" } | { kind: "scalar" } | { kind: "table"; offsets: Int32Array };
-
-function reader(layout: InputLayout, shape: readonly number[]): Reader {
-  if (layout.access === "strided") {
-    return { kind: "table", offsets: stridedOffsets(shape, layout.strides) };
-  }
-  return { kind: layout.access };
-}
-
-/** Materialises an input as a same-shape array when it is strided (a gather through the table). */
-function expand(src: FloatArray, r: Reader, size: number, scratch: FloatArray): FloatArray {
-  if (r.kind !== "table") return src;
-  const o = r.offsets;
-  for (let i = 0; i < size; i++) scratch[i] = src[o[i]];
-  return scratch;
+    return base;
+  });
+  const steps = layouts.map((l) => (rank === 0 ? 0 : l.strides[rank - 1]));
+  return { rows, inner, bases, steps };
 }
 
 /** Prepares a closure computing `node` from `inputs` into `out`. */
@@ -81,53 +79,70 @@ export function elementwiseKernel(
   node: Tensor,
   inputs: readonly FloatArray[],
   out: FloatArray,
-  newArray: (size: number) => FloatArray,
 ): () => void {
   const fn = SCALAR_FUNCTIONS[node.op];
   if (fn === undefined) throw new Error(`cpu backend: no elementwise function for op "${node.op}"`);
   const size = node.size;
-  const readers = elementwiseLayout(node).map((l) => reader(l, node.shape));
-  const scratch = readers.map((
-    r,
-  ) => (r.kind === "table" && inputs.length > 1 ? newArray(size) : null));
-  const arity = inputs.length;
+  const layouts = elementwiseLayout(node);
+  const flat = layouts.every((l) => l.access !== "strided");
+  // In the flat case a scalar input is read at index 0 (step 0), any other at i (step 1).
+  const flatSteps = layouts.map((l) => (l.access === "scalar" ? 0 : 1));
+  const plan = flat ? null : rowPlan(node.shape, layouts);
 
-  if (arity === 1) {
+  if (inputs.length === 1) {
     const f = fn as Fn1;
-    const r = readers[0];
+    const a = inputs[0];
+    if (plan === null) {
+      const sa = flatSteps[0];
+      if (sa === 0) return () => out.fill(f(a[0]), 0, size);
+      return () => {
+        for (let i = 0; i < size; i++) out[i] = f(a[i]);
+      };
+    }
+    const { rows, inner, bases: [ba], steps: [sa] } = plan;
     return () => {
-      const a = inputs[0];
-      if (r.kind === "full") { for (let i = 0; i < size; i++) out[i] = f(a[i]); }
-      else if (r.kind === "scalar") out.fill(f(a[0]), 0, size);
-      else {
-        const o = r.offsets;
-        for (let i = 0; i < size; i++) out[i] = f(a[o[i]]);
+      for (let r = 0, o = 0; r < rows; r++, o += inner) {
+        const base = ba[r];
+        for (let j = 0; j < inner; j++) out[o + j] = f(a[base + j * sa]);
       }
     };
   }
-  if (arity === 2) {
+  if (inputs.length === 2) {
     const f = fn as Fn2;
-    const [ra, rb] = readers;
+    const [a, b] = inputs;
+    if (plan === null) {
+      const [sa, sb] = flatSteps;
+      if (sa === 1 && sb === 1) {
+        return () => {
+          for (let i = 0; i < size; i++) out[i] = f(a[i], b[i]);
+        };
+      }
+      return () => {
+        for (let i = 0; i < size; i++) out[i] = f(a[i * sa], b[i * sb]);
+      };
+    }
+    const { rows, inner, bases: [ba, bb], steps: [sa, sb] } = plan;
     return () => {
-      const a = expand(inputs[0], ra, size, scratch[0]!);
-      const b = expand(inputs[1], rb, size, scratch[1]!);
-      const aScalar = ra.kind === "scalar", bScalar = rb.kind === "scalar";
-      if (!aScalar && !bScalar) { for (let i = 0; i < size; i++) out[i] = f(a[i], b[i]); }
-      else if (bScalar && !aScalar) {
-        const bv = b[0];
-        for (let i = 0; i < size; i++) out[i] = f(a[i], bv);
-      } else if (aScalar && !bScalar) {
-        const av = a[0];
-        for (let i = 0; i < size; i++) out[i] = f(av, b[i]);
-      } else out.fill(f(a[0], b[0]), 0, size);
+      for (let r = 0, o = 0; r < rows; r++, o += inner) {
+        const oa = ba[r], ob = bb[r];
+        for (let j = 0; j < inner; j++) out[o + j] = f(a[oa + j * sa], b[ob + j * sb]);
+      }
     };
   }
   const f = fn as Fn3;
+  const [a, b, c] = inputs;
+  const { rows, inner, bases: [ba, bb, bc], steps: [sa, sb, sc] } = plan ?? {
+    rows: 1,
+    inner: size,
+    bases: flatSteps.map(() => Int32Array.of(0)),
+    steps: flatSteps,
+  };
   return () => {
-    const [a, b, c] = inputs.map((x, j) => expand(x, readers[j], size, scratch[j]!));
-    const sa = readers[0].kind === "scalar" ? 0 : 1;
-    const sb = readers[1].kind === "scalar" ? 0 : 1;
-    const sc = readers[2].kind === "scalar" ? 0 : 1;
-    for (let i = 0; i < size; i++) out[i] = f(a[i * sa], b[i * sb], c[i * sc]);
+    for (let r = 0, o = 0; r < rows; r++, o += inner) {
+      const oa = ba[r], ob = bb[r], oc = bc[r];
+      for (let j = 0; j < inner; j++) {
+        out[o + j] = f(a[oa + j * sa], b[ob + j * sb], c[oc + j * sc]);
+      }
+    }
   };
 }

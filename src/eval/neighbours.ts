@@ -1,0 +1,306 @@
+/**
+ * Exact k-nearest-neighbour search under squared Euclidean distance.
+ *
+ * The distances are computed on a {@link Backend} (one matrix product per chunk of queries, through
+ * {@link squaredDistances}); the k smallest of each row are picked on the host. Everything the
+ * evaluation metrics in this folder need (kNN classification, retrieval metrics) starts here.
+ */
+import { MagnetInputError } from "../errors.ts";
+import type { Backend, Executable, FloatArray } from "../backend/backend.ts";
+import { squaredDistances } from "../graph/functions.ts";
+import { Graph, Variable } from "../graph/tensor.ts";
+
+/** The k nearest references of every query, nearest first. */
+export interface Neighbours {
+  /** Neighbours kept per query. */
+  k: number;
+  /** Reference row indices, `nQuery x k` row-major, nearest first. */
+  indices: Int32Array;
+  /** Squared Euclidean distances matching {@link Neighbours.indices}, `nQuery x k`. */
+  distances: Float32Array;
+}
+
+/** Options of {@link nearestNeighbours}. */
+export interface NeighbourOptions {
+  /**
+   * The queries and the references are the same rows (same count, same order): query i never gets
+   * reference i as a neighbour, so k can be at most `nRef - 1`.
+   */
+  excludeSelf?: boolean;
+  /**
+   * Upper bound, in bytes, on the `[chunk, nRef]` float32 distance block computed per backend run;
+   * queries are split into as many equal chunks as that needs. Default 64 MiB.
+   */
+  maxBlockBytes?: number;
+}
+
+/** The default bound on one chunk's distance block. */
+export const DEFAULT_MAX_BLOCK_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Finds, for every row of `queries`, the `k` nearest rows of `references` by squared Euclidean
+ * distance. Both arrays are row-major with `dim` columns.
+ *
+ * Ordering is by distance, then by reference index: equal distances always come out lowest index
+ * first, so the result is deterministic on every backend that computes the same distances. Distances
+ * come from |q|^2 + |r|^2 - 2 q.r in float32 (clamped at 0), so two references whose true distances
+ * differ by less than float32 rounding of those terms can swap places; the result is exact for data
+ * whose products are exact in float32 (small integers, say).
+ *
+ * Each call uploads the references once; the compiled graph and its buffers are kept per backend and
+ * shape, so repeated evaluation (every few training iterations) allocates nothing new on the device.
+ *
+ * @throws {MagnetInputError} when the shapes disagree, a value is not finite, or k is out of range.
+ *
+ * @example
+ * ```ts
+ * import { createBackend } from "../backend/create.ts";
+ *
+ * const backend = await createBackend({ kind: "cpu" });
+ * const refs = new Float32Array([0, 0, 1, 0, 5, 5]); // three 2-d rows
+ * const nn = await nearestNeighbours(backend, new Float32Array([0.9, 0]), refs, 2, 2);
+ * // nn.indices = [1, 0], nn.distances = [0.01, 0.81]
+ * backend.dispose();
+ * ```
+ */
+export async function nearestNeighbours(
+  backend: Backend,
+  queries: Float32Array,
+  references: Float32Array,
+  dim: number,
+  k: number,
+  options: NeighbourOptions = {},
+): Promise<Neighbours> {
+  const excludeSelf = options.excludeSelf ?? false;
+  const maxBlockBytes = options.maxBlockBytes ?? DEFAULT_MAX_BLOCK_BYTES;
+  const { nQuery, nRef } = checkRows(queries, references, dim);
+  if (excludeSelf && nQuery !== nRef) {
+    throw new MagnetInputError(
+      `nearestNeighbours: excludeSelf needs the queries to be the references, got ${nQuery} ` +
+        `query rows and ${nRef} reference rows`,
+    );
+  }
+  const available = excludeSelf ? nRef - 1 : nRef;
+  if (!Number.isInteger(k) || k < 1 || k > available) {
+    throw new MagnetInputError(
+      `nearestNeighbours: k must be an integer in [1, ${available}] for ${nRef} references` +
+        `${excludeSelf ? " excluding self" : ""}, got ${k}`,
+    );
+  }
+  if (!(maxBlockBytes > 0)) {
+    throw new MagnetInputError(
+      `nearestNeighbours: maxBlockBytes must be positive, got ${maxBlockBytes}`,
+    );
+  }
+  const indices = new Int32Array(nQuery * k);
+  const distances = new Float32Array(nQuery * k);
+  if (nQuery === 0) return { k, indices, distances };
+
+  // Equal chunks rather than full ones plus a remainder: the last chunk is padded to the same shape,
+  // so one compiled graph serves the whole call and the padding wastes fewer than numChunks rows.
+  const maxRows = Math.max(1, Math.floor(maxBlockBytes / (4 * nRef)));
+  const numChunks = Math.ceil(nQuery / maxRows);
+  const chunk = Math.ceil(nQuery / numChunks);
+
+  const entry = searchEntry(backend, chunk, nRef, dim);
+  // Calls that share an entry share its reference variable: run them one after the other.
+  const previous = entry.lock;
+  let release!: () => void;
+  entry.lock = new Promise((resolve) => (release = resolve));
+  await previous;
+  try {
+    const exe = await entry.executable;
+    backend.writeVariable(entry.references, references);
+    const padded = nQuery % chunk === 0 ? null : new Float32Array(chunk * dim);
+    const feed = (c: number): Float32Array => {
+      const start = c * chunk;
+      const rows = Math.min(chunk, nQuery - start);
+      const view = queries.subarray(start * dim, (start + rows) * dim);
+      if (rows === chunk) return view;
+      padded!.set(view);
+      return padded!;
+    };
+    const selector = new TopK(k);
+    // Keep one chunk in flight while the host selects from the previous one: on WebGPU the device
+    // computes chunk c + 1 while the CPU works through chunk c.
+    const launch = (c: number) => {
+      const run = exe.run({ queries: feed(c) });
+      // A failure is reported where the run is awaited; this only keeps a run queued behind a
+      // failed one from ending as an unhandled rejection.
+      run.catch(() => {});
+      return run;
+    };
+    let pending = launch(0);
+    for (let c = 0; c < numChunks; c++) {
+      const current = pending;
+      if (c + 1 < numChunks) pending = launch(c + 1);
+      const block = (await current)[0] as FloatArray;
+      const start = c * chunk;
+      const rows = Math.min(chunk, nQuery - start);
+      for (let r = 0; r < rows; r++) {
+        const q = start + r;
+        selector.select(block, r * nRef, nRef, excludeSelf ? q : -1, indices, distances, q * k);
+      }
+    }
+  } finally {
+    release();
+  }
+  return { k, indices, distances };
+}
+
+/** Checks the row layout and values shared by every search; returns the row counts. */
+function checkRows(
+  queries: Float32Array,
+  references: Float32Array,
+  dim: number,
+): { nQuery: number; nRef: number } {
+  if (!Number.isInteger(dim) || dim < 1) {
+    throw new MagnetInputError(`nearestNeighbours: dim must be a positive integer, got ${dim}`);
+  }
+  for (const [what, data] of [["queries", queries], ["references", references]] as const) {
+    if (data.length % dim !== 0) {
+      throw new MagnetInputError(
+        `nearestNeighbours: ${what} hold ${data.length} values, not a whole number of rows of ` +
+          `${dim}`,
+      );
+    }
+    for (let i = 0; i < data.length; i++) {
+      if (!Number.isFinite(data[i])) {
+        throw new MagnetInputError(
+          `nearestNeighbours: ${what} row ${Math.floor(i / dim)}, column ${i % dim} is ` +
+            `${data[i]}; embeddings must be finite`,
+        );
+      }
+    }
+  }
+  const nRef = references.length / dim;
+  if (nRef === 0) throw new MagnetInputError("nearestNeighbours: there are no reference rows");
+  return { nQuery: queries.length / dim, nRef };
+}
+
+/** A compiled distance graph for one (chunk, nRef, dim) and the variable that holds the references. */
+interface SearchEntry {
+  references: Variable;
+  executable: Promise<Executable>;
+  /** Settles when the last call that took this entry is done with it. */
+  lock: Promise<void>;
+}
+
+/**
+ * Compiled searches by backend and shape. Backends cannot free a compiled graph's buffers before they
+ * are disposed, so evicting entries would save nothing: keeping them all makes repeated calls free.
+ */
+const searchCache = new WeakMap<Backend, Map<string, SearchEntry>>();
+
+function searchEntry(backend: Backend, chunk: number, nRef: number, dim: number): SearchEntry {
+  let byShape = searchCache.get(backend);
+  if (byShape === undefined) {
+    byShape = new Map();
+    searchCache.set(backend, byShape);
+  }
+  const key = `${chunk}x${nRef}x${dim}`;
+  let entry = byShape.get(key);
+  if (entry === undefined) {
+    const g = new Graph();
+    const references = new Variable(`neighbour references ${key}`, [nRef, dim]);
+    const q = g.input("queries", [chunk, dim]);
+    const d = squaredDistances(q, g.variable(references));
+    const executable = backend.compile({ outputs: [d] });
+    // A failed compile must not stay cached: the next call should try again and report its own error.
+    executable.catch(() => byShape!.delete(key));
+    entry = { references, executable, lock: Promise.resolve() };
+    byShape.set(key, entry);
+  }
+  return entry;
+}
+
+/**
+ * Picks the k smallest entries of a row with a bounded max-heap ordered by (distance, index): n
+ * comparisons against the heap's root plus, for rows in no particular order, about k ln(n / k)
+ * replacements of log k each, instead of the n log n of sorting the row.
+ */
+class TopK {
+  readonly #k: number;
+  readonly #heapD: Float64Array;
+  readonly #heapI: Int32Array;
+
+  constructor(k: number) {
+    this.#k = k;
+    this.#heapD = new Float64Array(k);
+    this.#heapI = new Int32Array(k);
+  }
+
+  /**
+   * Selects from `row[offset .. offset + n)`, skipping column `skip` (-1 for none), and writes the k
+   * winners, nearest first, to `outI` / `outD` at `outOffset`.
+   */
+  select(
+    row: FloatArray,
+    offset: number,
+    n: number,
+    skip: number,
+    outI: Int32Array,
+    outD: Float32Array,
+    outOffset: number,
+  ): void {
+    const k = this.#k, hd = this.#heapD, hi = this.#heapI;
+    let size = 0;
+    let j = 0;
+    for (; j < n && size < k; j++) {
+      if (j === skip) continue;
+      hd[size] = key(row[offset + j]);
+      hi[size] = j;
+      size++;
+    }
+    for (let i = (k >> 1) - 1; i >= 0; i--) this.#siftDown(i, k);
+    for (; j < n; j++) {
+      const d = key(row[offset + j]);
+      // Columns arrive in increasing index order, so a candidate that only ties the worst kept one
+      // has the higher index and loses: a strict comparison implements the index tie-break.
+      if (d < hd[0] && j !== skip) {
+        hd[0] = d;
+        hi[0] = j;
+        this.#siftDown(0, k);
+      }
+    }
+    // Popping the max k times fills the output from its far end.
+    for (let end = k - 1; end >= 0; end--) {
+      outI[outOffset + end] = hi[0];
+      outD[outOffset + end] = hd[0];
+      hd[0] = hd[end];
+      hi[0] = hi[end];
+      this.#siftDown(0, end);
+    }
+  }
+
+  #siftDown(start: number, size: number): void {
+    const hd = this.#heapD, hi = this.#heapI;
+    const d = hd[start], idx = hi[start];
+    let i = start;
+    for (;;) {
+      let child = 2 * i + 1;
+      if (child >= size) break;
+      const right = child + 1;
+      if (
+        right < size &&
+        (hd[right] > hd[child] || (hd[right] === hd[child] && hi[right] > hi[child]))
+      ) {
+        child = right;
+      }
+      if (hd[child] > d || (hd[child] === d && hi[child] > idx)) {
+        hd[i] = hd[child];
+        hi[i] = hi[child];
+        i = child;
+      } else {
+        break;
+      }
+    }
+    hd[i] = d;
+    hi[i] = idx;
+  }
+}
+
+/** Sort key of a distance: NaN (from overflowing inputs) ranks last instead of poisoning the heap. */
+function key(d: number): number {
+  return d === d ? d : Infinity;
+}
