@@ -18,6 +18,14 @@ export interface BatchPlan {
   readonly clusters: Int32Array;
 }
 
+/** The sampler's loss bookkeeping (exact, so a resumed run draws the same batches). */
+export interface SamplerState {
+  exampleLoss: Float32Array;
+  measured: Uint8Array;
+  clusterSum: Float64Array;
+  clusterCount: Int32Array;
+}
+
 /** D examples of `members`: without replacement, or with replacement when there are fewer than D. */
 export function drawExamples(members: ArrayLike<number>, d: number, rng: Random): number[] {
   if (members.length >= d) {
@@ -71,6 +79,34 @@ export class NeighbourhoodSampler {
     this.#measured.fill(0);
     this.#clusterSum = new Float64Array(index.numClusters);
     this.#clusterCount = new Int32Array(index.numClusters);
+  }
+
+  /** The loss bookkeeping, for checkpoints. */
+  snapshot(): SamplerState {
+    return {
+      exampleLoss: this.#exampleLoss.slice(),
+      measured: this.#measured.slice(),
+      clusterSum: this.#clusterSum.slice(),
+      clusterCount: this.#clusterCount.slice(),
+    };
+  }
+
+  /** Restores bookkeeping saved by {@link NeighbourhoodSampler.snapshot} on the same index. */
+  restore(saved: SamplerState): void {
+    if (
+      saved.exampleLoss.length !== this.#exampleLoss.length ||
+      saved.clusterSum.length !== this.#clusterSum.length
+    ) {
+      throw new MagnetInputError(
+        `the saved sampler state covers ${saved.exampleLoss.length} examples and ` +
+          `${saved.clusterSum.length} clusters; the index has ${this.#exampleLoss.length} and ` +
+          `${this.#clusterSum.length}`,
+      );
+    }
+    this.#exampleLoss = saved.exampleLoss.slice();
+    this.#measured = saved.measured.slice();
+    this.#clusterSum = saved.clusterSum.slice();
+    this.#clusterCount = saved.clusterCount.slice();
   }
 
   /** Records the latest losses of training examples `rows` (a repeated row keeps its last loss). */

@@ -1,0 +1,98 @@
+/**
+ * One evaluation of an embedding model: test queries against training references. The magnet rule
+ * (when a variance is known), k-NN classification, and the retrieval metrics, plus NMI of k-means on
+ * the test embeddings.
+ */
+import type { Backend } from "../backend/backend.ts";
+import type { Dataset } from "../data/dataset.ts";
+import { buildClusterIndex, type ClusterIndex } from "../index/cluster_index.ts";
+import type { Mlp } from "../nn/mlp.ts";
+import { embed } from "../train/embed.ts";
+import { errorRate, knnClassify } from "./knn.ts";
+import { DEFAULT_VOTING_CLUSTERS, magnetClassify } from "./magnet_rule.ts";
+import { nearestNeighbours } from "./neighbours.ts";
+import { kmeansNmi } from "./nmi.ts";
+import { retrievalMetricsFromNeighbours } from "./retrieval.ts";
+
+/** Test metrics; errors are fractions in [0, 1]. */
+export interface EvalMetrics {
+  /** Error of the magnet rule, or null when no variance is known (the baselines). */
+  magnetError: number | null;
+  /** Error of k-NN classification against the training set. */
+  knnError: number;
+  precisionAt1: number;
+  rPrecision: number;
+  mapAtR: number;
+  nmi: number;
+}
+
+/** Options of {@link evaluate}. */
+export interface EvaluateOptions {
+  /** The running mean of the training batches' s2; null skips the magnet rule. */
+  readonly variance: number | null;
+  /** K of the cluster index the magnet rule votes over. */
+  readonly clustersPerClass: number;
+  /** Seed of the index's and NMI's k-means. */
+  readonly seed: number;
+  /** L: centres voting per query. Default 128. */
+  readonly votingClusters?: number;
+  /** k of k-NN. Default 5. */
+  readonly knnK?: number;
+  /** An index to vote with, instead of clustering the training embeddings anew. */
+  readonly index?: ClusterIndex;
+}
+
+/** What {@link evaluate} measured, with the embeddings it made. */
+export interface Evaluation {
+  readonly metrics: EvalMetrics;
+  readonly trainEmbeddings: Float32Array;
+  readonly testEmbeddings: Float32Array;
+  /** The index the magnet rule voted with (null without a variance). */
+  readonly index: ClusterIndex | null;
+}
+
+/** Evaluates `model` on `test` with `train` as the reference set. */
+export async function evaluate(
+  backend: Backend,
+  model: Mlp,
+  train: Dataset,
+  test: Dataset,
+  options: EvaluateOptions,
+): Promise<Evaluation> {
+  const dim = model.outputDim;
+  const trainEmbeddings = await embed(backend, model, train.features);
+  const testEmbeddings = await embed(backend, model, test.features);
+  let magnetError: number | null = null;
+  let index: ClusterIndex | null = null;
+  if (options.variance !== null) {
+    index = options.index ??
+      await buildClusterIndex(backend, trainEmbeddings, dim, train.labels, {
+        clustersPerClass: options.clustersPerClass,
+        seed: options.seed,
+      });
+    const predicted = await magnetClassify(
+      backend,
+      testEmbeddings,
+      index,
+      options.variance,
+      options.votingClusters ?? DEFAULT_VOTING_CLUSTERS,
+    );
+    magnetError = errorRate(predicted, test.labels);
+  }
+  // One search serves k-NN and the retrieval metrics: k covers the largest class (R) and k-NN's k.
+  const knnK = Math.min(options.knnK ?? 5, train.labels.length);
+  const classSizes = new Map<number, number>();
+  for (const c of train.labels) classSizes.set(c, (classSizes.get(c) ?? 0) + 1);
+  let k = knnK;
+  for (const c of new Set(test.labels)) k = Math.max(k, classSizes.get(c) ?? 0);
+  const neighbours = await nearestNeighbours(backend, testEmbeddings, trainEmbeddings, dim, k);
+  const knnError = errorRate(knnClassify(neighbours, train.labels, knnK), test.labels);
+  const retrieval = retrievalMetricsFromNeighbours(neighbours, test.labels, train.labels);
+  const nmi = kmeansNmi(testEmbeddings, dim, test.labels, options.seed);
+  return {
+    metrics: { magnetError, knnError, ...retrieval, nmi },
+    trainEmbeddings,
+    testEmbeddings,
+    index,
+  };
+}

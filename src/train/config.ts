@@ -1,0 +1,122 @@
+/**
+ * Training settings: every option of the trainer with its default, checked in one place so that a
+ * bad value is one clear sentence wherever it comes from (the API, the command line, a checkpoint).
+ */
+import { MagnetInputError } from "../errors.ts";
+import type { TripletMining } from "../losses/triplet.ts";
+
+/** Which loss trains the embedding. */
+export type LossKind = "magnet" | "triplet" | "softmax";
+
+/** Which optimizer updates the parameters. */
+export type OptimizerKind = "adam" | "sgd";
+
+/** Every setting of a training run (all have defaults; see {@link resolveConfig}). */
+export interface TrainConfig {
+  /** Default "magnet". */
+  loss: LossKind;
+  /** Hidden layer widths. Default [256, 128]. */
+  hidden: number[];
+  /** Embedding width. Default 64. */
+  embeddingDim: number;
+  /** Training steps. Default 6000. */
+  iterations: number;
+  /** Clusters per batch (M). Default 12. */
+  m: number;
+  /** Examples per cluster (D). Default 4. */
+  d: number;
+  /** Clusters per class in the index (K). Default 8. */
+  k: number;
+  /** The magnet margin. Default 1. */
+  alpha: number;
+  /** Default "adam". */
+  optimizer: OptimizerKind;
+  /** Learning rate. Default 1e-3. */
+  lr: number;
+  /** Steps between index refreshes; 0 means once per epoch (training set size / batch size). */
+  refreshEvery: number;
+  /** Steps between evaluations; 0 evaluates only at the end. Default 1000. */
+  evalEvery: number;
+  /** Seed of everything random. Default 1. */
+  seed: number;
+  /** Margin of the triplet baseline. Default 0.2. */
+  tripletMargin: number;
+  /** Negative mining of the triplet baseline. Default "semihard". */
+  tripletMining: TripletMining;
+  /** L: centres voting in the magnet rule. Default 128. */
+  votingClusters: number;
+  /** k of k-NN evaluation. Default 5. */
+  knnK: number;
+  /** Steps between loss-history points. Default 50. */
+  logEvery: number;
+}
+
+/** The defaults of every setting. */
+export const DEFAULT_CONFIG: Readonly<TrainConfig> = Object.freeze({
+  loss: "magnet",
+  hidden: [256, 128],
+  embeddingDim: 64,
+  iterations: 6000,
+  m: 12,
+  d: 4,
+  k: 8,
+  alpha: 1,
+  optimizer: "adam",
+  lr: 1e-3,
+  refreshEvery: 0,
+  evalEvery: 1000,
+  seed: 1,
+  tripletMargin: 0.2,
+  tripletMining: "semihard",
+  votingClusters: 128,
+  knnK: 5,
+  logEvery: 50,
+} as TrainConfig);
+
+function integer(name: string, value: number, min: number): void {
+  if (!Number.isInteger(value) || value < min) {
+    throw new MagnetInputError(`${name} must be an integer >= ${min}, got ${value}`);
+  }
+}
+
+function positive(name: string, value: number): void {
+  if (!(value > 0) || !Number.isFinite(value)) {
+    throw new MagnetInputError(`${name} must be a positive number, got ${value}`);
+  }
+}
+
+/** The full configuration: `options` over the defaults, every value checked. */
+export function resolveConfig(options: Partial<TrainConfig> = {}): TrainConfig {
+  // Only the settings: options may carry other things (a backend, callbacks) beside them.
+  const defined = Object.fromEntries(
+    Object.entries(options).filter(([key, v]) => key in DEFAULT_CONFIG && v !== undefined),
+  );
+  const c: TrainConfig = { ...DEFAULT_CONFIG, hidden: [...DEFAULT_CONFIG.hidden], ...defined };
+  if (!["magnet", "triplet", "softmax"].includes(c.loss)) {
+    throw new MagnetInputError(`loss must be magnet, triplet or softmax, got "${c.loss}"`);
+  }
+  if (!["adam", "sgd"].includes(c.optimizer)) {
+    throw new MagnetInputError(`optimizer must be adam or sgd, got "${c.optimizer}"`);
+  }
+  if (!["all", "semihard"].includes(c.tripletMining)) {
+    throw new MagnetInputError(`triplet mining must be all or semihard, got "${c.tripletMining}"`);
+  }
+  c.hidden.forEach((h) => integer("hidden layer widths", h, 1));
+  integer("embedding dim", c.embeddingDim, 1);
+  integer("iterations", c.iterations, 1);
+  integer("M (clusters per batch)", c.m, c.loss === "magnet" ? 2 : 1);
+  integer("D (examples per cluster)", c.d, c.loss === "triplet" ? 2 : 1);
+  integer("K (clusters per class)", c.k, 1);
+  integer("refresh-every", c.refreshEvery, 0);
+  integer("eval-every", c.evalEvery, 0);
+  integer("seed", c.seed, 0);
+  integer("voting clusters (L)", c.votingClusters, 1);
+  integer("k of k-NN", c.knnK, 1);
+  integer("log-every", c.logEvery, 1);
+  positive("learning rate", c.lr);
+  if (!Number.isFinite(c.alpha)) throw new MagnetInputError(`alpha must be finite, got ${c.alpha}`);
+  if (!Number.isFinite(c.tripletMargin) || c.tripletMargin < 0) {
+    throw new MagnetInputError(`triplet margin must be >= 0, got ${c.tripletMargin}`);
+  }
+  return c;
+}

@@ -1,0 +1,590 @@
+/**
+ * The training loop of adaptive density discrimination, and of the triplet and softmax baselines:
+ * sample a batch, run one compiled step (forward, backward and optimizer update on the backend),
+ * track the losses the sampler needs, refresh the cluster index, evaluate on a schedule, report
+ * progress. Its whole state can be captured and restored, so a run can stop and resume exactly.
+ */
+import { MagnetInputError, NonFiniteLossError } from "../errors.ts";
+import type { Backend, Executable, Update } from "../backend/backend.ts";
+import type { Dataset } from "../data/dataset.ts";
+import { gradients } from "../graph/autodiff.ts";
+import { abs, gather, greater, reshape, where } from "../graph/ops.ts";
+import { Graph, type Tensor, Variable } from "../graph/tensor.ts";
+import { buildClusterIndex, ClusterIndex } from "../index/cluster_index.ts";
+import { magnetLoss } from "../losses/magnet.ts";
+import { softmaxLoss } from "../losses/softmax.ts";
+import { tripletLoss } from "../losses/triplet.ts";
+import { createMlp, type Mlp } from "../nn/mlp.ts";
+import { adam, type Optimizer, sgd } from "../optim/optimizer.ts";
+import { ClassBatchSampler } from "../sample/class_batches.ts";
+import {
+  type BatchPlan,
+  NeighbourhoodSampler,
+  type SamplerState,
+} from "../sample/neighbourhood.ts";
+import { type EvalMetrics, evaluate } from "../eval/evaluate.ts";
+import { Random } from "../util/random.ts";
+import { resolveConfig, type TrainConfig } from "./config.ts";
+import { embed } from "./embed.ts";
+
+/** A point of the training history. */
+export interface HistoryPoint {
+  /** Steps done. */
+  iteration: number;
+  /** Mean training loss over the steps since the previous point (null at iteration 0). */
+  loss: number | null;
+  /** Seconds of training so far (steps, refreshes and evaluations). */
+  seconds: number;
+  /** Test metrics, on evaluation points. */
+  test?: EvalMetrics;
+}
+
+/** What the trainer reports while it runs. */
+export type TrainEvent =
+  | {
+    kind: "step";
+    iteration: number;
+    iterations: number;
+    /** Mean loss of the recent steps. */
+    loss: number;
+    stepsPerSecond: number;
+    etaSeconds: number;
+  }
+  | { kind: "refresh"; iteration: number; seconds: number; clusters: number }
+  | { kind: "eval"; iteration: number; seconds: number; metrics: EvalMetrics };
+
+/** Everything a run needs besides its settings. */
+export interface TrainOptions extends Partial<TrainConfig> {
+  /** The backend that runs the graphs. */
+  backend: Backend;
+  /** Training data. */
+  train: Dataset;
+  /** Test data, for evaluation (none: no evaluation). */
+  test?: Dataset;
+  /** Called with progress events. */
+  onProgress?: (event: TrainEvent) => void;
+  /** Stops the run at the next step boundary, state intact, when aborted. */
+  signal?: AbortSignal;
+  /** Steps between calls of `onCheckpoint` (0: never). */
+  checkpointEvery?: number;
+  /** Receives the state at each checkpoint (before that step's refresh and evaluation). */
+  onCheckpoint?: (state: TrainerState) => Promise<void> | void;
+  /** Steps queued before the oldest result is awaited (default 0 on the CPU, 3 on WebGPU). */
+  pipelineDepth?: number;
+}
+
+/** Timing of a run, in seconds. */
+export interface TrainTimings {
+  /** Time in training steps (sampling, running, reading losses). */
+  steps: number;
+  /** Steps timed. */
+  stepCount: number;
+  /** Time in index refreshes. */
+  refresh: number;
+  refreshCount: number;
+  /** Time in evaluations. */
+  eval: number;
+  evalCount: number;
+}
+
+/** The whole state of a run at a step boundary: enough to resume it exactly. */
+export interface TrainerState {
+  version: 1;
+  config: TrainConfig;
+  iteration: number;
+  rng: [number, number, number, number];
+  /** Every variable (parameters, optimizer state, classifier head) by name. */
+  variables: Record<string, Float32Array>;
+  index: { centres: Float32Array; clusterClass: Int32Array; assignment: Int32Array } | null;
+  sampler: SamplerState | null;
+  varianceSum: number;
+  varianceCount: number;
+  window: { sum: number; count: number };
+  history: HistoryPoint[];
+  seconds: number;
+  timings: TrainTimings;
+}
+
+/** The outcome of {@link Trainer.run}. */
+export interface TrainResult {
+  /** "completed", or "interrupted" when the signal stopped it. */
+  status: "completed" | "interrupted";
+  iterations: number;
+  /** The final evaluation (null when there is no test set or the run was interrupted). */
+  test: EvalMetrics | null;
+  history: HistoryPoint[];
+  /** The running mean of the batch variance s2 (null for the baselines). */
+  variance: number | null;
+  timings: TrainTimings;
+  seconds: number;
+  /** The trained model (its parameters live on the backend). */
+  model: Mlp;
+  /** The index of the final evaluation or last refresh (magnet only). */
+  index: ClusterIndex | null;
+  /** Test embeddings of the final evaluation. */
+  testEmbeddings: Float32Array | null;
+}
+
+/** A finite-loss guard: the update applies only when the loss is finite, else the variable keeps its value. */
+function guarded(updates: Update[], loss: Tensor): Update[] {
+  const finite = greater(3e38, abs(loss)); // NaN compares false; so do +-Infinity
+  return updates.map(([v, next]) => [v, where(finite, next, next.graph.variable(v))]);
+}
+
+/** Seed of the index refresh at `iteration`: independent of the sampling stream, so resuming is exact. */
+function refreshSeed(seed: number, iteration: number): number {
+  return (Math.imul(seed + 1, 0x9e3779b1) ^ Math.imul(iteration + 1, 0x85ebca77)) >>> 0;
+}
+
+/** Runs training; see the module comment. Create with {@link Trainer.create}. */
+export class Trainer {
+  readonly config: TrainConfig;
+  readonly model: Mlp;
+  readonly #options: TrainOptions;
+  readonly #backend: Backend;
+  readonly #optimizer: Optimizer;
+  readonly #head: Variable[];
+  readonly #step: Executable;
+  readonly #rng: Random;
+  readonly #batchFeatures: Float32Array;
+  readonly #depth: number;
+  #index: ClusterIndex | null = null;
+  #sampler: NeighbourhoodSampler | ClassBatchSampler;
+  #iteration = 0;
+  #varianceSum = 0;
+  #varianceCount = 0;
+  #window = { sum: 0, count: 0 };
+  #recent: number[] = [];
+  #history: HistoryPoint[] = [];
+  #seconds = 0;
+  #timings: TrainTimings = {
+    steps: 0,
+    stepCount: 0,
+    refresh: 0,
+    refreshCount: 0,
+    eval: 0,
+    evalCount: 0,
+  };
+  #lastTest: { metrics: EvalMetrics; embeddings: Float32Array; index: ClusterIndex | null } | null =
+    null;
+
+  private constructor(
+    options: TrainOptions,
+    config: TrainConfig,
+    model: Mlp,
+    optimizer: Optimizer,
+    head: Variable[],
+    step: Executable,
+  ) {
+    this.#options = options;
+    this.#backend = options.backend;
+    this.config = config;
+    this.model = model;
+    this.#optimizer = optimizer;
+    this.#head = head;
+    this.#step = step;
+    this.#rng = new Random(config.seed);
+    this.#batchFeatures = new Float32Array(config.m * config.d * options.train.dim);
+    this.#depth = options.pipelineDepth ?? (options.backend.kind === "cpu" ? 0 : 3);
+    this.#sampler = new ClassBatchSampler(options.train.labels, config.m, config.d, this.#rng);
+  }
+
+  /** Builds the model, the optimizer and the compiled training step. */
+  static async create(options: TrainOptions): Promise<Trainer> {
+    const config = resolveConfig(options);
+    const { train } = options;
+    const classes = train.classNames.length;
+    if (config.loss === "magnet" && config.m > 1) {
+      // Each batch needs M - 1 clusters of classes other than the seed's.
+      let smallestOther = Infinity;
+      const counts = new Map<number, number>();
+      for (const c of train.labels) counts.set(c, (counts.get(c) ?? 0) + 1);
+      for (const c of counts.keys()) {
+        let other = 0;
+        for (const [c2, n] of counts) if (c2 !== c) other += Math.min(n, config.k);
+        smallestOther = Math.min(smallestOther, other);
+      }
+      if (smallestOther < config.m - 1) {
+        throw new MagnetInputError(
+          `M = ${config.m} needs ${
+            config.m - 1
+          } clusters of other classes in every batch, but with ` +
+            `K = ${config.k} some class has only ${smallestOther} available: lower M or raise K`,
+        );
+      }
+    }
+    const model = createMlp({
+      sizes: [train.dim, ...config.hidden, config.embeddingDim],
+      seed: config.seed,
+    });
+    const optimizer = config.optimizer === "adam"
+      ? adam({ lr: config.lr })
+      : sgd({ lr: config.lr, momentum: 0.9 });
+    const batch = config.m * config.d;
+    const g = new Graph();
+    const x = g.input("x", [batch, train.dim]);
+    const clusterOf = g.input("clusterOf", [batch], "int32");
+    const clusterClasses = g.input("clusterClasses", [config.m]);
+    const embeddings = model.forward(x);
+    const params = [...model.parameters];
+    const head: Variable[] = [];
+    let loss: Tensor;
+    const outputs: Tensor[] = [];
+    if (config.loss === "magnet") {
+      const magnet = magnetLoss({
+        embeddings,
+        clusterOf,
+        clusterClasses,
+        numClusters: config.m,
+        alpha: config.alpha,
+      });
+      loss = magnet.loss;
+      outputs.push(magnet.loss, magnet.losses, magnet.variance);
+    } else {
+      const rowClasses = reshape(gather(reshape(clusterClasses, [config.m, 1]), clusterOf), [
+        batch,
+      ]);
+      if (config.loss === "triplet") {
+        loss = tripletLoss(embeddings, rowClasses, {
+          margin: config.tripletMargin,
+          mining: config.tripletMining,
+        }).loss;
+      } else {
+        const rng = new Random(config.seed + 7);
+        const std = Math.sqrt(2 / (config.embeddingDim + classes));
+        head.push(
+          new Variable(
+            "head.weight",
+            [config.embeddingDim, classes],
+            Float32Array.from({ length: config.embeddingDim * classes }, () => rng.normal() * std),
+          ),
+          new Variable("head.bias", [classes]),
+        );
+        params.push(...head);
+        loss = softmaxLoss(embeddings, rowClasses, g.variable(head[0]), g.variable(head[1])).loss;
+      }
+      outputs.push(loss);
+    }
+    const grads = gradients(loss, params.map((p) => g.variable(p)));
+    const updates = guarded(optimizer.updates(params, grads), loss);
+    const step = await options.backend.compile({ outputs, updates });
+    return new Trainer(options, config, model, optimizer, head, step);
+  }
+
+  /** Steps done so far. */
+  get iteration(): number {
+    return this.#iteration;
+  }
+
+  /** The running mean of the batch variance (magnet only; null before any step or for baselines). */
+  get variance(): number | null {
+    return this.#varianceCount > 0 ? this.#varianceSum / this.#varianceCount : null;
+  }
+
+  /** Every variable the run owns: parameters, optimizer state, classifier head. */
+  get variables(): Variable[] {
+    return [...this.model.parameters, ...this.#head, ...this.#optimizer.state];
+  }
+
+  /** Steps between refreshes: the configured number, or one epoch. */
+  get refreshEvery(): number {
+    const batch = this.config.m * this.config.d;
+    return this.config.refreshEvery ||
+      Math.max(1, Math.ceil(this.#options.train.labels.length / batch));
+  }
+
+  async #refresh(): Promise<void> {
+    const start = performance.now();
+    const { train } = this.#options;
+    const embeddings = await embed(this.#backend, this.model, train.features);
+    const index = await buildClusterIndex(
+      this.#backend,
+      embeddings,
+      this.model.outputDim,
+      train.labels,
+      { clustersPerClass: this.config.k, seed: refreshSeed(this.config.seed, this.#iteration) },
+    );
+    this.#useIndex(index);
+    const seconds = (performance.now() - start) / 1000;
+    this.#timings.refresh += seconds;
+    this.#timings.refreshCount++;
+    this.#seconds += seconds;
+    this.#options.onProgress?.({
+      kind: "refresh",
+      iteration: this.#iteration,
+      seconds,
+      clusters: index.numClusters,
+    });
+  }
+
+  #useIndex(index: ClusterIndex): void {
+    this.#index = index;
+    if (this.#sampler instanceof NeighbourhoodSampler) this.#sampler.reset(index);
+    else this.#sampler = new NeighbourhoodSampler(index, this.config.m, this.config.d, this.#rng);
+  }
+
+  async #evaluate(): Promise<EvalMetrics | null> {
+    const { test, train } = this.#options;
+    if (test === undefined) return null;
+    const start = performance.now();
+    const result = await evaluate(this.#backend, this.model, train, test, {
+      variance: this.config.loss === "magnet" ? this.variance : null,
+      clustersPerClass: this.config.k,
+      seed: this.config.seed,
+      votingClusters: this.config.votingClusters,
+      knnK: this.config.knnK,
+    });
+    const seconds = (performance.now() - start) / 1000;
+    this.#timings.eval += seconds;
+    this.#timings.evalCount++;
+    this.#seconds += seconds;
+    this.#lastTest = {
+      metrics: result.metrics,
+      embeddings: result.testEmbeddings,
+      index: result.index,
+    };
+    this.#options.onProgress?.({
+      kind: "eval",
+      iteration: this.#iteration,
+      seconds,
+      metrics: result.metrics,
+    });
+    return result.metrics;
+  }
+
+  #pushHistory(test?: EvalMetrics): void {
+    const w = this.#window;
+    const last = this.#history[this.#history.length - 1];
+    const point: HistoryPoint = {
+      iteration: this.#iteration,
+      loss: w.count > 0 ? w.sum / w.count : null,
+      seconds: this.#seconds,
+    };
+    if (last !== undefined && last.iteration === this.#iteration) {
+      if (test !== undefined) last.test = test;
+      return;
+    }
+    if (test !== undefined) point.test = test;
+    this.#history.push(point);
+    this.#window = { sum: 0, count: 0 };
+  }
+
+  /** Gathers the batch's rows into the reusable feature buffer. */
+  #features(plan: BatchPlan): Float32Array {
+    const { features, dim } = this.#options.train;
+    plan.rows.forEach((row, i) =>
+      this.#batchFeatures.set(features.subarray(row * dim, (row + 1) * dim), i * dim)
+    );
+    return this.#batchFeatures;
+  }
+
+  /** Takes a finished step's results into account. */
+  #settle(plan: BatchPlan, iteration: number, outputs: ArrayLike<number>[]): void {
+    const loss = outputs[0][0];
+    if (!Number.isFinite(loss)) {
+      throw new NonFiniteLossError(
+        iteration,
+        `the training loss became ${loss} at step ${iteration + 1}; that step's update was not ` +
+          "applied, so the parameters are those of the last good step. Try a lower learning rate.",
+      );
+    }
+    if (this.config.loss === "magnet") {
+      (this.#sampler as NeighbourhoodSampler).recordLosses(plan.rows, outputs[1]);
+      this.#varianceSum += outputs[2][0];
+      this.#varianceCount++;
+    }
+    this.#window.sum += loss;
+    this.#window.count++;
+    this.#recent.push(loss);
+    if (this.#recent.length > 50) this.#recent.shift();
+  }
+
+  /**
+   * Runs until the configured number of steps (or the abort signal), evaluating at the end.
+   * Throws {@link NonFiniteLossError} when the loss stops being finite; the backend then still holds
+   * the last good parameters, and {@link Trainer.state} captures them.
+   */
+  async run(): Promise<TrainResult> {
+    const { signal, onProgress, onCheckpoint } = this.#options;
+    const checkpointEvery = this.#options.checkpointEvery ?? 0;
+    const { iterations, evalEvery, logEvery } = this.config;
+    const inflight: { plan: BatchPlan; iteration: number; result: Promise<ArrayLike<number>[]> }[] =
+      [];
+    let failure: unknown = null;
+    const settleOldest = async () => {
+      const oldest = inflight.shift()!;
+      const outputs = await oldest.result;
+      if (failure === null) this.#settle(oldest.plan, oldest.iteration, outputs);
+    };
+    const drain = async () => {
+      while (inflight.length > 0) {
+        try {
+          await settleOldest();
+        } catch (error) {
+          failure ??= error;
+        }
+      }
+      if (failure !== null) throw failure;
+    };
+    let stepStart = performance.now();
+    const pauseStepClock = () => {
+      const seconds = (performance.now() - stepStart) / 1000;
+      this.#timings.steps += seconds;
+      this.#seconds += seconds;
+    };
+    let status: TrainResult["status"] = "completed";
+    if (this.#history.length === 0) this.#pushHistory();
+    while (this.#iteration < iterations) {
+      const it = this.#iteration;
+      const needRefresh = this.config.loss === "magnet" &&
+        (this.#index === null || it % this.refreshEvery === 0);
+      const needEval = evalEvery > 0 && it > 0 && it % evalEvery === 0;
+      const needCheckpoint = checkpointEvery > 0 && it > 0 && it % checkpointEvery === 0;
+      if (needRefresh || needEval || needCheckpoint || signal?.aborted) {
+        await drain();
+        pauseStepClock();
+        if (signal?.aborted) {
+          status = "interrupted";
+          break;
+        }
+        if (needCheckpoint && onCheckpoint !== undefined) await onCheckpoint(await this.state());
+        if (needRefresh) await this.#refresh();
+        if (needEval) {
+          const metrics = await this.#evaluate();
+          if (metrics !== null) this.#pushHistory(metrics);
+        }
+        stepStart = performance.now();
+      }
+      const plan = this.#sampler.sample();
+      const feeds = {
+        x: this.#features(plan),
+        clusterOf: plan.clusterOf,
+        clusterClasses: plan.clusterClasses,
+      };
+      inflight.push({ plan, iteration: it, result: this.#step.run(feeds) });
+      this.#iteration++;
+      this.#timings.stepCount++;
+      while (inflight.length > this.#depth) {
+        try {
+          await settleOldest();
+        } catch (error) {
+          failure = error;
+          await drain();
+        }
+      }
+      if (this.#iteration % logEvery === 0) {
+        await drain();
+        this.#pushHistory();
+      }
+      if (onProgress !== undefined && this.#recent.length > 0) {
+        const elapsed = this.#timings.steps + (performance.now() - stepStart) / 1000;
+        const rate = this.#timings.stepCount / Math.max(elapsed, 1e-9);
+        onProgress({
+          kind: "step",
+          iteration: this.#iteration,
+          iterations,
+          loss: this.#recent.reduce((s, v) => s + v, 0) / this.#recent.length,
+          stepsPerSecond: rate,
+          etaSeconds: (iterations - this.#iteration) / rate,
+        });
+      }
+    }
+    if (status === "completed") {
+      await drain();
+      pauseStepClock();
+      this.#pushHistory();
+      const metrics = await this.#evaluate();
+      if (metrics !== null) this.#pushHistory(metrics);
+    }
+    return {
+      status,
+      iterations: this.#iteration,
+      test: status === "completed" ? this.#lastTest?.metrics ?? null : null,
+      history: this.#history.map((p) => ({ ...p })),
+      variance: this.config.loss === "magnet" ? this.variance : null,
+      timings: { ...this.#timings },
+      seconds: this.#seconds,
+      model: this.model,
+      index: this.#lastTest?.index ?? this.#index,
+      testEmbeddings: this.#lastTest?.embeddings ?? null,
+    };
+  }
+
+  /** The run's whole state (call it between runs or from a checkpoint callback). */
+  async state(): Promise<TrainerState> {
+    const variables: Record<string, Float32Array> = {};
+    for (const v of this.variables) {
+      variables[v.name] = Float32Array.from(await this.#backend.readVariable(v));
+    }
+    const sampler = this.#sampler instanceof NeighbourhoodSampler ? this.#sampler.snapshot() : null;
+    return {
+      version: 1,
+      config: structuredClone(this.config),
+      iteration: this.#iteration,
+      rng: this.#rng.state,
+      variables,
+      index: this.#index === null ? null : {
+        centres: this.#index.centres.slice(),
+        clusterClass: this.#index.clusterClass.slice(),
+        assignment: this.#index.assignment.slice(),
+      },
+      sampler,
+      varianceSum: this.#varianceSum,
+      varianceCount: this.#varianceCount,
+      window: { ...this.#window },
+      history: structuredClone(this.#history),
+      seconds: this.#seconds,
+      timings: { ...this.#timings },
+    };
+  }
+
+  /**
+   * A trainer continuing from `state` (its config wins over `options`' settings; data, backend and
+   * callbacks come from `options`).
+   */
+  static async resume(options: TrainOptions, state: TrainerState): Promise<Trainer> {
+    if (state.version !== 1) {
+      throw new MagnetInputError(`unsupported trainer state version ${state.version}`);
+    }
+    const trainer = await Trainer.create({ ...options, ...state.config });
+    for (const v of trainer.variables) {
+      const value = state.variables[v.name];
+      if (value === undefined) {
+        throw new MagnetInputError(`the saved state has no value for variable "${v.name}"`);
+      }
+      options.backend.writeVariable(v, value);
+    }
+    trainer.#iteration = state.iteration;
+    trainer.#rng.state = state.rng;
+    if (state.index !== null) {
+      const { centres, clusterClass, assignment } = state.index;
+      const members: number[][] = Array.from({ length: clusterClass.length }, () => []);
+      assignment.forEach((c, i) => members[c].push(i));
+      trainer.#useIndex(
+        new ClusterIndex(
+          trainer.model.outputDim,
+          centres,
+          clusterClass,
+          assignment,
+          members.map((m) => Int32Array.from(m)),
+        ),
+      );
+      if (state.sampler !== null) {
+        (trainer.#sampler as NeighbourhoodSampler).restore(state.sampler);
+      }
+    }
+    trainer.#varianceSum = state.varianceSum;
+    trainer.#varianceCount = state.varianceCount;
+    trainer.#window = { ...state.window };
+    trainer.#history = structuredClone(state.history);
+    trainer.#seconds = state.seconds;
+    trainer.#timings = { ...state.timings };
+    return trainer;
+  }
+}
+
+/** Trains with `options` from scratch: {@link Trainer.create} then {@link Trainer.run}. */
+export async function train(options: TrainOptions): Promise<TrainResult> {
+  const trainer = await Trainer.create(options);
+  return await trainer.run();
+}

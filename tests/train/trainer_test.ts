@@ -1,0 +1,160 @@
+/**
+ * The trainer: it learns, resumes exactly on the CPU (from a checkpoint and after an interruption),
+ * keeps the last good parameters when the loss stops being finite, and runs the baselines.
+ */
+import assert from "node:assert/strict";
+import { Trainer, type TrainerState, type TrainOptions } from "../../src/train/trainer.ts";
+import type { Dataset } from "../../src/data/dataset.ts";
+import { createBackend } from "../../src/backend/create.ts";
+import { NonFiniteLossError } from "../../src/errors.ts";
+import { Random } from "../../src/util/random.ts";
+import { gpuTestOptions, openBackends } from "../helpers/backends.ts";
+
+/** Gaussian blobs: `classes` classes of two blobs each, in `dim` dimensions, a little overlap. */
+function blobs(n: number, dim: number, classes: number, noiseSeed: number): Dataset {
+  const rng = new Random(1); // the same centres for every set
+
+  const centres = Array.from(
+    { length: classes * 2 },
+    () => Array.from({ length: dim }, () => rng.normal() * 2),
+  );
+  rng.state = new Random(noiseSeed).state;
+  const features = new Float32Array(n * dim);
+  const labels = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const blob = i % centres.length;
+    labels[i] = blob % classes;
+    for (let d = 0; d < dim; d++) features[i * dim + d] = centres[blob][d] + rng.normal();
+  }
+  return { features, dim, labels, classNames: Array.from({ length: classes }, (_, c) => `c${c}`) };
+}
+
+const TRAIN = blobs(400, 8, 4, 1);
+const TEST = blobs(120, 8, 4, 2);
+const SMALL = {
+  hidden: [16],
+  embeddingDim: 8,
+  iterations: 120,
+  m: 4,
+  d: 4,
+  k: 2,
+  refreshEvery: 40,
+  evalEvery: 60,
+  logEvery: 10,
+  seed: 3,
+};
+
+Deno.test("trainer", gpuTestOptions, async (t) => {
+  const cpu = await createBackend({ kind: "cpu" });
+  try {
+    const base = (): TrainOptions => ({ backend: cpu, train: TRAIN, test: TRAIN, ...SMALL });
+
+    await t.step("magnet training lowers the loss and reports progress", async () => {
+      const events: string[] = [];
+      const trainer = await Trainer.create({ ...base(), onProgress: (e) => events.push(e.kind) });
+      const result = await trainer.run();
+      assert.equal(result.status, "completed");
+      assert.equal(result.iterations, 120);
+      const losses = result.history.filter((p) => p.loss !== null).map((p) => p.loss!);
+      assert.ok(
+        losses[losses.length - 1] < losses[0] * 0.7,
+        `loss ${losses[0]} -> ${losses.at(-1)}`,
+      );
+      assert.ok(result.variance !== null && result.variance > 0);
+      assert.ok(result.test !== null && result.test.magnetError !== null);
+      assert.ok(result.test.magnetError < 0.3, `magnet error ${result.test.magnetError}`);
+      assert.equal(events.filter((e) => e === "refresh").length, 3); // 0, 40, 80
+      assert.equal(events.filter((e) => e === "eval").length, 2); // 60 and the end
+      assert.equal(events.filter((e) => e === "step").length, 120);
+    });
+
+    await t.step(
+      "a run resumed from a checkpoint or an interruption ends exactly as one run",
+      async () => {
+        const whole = await (await Trainer.create(base())).run();
+
+        let saved: TrainerState | undefined;
+        const first = await Trainer.create({
+          ...base(),
+          checkpointEvery: 50,
+          onCheckpoint: (s) => {
+            if (s.iteration === 50) saved = s;
+          },
+        });
+        await first.run();
+        assert.ok(saved !== undefined);
+        const fromCheckpoint = await (await Trainer.resume(base(), saved)).run();
+        assert.deepEqual(fromCheckpoint.test, whole.test);
+        assert.deepEqual(
+          fromCheckpoint.history.map((p) => [p.iteration, p.loss, p.test]),
+          whole.history.map((p) => [p.iteration, p.loss, p.test]),
+        );
+
+        const controller = new AbortController();
+        const interrupted = await Trainer.create({
+          ...base(),
+          signal: controller.signal,
+          onProgress: (e) => {
+            if (e.kind === "step" && e.iteration === 77) controller.abort();
+          },
+        });
+        const partial = await interrupted.run();
+        assert.equal(partial.status, "interrupted");
+        assert.equal(partial.iterations, 77);
+        const state = await interrupted.state();
+        // Through a structured clone, as a checkpoint file would carry it.
+        const resumed = await (await Trainer.resume(base(), structuredClone(state))).run();
+        assert.equal(resumed.iterations, 120);
+        assert.deepEqual(resumed.test, whole.test);
+      },
+    );
+
+    await t.step("a non-finite loss stops the run and keeps the last good parameters", async () => {
+      const poisoned: Dataset = {
+        ...TRAIN,
+        features: TRAIN.features.map((v, i) => (i % 8 === 0 ? 3e38 : v)),
+      };
+      const trainer = await Trainer.create({
+        ...base(),
+        train: poisoned,
+        test: undefined,
+        refreshEvery: 1000,
+      });
+      const before = await Promise.all(trainer.variables.map((v) => cpu.readVariable(v)));
+      await assert.rejects(
+        trainer.run(),
+        (e: Error) => e instanceof NonFiniteLossError && /step 1;/.test(e.message),
+      );
+      const after = await Promise.all(trainer.variables.map((v) => cpu.readVariable(v)));
+      assert.deepEqual(after, before);
+    });
+  } finally {
+    cpu.dispose();
+  }
+
+  const backends = await openBackends();
+  try {
+    for (const backend of backends) {
+      for (const loss of ["triplet", "softmax", "magnet"] as const) {
+        await t.step(`${loss} on ${backend.kind}: trains and evaluates`, async () => {
+          const result = await (await Trainer.create({
+            backend,
+            train: TRAIN,
+            test: TEST,
+            ...SMALL,
+            loss,
+            iterations: 60,
+          })).run();
+          assert.ok(result.test !== null);
+          assert.equal(result.test.magnetError === null, loss !== "magnet");
+          assert.ok(result.test.knnError < 0.5, `${loss} k-NN error ${result.test.knnError}`);
+          for (const value of Object.values(result.test)) {
+            assert.ok(value === null || (value >= 0 && value <= 1));
+          }
+        });
+      }
+    }
+  } finally {
+    for (const b of backends) b.dispose();
+  }
+});
