@@ -101,20 +101,20 @@ export function resolveConfig(options: Partial<TrainConfig> = {}): TrainConfig {
   if (!["all", "semihard"].includes(c.tripletMining)) {
     throw new MagnetInputError(`triplet mining must be all or semihard, got "${c.tripletMining}"`);
   }
-  c.hidden.forEach((h) => integer("hidden layer widths", h, 1));
-  integer("embedding dim", c.embeddingDim, 1);
-  integer("iterations", c.iterations, 1);
-  integer("M (clusters per batch)", c.m, c.loss === "magnet" ? 2 : 1);
-  integer("D (examples per cluster)", c.d, c.loss === "triplet" ? 2 : 1);
-  integer("K (clusters per class)", c.k, 1);
-  integer("refresh-every", c.refreshEvery, 0);
-  integer("eval-every", c.evalEvery, 0);
-  integer("seed", c.seed, 0);
+  c.hidden.forEach((h) => integer("hidden layer widths (--hidden)", h, 1));
+  integer("embedding dim (--embedding-dim)", c.embeddingDim, 1);
+  integer("iterations (--iterations)", c.iterations, 1);
+  integer("M (clusters per batch, --m)", c.m, c.loss === "magnet" ? 2 : 1);
+  integer("D (examples per cluster, --d)", c.d, c.loss === "triplet" ? 2 : 1);
+  integer("K (clusters per class, --k)", c.k, 1);
+  integer("--refresh-every", c.refreshEvery, 0);
+  integer("--eval-every", c.evalEvery, 0);
+  integer("seed (--seed)", c.seed, 0);
   integer("voting clusters (L)", c.votingClusters, 1);
   integer("k of k-NN", c.knnK, 1);
   integer("log-every", c.logEvery, 1);
-  positive("learning rate", c.lr);
-  if (!Number.isFinite(c.alpha)) throw new MagnetInputError(`alpha must be finite, got ${c.alpha}`);
+  positive("learning rate (--lr)", c.lr);
+  if (!Number.isFinite(c.alpha)) throw new MagnetInputError(`alpha (--alpha) must be finite, got ${c.alpha}`);
   if (!Number.isFinite(c.tripletMargin) || c.tripletMargin < 0) {
     throw new MagnetInputError(`triplet margin must be >= 0, got ${c.tripletMargin}`);
   }

@@ -123,6 +123,8 @@ export interface TrainResult {
   index: ClusterIndex | null;
   /** Test embeddings of the final evaluation. */
   testEmbeddings: Float32Array | null;
+  /** Training embeddings of the final evaluation. */
+  trainEmbeddings: Float32Array | null;
 }
 
 /** A finite-loss guard: the update applies only when the loss is finite, else the variable keeps its value. */
@@ -165,8 +167,12 @@ export class Trainer {
     eval: 0,
     evalCount: 0,
   };
-  #lastTest: { metrics: EvalMetrics; embeddings: Float32Array; index: ClusterIndex | null } | null =
-    null;
+  #lastTest: {
+    metrics: EvalMetrics;
+    embeddings: Float32Array;
+    trainEmbeddings: Float32Array;
+    index: ClusterIndex | null;
+  } | null = null;
 
   private constructor(
     options: TrainOptions,
@@ -341,6 +347,7 @@ export class Trainer {
     this.#lastTest = {
       metrics: result.metrics,
       embeddings: result.testEmbeddings,
+      trainEmbeddings: result.trainEmbeddings,
       index: result.index,
     };
     this.#options.onProgress?.({
@@ -507,6 +514,7 @@ export class Trainer {
       model: this.model,
       index: this.#lastTest?.index ?? this.#index,
       testEmbeddings: this.#lastTest?.embeddings ?? null,
+      trainEmbeddings: this.#lastTest?.trainEmbeddings ?? null,
     };
   }
 

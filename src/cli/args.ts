@@ -1,0 +1,261 @@
+/**
+ * Command-line flags of `deno task train`: one table gives each flag its type, default and help, so
+ * `--help`, parsing and the error messages cannot disagree.
+ */
+import { parseArgs } from "node:util";
+import { MagnetInputError } from "../errors.ts";
+import { DEFAULT_CONFIG, type TrainConfig } from "../train/config.ts";
+
+/** A user mistake on the command line: printed as one line, exit code 2. */
+export class UsageError extends MagnetInputError {
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+type Kind = "string" | "int" | "number" | "list" | "flag" | "choice";
+
+interface FlagSpec {
+  kind: Kind;
+  help: string;
+  default?: string;
+  choices?: readonly string[];
+}
+
+/** The flags of `deno task train`, in help order. */
+export const TRAIN_FLAGS: Readonly<Record<string, FlagSpec>> = {
+  "data": {
+    kind: "string",
+    help: "training CSV (header row, numeric features, a label column); default: bundled MNIST",
+  },
+  "test": {
+    kind: "string",
+    help: "test CSV with the same columns (default: split off --test-fraction)",
+  },
+  "test-fraction": {
+    kind: "number",
+    default: "0.2",
+    help: "stratified test share when --test is absent",
+  },
+  "label-column": {
+    kind: "string",
+    default: "label",
+    help: "name of the label column in the CSV files",
+  },
+  "backend": {
+    kind: "choice",
+    default: "auto",
+    choices: ["auto", "webgpu", "cpu"],
+    help: "compute backend (auto: WebGPU when an adapter exists)",
+  },
+  "loss": {
+    kind: "choice",
+    default: DEFAULT_CONFIG.loss,
+    choices: ["magnet", "triplet", "softmax"],
+    help: "training loss",
+  },
+  "iterations": { kind: "int", default: String(DEFAULT_CONFIG.iterations), help: "training steps" },
+  "m": { kind: "int", default: String(DEFAULT_CONFIG.m), help: "clusters per batch (M)" },
+  "d": { kind: "int", default: String(DEFAULT_CONFIG.d), help: "examples per cluster (D)" },
+  "k": {
+    kind: "int",
+    default: String(DEFAULT_CONFIG.k),
+    help: "clusters per class in the index (K)",
+  },
+  "alpha": { kind: "number", default: String(DEFAULT_CONFIG.alpha), help: "magnet margin alpha" },
+  "lr": { kind: "number", default: String(DEFAULT_CONFIG.lr), help: "Adam learning rate" },
+  "hidden": {
+    kind: "list",
+    default: DEFAULT_CONFIG.hidden.join(","),
+    help: "hidden layer widths, comma-separated",
+  },
+  "embedding-dim": {
+    kind: "int",
+    default: String(DEFAULT_CONFIG.embeddingDim),
+    help: "embedding width",
+  },
+  "refresh-every": {
+    kind: "int",
+    default: "0",
+    help: "steps between cluster-index refreshes (0: once per epoch)",
+  },
+  "eval-every": {
+    kind: "int",
+    default: String(DEFAULT_CONFIG.evalEvery),
+    help: "steps between test evaluations (0: only at the end)",
+  },
+  "checkpoint-every": {
+    kind: "int",
+    default: "500",
+    help: "steps between checkpoints (0: only at the end)",
+  },
+  "seed": {
+    kind: "int",
+    default: String(DEFAULT_CONFIG.seed),
+    help: "seed of the model, sampling and k-means",
+  },
+  "split-seed": { kind: "int", default: "0", help: "seed of the train/test split" },
+  "out": { kind: "string", default: "runs/<timestamp>", help: "output folder" },
+  "resume": { kind: "string", help: "continue the run saved in this folder" },
+  "quiet": { kind: "flag", help: "print only the final summary" },
+  "help": { kind: "flag", help: "show this help" },
+};
+
+/** The parsed flags of `deno task train`. */
+export interface TrainArgs {
+  help: boolean;
+  quiet: boolean;
+  data: string | null;
+  test: string | null;
+  testFraction: number;
+  labelColumn: string;
+  backend: "auto" | "webgpu" | "cpu";
+  out: string | null;
+  resume: string | null;
+  checkpointEvery: number;
+  splitSeed: number;
+  /** Only the settings given on the command line (the rest keep their defaults or saved values). */
+  config: Partial<TrainConfig>;
+}
+
+/** The help text of a command whose flags are `flags`. */
+export function helpText(
+  command: string,
+  summary: string,
+  flags: Readonly<Record<string, FlagSpec>>,
+): string {
+  const lines = [`Usage: ${command} [flags]`, "", summary, "", "Flags:"];
+  for (const [name, spec] of Object.entries(flags)) {
+    const value = spec.kind === "flag"
+      ? ""
+      : spec.kind === "choice"
+      ? ` ${spec.choices!.join("|")}`
+      : " VALUE";
+    const left = `  --${name}${value}`;
+    const dflt = spec.default !== undefined ? ` (default: ${spec.default})` : "";
+    lines.push(`${left.padEnd(36)} ${spec.help}${dflt}`);
+  }
+  return lines.join("\n");
+}
+
+/** Parses `args` against `flags`: unknown or malformed flags are a {@link UsageError}. */
+export function parseFlags(
+  args: readonly string[],
+  flags: Readonly<Record<string, FlagSpec>>,
+): Record<string, string | boolean | undefined> {
+  const options: Record<string, { type: "string" | "boolean" }> = {};
+  for (const [name, spec] of Object.entries(flags)) {
+    options[name] = { type: spec.kind === "flag" ? "boolean" : "string" };
+  }
+  try {
+    const { values } = parseArgs({
+      args: [...args],
+      options,
+      strict: true,
+      allowPositionals: false,
+    });
+    return values as Record<string, string | boolean | undefined>;
+  } catch (error) {
+    const message = (error as Error).message;
+    const unknown = /Unknown option '([^']+)'/.exec(message);
+    if (unknown) throw new UsageError(`unknown flag ${unknown[1]} (see --help)`);
+    const missing = /Option '([^']+?)(?: <value>)?' argument missing/.exec(message);
+    if (missing) throw new UsageError(`flag ${missing[1].split(",").pop()!.trim()} needs a value`);
+    const positional = /Unexpected argument '([^']+)'/.exec(message);
+    if (positional) {
+      throw new UsageError(
+        `unexpected argument "${positional[1]}": every value follows a --flag (see --help)`,
+      );
+    }
+    throw new UsageError(message.split("\n")[0]);
+  }
+}
+
+/** A flag's value as an integer, with a message naming the flag. */
+export function intFlag(name: string, text: string): number {
+  if (!/^[+-]?\d+$/.test(text.trim())) {
+    throw new UsageError(`--${name} must be an integer, got "${text}"`);
+  }
+  return Number(text);
+}
+
+/** A flag's value as a finite number, with a message naming the flag. */
+export function numberFlag(name: string, text: string): number {
+  const value = Number(text);
+  if (text.trim() === "" || !Number.isFinite(value)) {
+    throw new UsageError(`--${name} must be a number, got "${text}"`);
+  }
+  return value;
+}
+
+/** Parses the flags of `deno task train`. */
+export function parseTrainArgs(args: readonly string[]): TrainArgs {
+  const v = parseFlags(args, TRAIN_FLAGS);
+  const str = (name: string): string | undefined => v[name] as string | undefined;
+  const choice = (name: string): string | undefined => {
+    const value = str(name);
+    const choices = TRAIN_FLAGS[name].choices!;
+    if (value !== undefined && !choices.includes(value)) {
+      throw new UsageError(`--${name} must be one of ${choices.join(", ")}, got "${value}"`);
+    }
+    return value;
+  };
+  const int = (name: string) => (str(name) === undefined ? undefined : intFlag(name, str(name)!));
+  const num = (
+    name: string,
+  ) => (str(name) === undefined ? undefined : numberFlag(name, str(name)!));
+  const hiddenText = str("hidden");
+  const hidden = hiddenText === undefined
+    ? undefined
+    : hiddenText.trim() === ""
+    ? []
+    : hiddenText.split(",").map((part) => {
+      const width = Number(part.trim());
+      if (!Number.isInteger(width) || width < 1) {
+        throw new UsageError(
+          `--hidden must be positive integers separated by commas, got "${hiddenText}"`,
+        );
+      }
+      return width;
+    });
+  const testFraction = num("test-fraction") ?? 0.2;
+  if (!(testFraction > 0 && testFraction < 1)) {
+    throw new UsageError(`--test-fraction must be between 0 and 1, got ${testFraction}`);
+  }
+  const checkpointEvery = int("checkpoint-every") ?? 500;
+  if (checkpointEvery < 0) {
+    throw new UsageError(`--checkpoint-every must be >= 0, got ${checkpointEvery}`);
+  }
+  const config: Partial<TrainConfig> = {
+    loss: choice("loss") as TrainConfig["loss"] | undefined,
+    iterations: int("iterations"),
+    m: int("m"),
+    d: int("d"),
+    k: int("k"),
+    alpha: num("alpha"),
+    lr: num("lr"),
+    hidden,
+    embeddingDim: int("embedding-dim"),
+    refreshEvery: int("refresh-every"),
+    evalEvery: int("eval-every"),
+    seed: int("seed"),
+  };
+  for (const key of Object.keys(config) as (keyof TrainConfig)[]) {
+    if (config[key] === undefined) delete config[key];
+  }
+  return {
+    help: v.help === true,
+    quiet: v.quiet === true,
+    data: str("data") ?? null,
+    test: str("test") ?? null,
+    testFraction,
+    labelColumn: str("label-column") ?? "label",
+    backend: (choice("backend") ?? "auto") as TrainArgs["backend"],
+    out: str("out") ?? null,
+    resume: str("resume") ?? null,
+    checkpointEvery,
+    splitSeed: int("split-seed") ?? 0,
+    config,
+  };
+}

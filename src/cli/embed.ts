@@ -1,0 +1,112 @@
+/**
+ * `deno task embed`: embeds and classifies the rows of a CSV file with a saved model, writing a CSV
+ * with each row's predicted class and embedding (and its given label, when the file has one).
+ */
+import { BackendUnavailableError, MagnetInputError } from "../errors.ts";
+import { createBackend } from "../backend/create.ts";
+import type { Backend } from "../backend/backend.ts";
+import { readCsvRows } from "../data/csv.ts";
+import { MNIST_DIM } from "../data/mnist.ts";
+import { classify, loadModel } from "../train/saved_model.ts";
+import { writeFileAtomic } from "../io/files.ts";
+import { helpText, parseFlags, UsageError } from "./args.ts";
+
+const FLAGS = {
+  "model": {
+    kind: "string",
+    help: "run folder holding model.json (or the model.json file itself)",
+  },
+  "data": { kind: "string", help: "CSV of rows to embed, with the model's feature columns" },
+  "out": { kind: "string", default: "<data>.embeddings.csv", help: "output CSV" },
+  "label-column": { kind: "string", default: "label", help: "optional label column to carry over" },
+  "backend": {
+    kind: "choice",
+    default: "auto",
+    choices: ["auto", "webgpu", "cpu"],
+    help: "compute backend",
+  },
+  "help": { kind: "flag", help: "show this help" },
+} as const;
+
+function csvField(value: string): string {
+  return /[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
+}
+
+/** Runs the command with `args`; returns the exit code. */
+export async function main(args: readonly string[]): Promise<number> {
+  let backend: Backend | null = null;
+  try {
+    const v = parseFlags(args, FLAGS);
+    if (v.help === true) {
+      console.log(
+        helpText("deno task embed", "Embeds and classifies CSV rows with a saved model.", FLAGS),
+      );
+      return 0;
+    }
+    const modelArg = v.model as string | undefined, dataPath = v.data as string | undefined;
+    if (modelArg === undefined) throw new UsageError("--model is required (a run folder)");
+    if (dataPath === undefined) throw new UsageError("--data is required (a CSV file of rows)");
+    const kind = (v.backend as string | undefined) ?? "auto";
+    if (!["auto", "webgpu", "cpu"].includes(kind)) {
+      throw new UsageError(`--backend must be one of auto, webgpu, cpu, got "${kind}"`);
+    }
+    const modelPath = modelArg.endsWith(".json") ? modelArg : `${modelArg}/model.json`;
+    const saved = await loadModel(modelPath);
+    const labelColumn = (v["label-column"] as string | undefined) ?? "label";
+    const featureNames = saved.featureNames ??
+      // A model trained on the bundled MNIST reads 784 pixel columns named by the CSV header.
+      null;
+    const rows = await readCsvRows(dataPath, {
+      labelColumn,
+      ...(featureNames !== null ? { featureNames } : {}),
+    });
+    if (rows.dim !== saved.model.inputDim) {
+      throw new MagnetInputError(
+        `${dataPath}: rows have ${rows.dim} feature columns, the model expects ${saved.model.inputDim}` +
+          (saved.featureNames === null && saved.model.inputDim === MNIST_DIM
+            ? " (MNIST pixels)"
+            : ""),
+      );
+    }
+    backend = await createBackend({ kind: kind as "auto" });
+    const { embeddings, predicted } = await classify(backend, saved, rows.features);
+    const dim = saved.model.outputDim;
+    const header = [
+      ...(rows.labels !== null ? [labelColumn] : []),
+      "predicted",
+      ...Array.from({ length: dim }, (_, j) => `e${j}`),
+    ];
+    const lines = [header.map(csvField).join(",")];
+    for (let i = 0; i < predicted.length; i++) {
+      const fields = [
+        ...(rows.labels !== null ? [rows.labels[i]] : []),
+        saved.classNames[predicted[i]],
+        ...Array.from(embeddings.subarray(i * dim, (i + 1) * dim), (x) => String(x)),
+      ];
+      lines.push(fields.map(csvField).join(","));
+    }
+    const out = (v.out as string | undefined) ??
+      `${dataPath.replace(/\.csv$/i, "")}.embeddings.csv`;
+    try {
+      await writeFileAtomic(out, lines.join("\n") + "\n");
+    } catch (error) {
+      throw new UsageError(`cannot write ${out}: ${(error as Error).message}`);
+    }
+    console.log(
+      `wrote ${predicted.length} rows (predicted class and ${dim}-d embedding) to ${out}`,
+    );
+    return 0;
+  } catch (error) {
+    if (error instanceof MagnetInputError || error instanceof BackendUnavailableError) {
+      console.error(`error: ${error.message}`);
+      return 2;
+    }
+    console.error(`error: ${(error as Error)?.message ?? error}`);
+    if (Deno.env.get("MAGNET_DEBUG")) console.error((error as Error)?.stack);
+    return 1;
+  } finally {
+    backend?.dispose();
+  }
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

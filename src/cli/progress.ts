@@ -1,0 +1,114 @@
+/**
+ * Progress output of `deno task train`: a live bar on a terminal, plain periodic lines otherwise,
+ * evaluation lines, and the final summary table.
+ */
+import type { EvalMetrics } from "../eval/evaluate.ts";
+import type { TrainEvent } from "../train/trainer.ts";
+
+const encoder = new TextEncoder();
+
+/** Formats seconds as m:ss or h:mm:ss. */
+export function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds)) return "--:--";
+  const s = Math.max(0, Math.round(seconds));
+  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
+  const mm = String(m).padStart(h > 0 ? 2 : 1, "0"), ss = String(r).padStart(2, "0");
+  return h > 0 ? `${h}:${mm}:${ss}` : `${mm}:${ss}`;
+}
+
+/** A percentage with two decimals, or "-". */
+export function percent(value: number | null | undefined): string {
+  return value === null || value === undefined ? "-" : `${(value * 100).toFixed(2)} %`;
+}
+
+/** One line describing an evaluation. */
+export function evalLine(iteration: number, m: EvalMetrics, seconds: number): string {
+  const magnet = m.magnetError === null ? "" : `magnet error ${percent(m.magnetError)}, `;
+  return `eval @ ${iteration}: ${magnet}k-NN error ${percent(m.knnError)}, P@1 ${
+    percent(m.precisionAt1)
+  }, R-precision ${percent(m.rPrecision)}, MAP@R ${percent(m.mapAtR)}, NMI ${m.nmi.toFixed(3)} (${
+    seconds.toFixed(1)
+  } s)`;
+}
+
+/** Prints training progress; `tty` chooses the live bar over plain lines. */
+export class ProgressPrinter {
+  #lastDraw = 0;
+  #lastLine = 0;
+  #barShown = false;
+  #refreshes = 0;
+
+  constructor(readonly tty: boolean, readonly quiet: boolean) {}
+
+  #write(text: string): void {
+    Deno.stdout.writeSync(encoder.encode(text));
+  }
+
+  /** Ends the live bar's line so other output starts on a fresh one. */
+  #clearBar(): void {
+    if (this.#barShown) {
+      this.#write("\r\x1b[2K");
+      this.#barShown = false;
+    }
+  }
+
+  /** Prints a line (above the bar on a terminal). */
+  line(text: string): void {
+    if (this.quiet) return;
+    this.#clearBar();
+    this.#write(`${text}\n`);
+  }
+
+  /** Handles one trainer event. */
+  event(e: TrainEvent): void {
+    if (this.quiet) return;
+    if (e.kind === "refresh") {
+      this.#refreshes++;
+      return;
+    }
+    if (e.kind === "eval") {
+      this.line(evalLine(e.iteration, e.metrics, e.seconds));
+      return;
+    }
+    const now = performance.now();
+    const done = e.iteration === e.iterations;
+    const stats = `loss ${e.loss.toFixed(4)}  ${e.stepsPerSecond.toFixed(1)} steps/s  ETA ${
+      formatDuration(e.etaSeconds)
+    }`;
+    if (this.tty) {
+      if (now - this.#lastDraw < 100 && !done) return;
+      this.#lastDraw = now;
+      const width = 30;
+      const filled = Math.round((e.iteration / e.iterations) * width);
+      const bar = "#".repeat(filled) + "-".repeat(width - filled);
+      this.#write(
+        `\r\x1b[2K[${bar}] ${e.iteration}/${e.iterations}  ${stats}  refreshes ${this.#refreshes}`,
+      );
+      this.#barShown = true;
+      if (done) this.#clearBar();
+    } else {
+      const every = Math.max(1, Math.round(e.iterations / 20));
+      if (e.iteration % every !== 0 && !done && now - this.#lastLine < 30_000) return;
+      this.#lastLine = now;
+      this.#write(`step ${e.iteration}/${e.iterations}  ${stats}\n`);
+    }
+  }
+
+  /** Clears the bar before the program prints something else. */
+  finish(): void {
+    this.#clearBar();
+  }
+}
+
+/** A two-column table. */
+export function table(rows: readonly [string, string][]): string {
+  const width = Math.max(...rows.map(([k]) => k.length));
+  const line = `+${"-".repeat(width + 2)}+${
+    "-".repeat(Math.max(...rows.map(([, v]) => v.length)) + 2)
+  }+`;
+  return [
+    line,
+    ...rows.map(([k, v]) => `| ${k.padEnd(width)} | ${v.padEnd(line.length - width - 7)} |`),
+    line,
+  ].join("\n");
+}
