@@ -162,6 +162,14 @@ export function parseFlags(
     if (unknown) throw new UsageError(`unknown flag ${unknown[1]} (see --help)`);
     const missing = /Option '([^']+?)(?: <value>)?' argument missing/.exec(message);
     if (missing) throw new UsageError(`flag ${missing[1].split(",").pop()!.trim()} needs a value`);
+    const ambiguous = /Option '([^']+)' argument is ambiguous/.exec(message);
+    if (ambiguous) {
+      const flag = ambiguous[1].split(",").pop()!.trim();
+      const given = args[args.indexOf(flag) + 1] ?? "-1";
+      throw new UsageError(
+        `flag ${flag} needs a value; for one starting with "-", write ${flag}=${given}`,
+      );
+    }
     const positional = /Unexpected argument '([^']+)'/.exec(message);
     if (positional) {
       throw new UsageError(

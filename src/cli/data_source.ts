@@ -5,7 +5,6 @@
  */
 import { MagnetInputError } from "../errors.ts";
 import { type Dataset, subset, validateDataset } from "../data/dataset.ts";
-import { loadMnist } from "../data/mnist.ts";
 import { readCsvDataset, readCsvRows } from "../data/csv.ts";
 import { stratifiedSplit } from "../data/split.ts";
 import { fitStandardization, type Standardization, standardize } from "../data/preprocess.ts";
@@ -34,6 +33,8 @@ export interface LoadedData {
 /** Loads and checks the data described by `source`. */
 export async function loadData(source: DataSource): Promise<LoadedData> {
   if (source.kind === "mnist") {
+    // Imported on demand: the bundled digits take a moment to parse, and CSV runs never need them.
+    const { loadMnist } = await import("../data/mnist.ts");
     const all = loadMnist();
     const split = stratifiedSplit(all.labels, source.testFraction, source.splitSeed);
     return {

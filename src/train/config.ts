@@ -114,7 +114,9 @@ export function resolveConfig(options: Partial<TrainConfig> = {}): TrainConfig {
   integer("k of k-NN", c.knnK, 1);
   integer("log-every", c.logEvery, 1);
   positive("learning rate (--lr)", c.lr);
-  if (!Number.isFinite(c.alpha)) throw new MagnetInputError(`alpha (--alpha) must be finite, got ${c.alpha}`);
+  if (!Number.isFinite(c.alpha)) {
+    throw new MagnetInputError(`alpha (--alpha) must be finite, got ${c.alpha}`);
+  }
   if (!Number.isFinite(c.tripletMargin) || c.tripletMargin < 0) {
     throw new MagnetInputError(`triplet margin must be >= 0, got ${c.tripletMargin}`);
   }

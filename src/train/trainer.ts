@@ -440,6 +440,9 @@ export class Trainer {
       this.#seconds += seconds;
     };
     let status: TrainResult["status"] = "completed";
+    // A CPU step never leaves the microtask queue; yielding now and then lets signals (Ctrl-C) and
+    // timers run.
+    let lastYield = performance.now();
     if (this.#history.length === 0) this.#pushHistory();
     while (this.#iteration < iterations) {
       const it = this.#iteration;
@@ -461,6 +464,11 @@ export class Trainer {
           if (metrics !== null) this.#pushHistory(metrics);
         }
         stepStart = performance.now();
+      }
+      if (performance.now() - lastYield > 50) {
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        lastYield = performance.now();
+        if (signal?.aborted) continue; // handled at the top of the loop, after a drain
       }
       const plan = this.#sampler.sample();
       const feeds = {
