@@ -1,16 +1,45 @@
-/** Writes a run's report.html (placeholder until the report module lands). */
+/** Writes a finished run's report.html from its result. */
 import type { Backend } from "../backend/backend.ts";
 import type { Trainer, TrainResult } from "../train/trainer.ts";
-import type { LoadedData } from "./data_source.ts";
+import { embed } from "../train/embed.ts";
+import { renderReport } from "../report/report.ts";
 import { writeFileAtomic } from "../io/files.ts";
+import type { LoadedData } from "./data_source.ts";
 
-/** Writes the report of a finished run. */
+/** Writes the report of a finished run (atomically). */
 export async function writeReport(
   path: string,
-  _trainer: Trainer,
-  _result: TrainResult,
-  _data: LoadedData,
-  _backend: Backend,
+  trainer: Trainer,
+  result: TrainResult,
+  data: LoadedData,
+  backend: Backend,
 ): Promise<void> {
-  await writeFileAtomic(path, "<!doctype html><title>report</title>");
+  const t = result.timings;
+  const test = result.test;
+  const html = renderReport({
+    title: `${trainer.config.loss} on ${data.name} (${backend.kind})`,
+    config: { ...trainer.config, backend: backend.description, data: data.name },
+    summary: {
+      magnetError: test?.magnetError ?? null,
+      knnError: test?.knnError ?? null,
+      precisionAt1: test?.precisionAt1 ?? null,
+      rPrecision: test?.rPrecision ?? null,
+      mapAtR: test?.mapAtR ?? null,
+      nmi: test?.nmi ?? null,
+      trainSeconds: result.seconds,
+      stepMs: (1000 * t.steps) / Math.max(t.stepCount, 1),
+      refreshSeconds: t.refreshCount > 0 ? t.refresh / t.refreshCount : null,
+      iterations: result.iterations,
+    },
+    history: result.history,
+    embedding: {
+      points: result.testEmbeddings ?? await embed(backend, trainer.model, data.test.features),
+      dim: trainer.model.outputDim,
+      labels: data.test.labels,
+      classNames: data.test.classNames,
+      centres: result.index?.centres,
+      centreClasses: result.index?.clusterClass,
+    },
+  });
+  await writeFileAtomic(path, html);
 }

@@ -1,0 +1,321 @@
+/** The run report: a self-contained page with three figures, escaped text and a faithful PCA. */
+import assert from "node:assert/strict";
+import { MagnetInputError } from "../../src/errors.ts";
+import {
+  type HistoryPoint,
+  loadUmap,
+  projectTo2d,
+  renderReport,
+  type ReportData,
+} from "../../src/report/report.ts";
+import { Random } from "../../src/util/random.ts";
+
+/** A small run: `classes` Gaussian blobs in `dim` dimensions, a decaying loss, a few evaluations. */
+function sampleData(
+  options: { n?: number; classes?: number; dim?: number; centresPerClass?: number } = {},
+): ReportData {
+  const { n = 300, classes = 4, dim = 8, centresPerClass = 3 } = options;
+  const rng = new Random(11);
+  const means = Array.from(
+    { length: classes },
+    () => Array.from({ length: dim }, () => 4 * rng.normal()),
+  );
+  const points = new Float32Array(n * dim), labels = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    labels[i] = i % classes;
+    for (let j = 0; j < dim; j++) points[i * dim + j] = means[i % classes][j] + rng.normal();
+  }
+  const m = classes * centresPerClass;
+  const centres = new Float32Array(m * dim), centreClasses = new Int32Array(m);
+  for (let c = 0; c < m; c++) {
+    centreClasses[c] = c % classes;
+    for (let j = 0; j < dim; j++) centres[c * dim + j] = means[c % classes][j] + 0.5 * rng.normal();
+  }
+  const history: HistoryPoint[] = [];
+  for (let it = 0; it <= 1000; it += 50) {
+    const evaluate = it > 0 && it % 250 === 0;
+    history.push({
+      iteration: it,
+      loss: it === 500 ? null : 2 * Math.exp(-it / 300) + 0.1,
+      seconds: it * 0.02,
+      test: evaluate
+        ? {
+          magnetError: it === 250 ? null : 0.05,
+          knnError: 0.04,
+          precisionAt1: 0.96,
+          rPrecision: 0.8,
+          mapAtR: 0.7,
+          nmi: 0.85,
+        }
+        : undefined,
+    });
+  }
+  return {
+    title: "magnet on synthetic (cpu)",
+    config: { loss: "magnet", hidden: [32, 16], lr: 0.001, data: { name: "blobs", n } },
+    summary: { knnError: 0.0283, magnetError: null, trainSeconds: 186.2, stepMs: 12.5, note: "ok" },
+    history,
+    embedding: {
+      points,
+      dim,
+      labels,
+      classNames: Array.from({ length: classes }, (_, c) => `class-${c}`),
+      centres,
+      centreClasses,
+    },
+  };
+}
+
+function count(text: string, needle: string): number {
+  return text.split(needle).length - 1;
+}
+
+function assertWellFormed(html: string): void {
+  assert.ok(html.startsWith("<!DOCTYPE html>"));
+  assert.ok(html.trimEnd().endsWith("</html>"));
+  assert.equal(count(html, "<svg"), 3);
+  assert.equal(count(html, "</svg>"), 3);
+  for (const id of ["fig-loss", "fig-error", "fig-embedding"]) {
+    assert.ok(html.includes(`id="${id}"`));
+  }
+  // A non-finite number in an attribute makes the browser drop the element silently.
+  assert.doesNotMatch(html, /NaN|Infinity|undefined/);
+}
+
+Deno.test("renderReport", async (t) => {
+  await t.step("is self-contained", () => {
+    const html = renderReport(sampleData());
+    assertWellFormed(html);
+    const withoutNamespaces = html.replaceAll(/xmlns(:\w+)?="[^"]*"/g, "");
+    assert.doesNotMatch(withoutNamespaces, /https?:\/\//);
+    assert.doesNotMatch(html, /<script\s[^>]*src/i);
+    assert.doesNotMatch(html, /<link/i);
+    assert.doesNotMatch(html, /<img|@import|@font-face/i);
+    // The only url() references are to fragments in the page itself (clip paths).
+    for (const m of html.matchAll(/url\(([^)]*)\)/g)) assert.match(m[1], /^#/);
+  });
+
+  await t.step("draws the three figures with their content", () => {
+    const data = sampleData();
+    const html = renderReport(data);
+    assert.match(html, /<h1>magnet on synthetic \(cpu\)<\/h1>/);
+    assert.ok(html.includes("magnet-rule error") && html.includes("k-NN error"));
+    assert.ok(html.includes("precision@1") && html.includes("MAP@R") && html.includes("NMI"));
+    // One dot per test embedding (all drawn: fewer than the subsample limit) and one diamond per
+    // centre, each in its class colour.
+    assert.equal(count(html, '<circle class="k'), 300);
+    assert.equal(count(html, 'class="ctr k'), 12);
+    for (let c = 0; c < 4; c++) assert.ok(html.includes(`>class-${c}</text>`));
+    // The null loss at iteration 500 is skipped, not drawn as 0.
+    assert.ok(!html.includes("iteration 500: loss"));
+    assert.ok(html.includes("iteration 450: loss"));
+    // The null magnet error at iteration 250 is left out of its line; k-NN error is there.
+    assert.ok(!html.includes("iteration 250: magnet-rule error"));
+    assert.ok(html.includes("iteration 250: k-NN error 4.00%"));
+  });
+
+  await t.step("formats summary values by their keys", () => {
+    const html = renderReport(sampleData());
+    assert.match(html, /knnError<\/th><td>2\.83%<\/td>/);
+    assert.match(html, /magnetError<\/th><td>—<\/td>/);
+    assert.match(html, /trainSeconds<\/th><td>3 min 6 s<\/td>/);
+    assert.match(html, /stepMs<\/th><td>12\.5 ms<\/td>/);
+    // Nested settings are listed with dotted keys.
+    assert.match(html, /data\.name<\/th><td>blobs<\/td>/);
+    assert.match(html, /hidden<\/th><td>\[32,16\]<\/td>/);
+  });
+
+  await t.step("escapes every interpolated string", () => {
+    const data = sampleData();
+    const nasty = '<b>&"';
+    data.title = `<script>alert(1)</script> ${nasty}`;
+    data.embedding.classNames[1] = nasty;
+    data.config = { [nasty]: nasty };
+    data.summary = { [nasty]: nasty };
+    const html = renderReport(data);
+    assertWellFormed(html);
+    assert.ok(!html.includes(nasty));
+    assert.ok(!html.includes("<script"));
+    assert.ok(!html.includes("<b>"));
+    assert.ok(html.includes("&lt;b&gt;&amp;&quot;"));
+    assert.ok(html.includes("&lt;script&gt;alert(1)&lt;/script&gt;"));
+  });
+
+  await t.step("handles an empty history", () => {
+    const data = sampleData();
+    data.history = [];
+    const html = renderReport(data);
+    assertWellFormed(html);
+    assert.ok(html.includes("No training loss was recorded."));
+    assert.ok(html.includes("No test evaluations were recorded."));
+  });
+
+  await t.step("handles a history with no test points", () => {
+    const data = sampleData();
+    data.history = data.history.map(({ test: _test, ...rest }) => rest);
+    const html = renderReport(data);
+    assertWellFormed(html);
+    assert.ok(!html.includes("No training loss was recorded."));
+    assert.ok(html.includes("No test evaluations were recorded."));
+    assert.ok(!html.includes('<table class="metrics"'));
+  });
+
+  await t.step("handles an empty embedding and non-finite values", () => {
+    const data = sampleData();
+    data.embedding = {
+      points: new Float32Array(0),
+      dim: 8,
+      labels: new Int32Array(0),
+      classNames: [],
+    };
+    assertWellFormed(renderReport(data));
+    const broken = sampleData();
+    broken.embedding.points[5] = NaN;
+    broken.history[3].loss = Infinity;
+    const html = renderReport(broken);
+    assertWellFormed(html);
+    assert.equal(count(html, '<circle class="k'), 299);
+  });
+
+  await t.step("subsamples large sets deterministically and stays small", () => {
+    const data = sampleData({ n: 5000, classes: 20, dim: 16 });
+    const html = renderReport(data, { maxPoints: 2000 });
+    assert.equal(count(html, '<circle class="k'), 2000);
+    assert.equal(renderReport(data, { maxPoints: 2000 }), html);
+    assert.ok(html.length < 1.5e6, `${html.length} bytes`);
+  });
+
+  await t.step("rejects inconsistent embeddings and unknown options", () => {
+    const data = sampleData();
+    data.embedding.labels = new Int32Array(3);
+    assert.throws(() => renderReport(data), MagnetInputError);
+    assert.throws(
+      () => renderReport(sampleData(), { projection: "tsne" as "pca" }),
+      MagnetInputError,
+    );
+  });
+});
+
+/** Orthonormal vectors built by Gram-Schmidt from fixed, unrelated starting vectors. */
+function orthonormalBasis(dim: number, count: number, rng: Random): Float64Array[] {
+  const basis: Float64Array[] = [];
+  while (basis.length < count) {
+    const v = Float64Array.from({ length: dim }, () => rng.normal());
+    for (const b of basis) {
+      const dot = v.reduce((s, x, i) => s + x * b[i], 0);
+      for (let i = 0; i < dim; i++) v[i] -= dot * b[i];
+    }
+    const norm = Math.hypot(...v);
+    basis.push(v.map((x) => x / norm));
+  }
+  return basis;
+}
+
+Deno.test("projectTo2d", async (t) => {
+  await t.step("recovers the dominant directions of an elongated cloud", () => {
+    const dim = 6, n = 4000;
+    const rng = new Random(5);
+    const [u1, u2] = orthonormalBasis(dim, 2, rng);
+    const offset = Float64Array.from({ length: dim }, (_, j) => 10 + j);
+    const points = new Float32Array(n * dim);
+    for (let i = 0; i < n; i++) {
+      // Standard deviations 8 and 3 along u1 and u2, 0.3 in every direction.
+      const a = 8 * rng.normal(), b = 3 * rng.normal();
+      for (let j = 0; j < dim; j++) {
+        points[i * dim + j] = offset[j] + a * u1[j] + b * u2[j] + 0.3 * rng.normal();
+      }
+    }
+    // The projection is affine, so projecting o, o + u1 and o + u2 and taking differences gives
+    // u1 and u2 in component coordinates: (+-1, 0) and (0, +-1) when the components are right.
+    const probes = new Float32Array(3 * dim);
+    for (let j = 0; j < dim; j++) {
+      probes[j] = offset[j];
+      probes[dim + j] = offset[j] + u1[j];
+      probes[2 * dim + j] = offset[j] + u2[j];
+    }
+    const { points: xy, extra } = projectTo2d(points, dim, probes);
+    assert.ok(extra);
+    const e1 = [extra[2] - extra[0], extra[3] - extra[1]];
+    const e2 = [extra[4] - extra[0], extra[5] - extra[1]];
+    assert.ok(Math.abs(Math.abs(e1[0]) - 1) < 1e-3, `u1 -> ${e1}`);
+    assert.ok(Math.abs(e1[1]) < 1e-2, `u1 -> ${e1}`);
+    assert.ok(Math.abs(e2[0]) < 1e-2, `u2 -> ${e2}`);
+    assert.ok(Math.abs(Math.abs(e2[1]) - 1) < 1e-3, `u2 -> ${e2}`);
+    // The coordinates are centred and carry the two variances, largest first.
+    let mx = 0, my = 0, vx = 0, vy = 0;
+    for (let i = 0; i < n; i++) [mx, my] = [mx + xy[2 * i] / n, my + xy[2 * i + 1] / n];
+    for (let i = 0; i < n; i++) {
+      vx += (xy[2 * i] - mx) ** 2 / n;
+      vy += (xy[2 * i + 1] - my) ** 2 / n;
+    }
+    assert.ok(Math.abs(mx) < 1e-3 && Math.abs(my) < 1e-3);
+    assert.ok(Math.abs(Math.sqrt(vx) - 8) < 0.5, `sd ${Math.sqrt(vx)}`);
+    assert.ok(Math.abs(Math.sqrt(vy) - 3) < 0.2, `sd ${Math.sqrt(vy)}`);
+  });
+
+  await t.step("projects extra rows with the same transform as the points", () => {
+    const dim = 5, n = 200;
+    const rng = new Random(9);
+    const points = Float32Array.from({ length: n * dim }, (_, i) => rng.normal() * (1 + (i % dim)));
+    // Extra rows that are copies of points 3 and 77 must land exactly where those points do.
+    const extra = new Float32Array(2 * dim);
+    extra.set(points.subarray(3 * dim, 4 * dim), 0);
+    extra.set(points.subarray(77 * dim, 78 * dim), dim);
+    const out = projectTo2d(points, dim, extra);
+    assert.deepEqual([...out.extra!], [
+      ...out.points.subarray(6, 8),
+      ...out.points.subarray(154, 156),
+    ]);
+    // Extra rows do not influence the fit.
+    assert.deepEqual(out.points, projectTo2d(points, dim).points);
+    assert.equal(projectTo2d(points, dim).extra, null);
+  });
+
+  await t.step("places the report's centres with the points' transform", () => {
+    // A class with one point and one centre at the same place: the diamond must be centred on the
+    // dot (its path starts 7 px above the centre).
+    const data = sampleData();
+    const dim = data.embedding.dim;
+    const centres = new Float32Array(dim);
+    const lonely = 10;
+    centres.set(data.embedding.points.subarray(lonely * dim, (lonely + 1) * dim));
+    data.embedding.labels = data.embedding.labels.map((l, i) => i === lonely ? 7 : l);
+    data.embedding.centres = centres;
+    data.embedding.centreClasses = Int32Array.of(7);
+    data.embedding.classNames[7] = "lonely";
+    const html = renderReport(data);
+    const dot = html.match(/<circle class="k7" cx="([\d.]+)" cy="([\d.]+)"/);
+    const diamond = html.match(/<path class="ctr k7" d="M([\d.]+) ([\d.]+)l7 7/);
+    assert.ok(dot && diamond, "dot and diamond of the lonely class");
+    assert.equal(Number(diamond[1]), Number(dot[1]));
+    assert.ok(Math.abs(Number(diamond[2]) + 7 - Number(dot[2])) < 0.11);
+  });
+
+  await t.step("is deterministic and handles degenerate input", () => {
+    const rng = new Random(2);
+    const points = Float32Array.from({ length: 300 }, () => rng.normal());
+    assert.deepEqual(projectTo2d(points, 3), projectTo2d(points, 3));
+    // One dimension: the second coordinate is 0.
+    const line = projectTo2d(Float32Array.of(1, 2, 3, 4), 1).points;
+    assert.deepEqual([...line], [-1.5, 0, -0.5, 0, 0.5, 0, 1.5, 0]);
+    // Identical points and no points give zeros and empty output, not NaN.
+    assert.deepEqual([...projectTo2d(new Float32Array(6).fill(2), 3).points], [0, 0, 0, 0]);
+    assert.equal(projectTo2d(new Float32Array(0), 4).points.length, 0);
+    assert.throws(() => projectTo2d(new Float32Array(5), 2), MagnetInputError);
+    assert.throws(() => projectTo2d(new Float32Array(4), 0), MagnetInputError);
+  });
+});
+
+Deno.test("renderReport with UMAP is opt-in and deterministic", async () => {
+  await loadUmap();
+  const data = sampleData({ n: 200 });
+  const html = renderReport(data, { projection: "umap", seed: 3 });
+  assertWellFormed(html);
+  assert.ok(html.includes("UMAP 1") && html.includes("seed 3"));
+  assert.equal(count(html, '<circle class="k'), 200);
+  assert.equal(count(html, 'class="ctr k'), 12);
+  assert.equal(renderReport(data, { projection: "umap", seed: 3 }), html);
+  // Too few points for a neighbour graph: the map falls back to PCA and says so.
+  const tiny = renderReport(sampleData({ n: 6 }), { projection: "umap", seed: 3 });
+  assert.ok(tiny.includes("too few points for UMAP"));
+});
