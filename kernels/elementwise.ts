@@ -36,32 +36,43 @@ export const WGSL_EXPRESSIONS: Readonly<Record<string, string>> = {
   where: "select(x2, x1, x0 != 0.0)",
 };
 
-/** Byte size of the uniform block: size, then the padded output shape, then one stride row per input. */
-export const ELEMENTWISE_UNIFORM_BYTES = 16 * 5;
+/** An argument of a program node: an external input or an earlier node of the program. */
+export interface ProgramArg {
+  readonly kind: "input" | "node";
+  readonly index: number;
+}
+
+/** A chain of elementwise ops evaluated per output element; the last node is the output. */
+export interface ElementwiseProgram {
+  /** How each external input is read. */
+  readonly inputs: readonly Access[];
+  /** Nodes in evaluation order. */
+  readonly nodes: readonly { readonly op: string; readonly args: readonly ProgramArg[] }[];
+}
 
 /**
  * The uniform block's contents: `[size, 0, 0, 0]`, the output shape left-padded with 1 to rank 4, and
- * each input's strides (left-padded with 0).
+ * each input's strides (left-padded with 0; unused for inputs not read through strides).
  */
 export function elementwiseUniforms(
   size: number,
   shape: readonly number[],
   strides: readonly (readonly number[])[],
 ): Uint32Array {
-  const u = new Uint32Array(ELEMENTWISE_UNIFORM_BYTES / 4);
+  const u = new Uint32Array(8 + 4 * Math.max(1, strides.length));
   u[0] = size;
   const pad = 4 - shape.length;
   for (let d = 0; d < 4; d++) u[4 + d] = d < pad ? 1 : shape[d - pad];
   strides.forEach((s, j) => {
-    for (let d = pad; d < 4; d++) u[8 + 4 * j + d] = s[d - pad];
+    const p = 4 - s.length;
+    for (let d = p; d < 4; d++) u[8 + 4 * j + d] = s[d - p];
   });
   return u;
 }
 
-/** The WGSL of elementwise op `op` with the given input access patterns. */
-export function elementwiseShader(op: string, access: readonly Access[]): string {
-  const expr = WGSL_EXPRESSIONS[op];
-  if (expr === undefined) throw new Error(`webgpu backend: no WGSL expression for op "${op}"`);
+/** The WGSL of an elementwise program. */
+export function elementwiseShader(program: ElementwiseProgram): string {
+  const access = program.inputs;
   const strided = access.includes("strided");
   const bindings = access.map((_, j) =>
     `@group(0) @binding(${j}) var<storage, read> in${j}: array<f32>;`
@@ -70,8 +81,15 @@ export function elementwiseShader(op: string, access: readonly Access[]): string
     const index = a === "full" ? "i" : a === "scalar" ? "0u" : `dot(coord, p.strides[${j}])`;
     return `  let x${j} = in${j}[${index}];`;
   }).join("\n");
+  const body = program.nodes.map((node, k) => {
+    const expr = WGSL_EXPRESSIONS[node.op];
+    if (expr === undefined) throw new Error(`webgpu backend: no WGSL expression for op "${node.op}"`);
+    const args = node.args.map((a) => (a.kind === "input" ? `x${a.index}` : `t${a.index}`));
+    return `  let t${k} = ${expr.replace(/\bx(\d)\b/g, (_, d) => `(${args[Number(d)]})`)};`;
+  }).join("\n");
   return `
-struct Params { size: u32, pad0: u32, pad1: u32, pad2: u32, shape: vec4<u32>, strides: array<vec4<u32>, 3> }
+struct Params { size: u32, pad0: u32, pad1: u32, pad2: u32, shape: vec4<u32>,
+                strides: array<vec4<u32>, ${Math.max(1, access.length)}> }
 ${bindings}
 @group(0) @binding(${access.length}) var<storage, read_write> out: array<f32>;
 @group(0) @binding(${access.length + 1}) var<uniform> p: Params;
@@ -91,7 +109,8 @@ ${
       : ""
   }
 ${reads}
-  out[i] = ${expr};
+${body}
+  out[i] = t${program.nodes.length - 1};
 }
 `;
 }

@@ -7,6 +7,7 @@ import { MagnetInputError, ShapeError } from "../errors.ts";
 import { opDefinition } from "../graph/ops.ts";
 import { type DType, formatShape, type Tensor, type Variable } from "../graph/tensor.ts";
 import type { CompileRequest, Feeds, Update } from "./backend.ts";
+import { externalInputs, fuseElementwise } from "./fusion.ts";
 
 /** Where a value lives. */
 export interface Slot {
@@ -41,6 +42,17 @@ export interface Plan {
   readonly outputs: readonly Tensor[];
   readonly updates: readonly Update[];
   readonly indexChecks: readonly IndexCheck[];
+  /**
+   * With fusion: for each step, the elementwise nodes it computes (in order, itself last); their
+   * intermediate values get no storage. Null without fusion (every step computes only itself).
+   */
+  readonly groups: ReadonlyMap<number, readonly Tensor[]> | null;
+}
+
+/** Options of {@link makePlan}. */
+export interface PlanOptions {
+  /** Fuse chains of elementwise nodes into single steps (see fusion.ts). Default false. */
+  readonly fuse?: boolean;
 }
 
 /** The tensor whose storage `t` uses: itself, or the base of a chain of views. */
@@ -50,7 +62,7 @@ export function storageBase(t: Tensor): Tensor {
 }
 
 /** Plans `request`: finds the needed nodes, orders them, and assigns slots with reuse. */
-export function makePlan(request: CompileRequest): Plan {
+export function makePlan(request: CompileRequest, options: PlanOptions = {}): Plan {
   const outputs = request.outputs ?? [];
   const updates = request.updates ?? [];
   const roots = [...outputs, ...updates.map(([, t]) => t)];
@@ -82,14 +94,21 @@ export function makePlan(request: CompileRequest): Plan {
   const nodes = graph.nodes.filter((t) => needed[t.id]);
 
   // Last step reading each base; outputs and update sources live to the end.
-  const steps = nodes.filter((t) => {
+  const computed = nodes.filter((t) => {
     const kind = opDefinition(t.op)?.kind;
     if (kind === undefined) throw new ShapeError("compile", `unknown op "${t.op}" in ${t}`);
     return kind !== "source" && kind !== "view";
   });
+  let groups: Map<number, Tensor[]> | null = null;
+  let steps = computed;
+  if (options.fuse) {
+    groups = fuseElementwise(computed, nodes, new Set(roots.map((t) => storageBase(t).id)));
+    steps = computed.filter((t) => groups!.has(t.id));
+  }
+  const reads = (t: Tensor) => (groups === null ? t.inputs : externalInputs(groups.get(t.id)!));
   const lastUse = new Map<number, number>();
   steps.forEach((t, i) => {
-    for (const input of t.inputs) lastUse.set(storageBase(input).id, i);
+    for (const input of reads(t)) lastUse.set(storageBase(input).id, i);
   });
   for (const t of roots) lastUse.set(storageBase(t).id, Infinity);
 
@@ -151,7 +170,8 @@ export function makePlan(request: CompileRequest): Plan {
     for (const s of releaseAfter.get(i) ?? []) free.push(s);
   });
   for (const t of nodes) {
-    if (!slotOf.has(t.id)) slotOf.set(t.id, slotOf.get(storageBase(t).id)!);
+    const base = slotOf.get(storageBase(t).id);
+    if (!slotOf.has(t.id) && base !== undefined) slotOf.set(t.id, base); // fused-away nodes have none
   }
 
   const indexChecks: IndexCheck[] = [];
@@ -164,7 +184,7 @@ export function makePlan(request: CompileRequest): Plan {
       checkIndexValues(indices.attrs.data as Float64Array, bound, t.op, `constant ${indices}`);
     }
   }
-  return { steps, slots, slotOf, inputs, outputs, updates, indexChecks };
+  return { steps, slots, slotOf, inputs, outputs, updates, indexChecks, groups };
 }
 
 function checkIndexValues(values: ArrayLike<number>, bound: number, op: string, what: string) {

@@ -15,7 +15,8 @@ import type {
   FloatArray,
   HostArray,
 } from "../backend.ts";
-import { elementwiseLayout, reductionExtents } from "../layout.ts";
+import { reductionExtents } from "../layout.ts";
+import { fusedProgram } from "../fusion.ts";
 import { checkFeeds, makePlan } from "../plan.ts";
 import { RunCache } from "../run_cache.ts";
 import { linearWorkgroups } from "../../../kernels/common.ts";
@@ -37,11 +38,12 @@ interface GpuStep {
   workgroups: [number, number, number];
 }
 
-/** What a kernel needs besides its buffers: shader source, uniforms and grid. */
+/** What a kernel needs: shader source, uniforms, grid, and the tensors bound before its output. */
 interface KernelSpec {
   shader: string;
   uniforms: Uint32Array;
   workgroups: [number, number, number];
+  reads: readonly Tensor[];
 }
 
 const STORAGE_USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
@@ -56,16 +58,21 @@ function bytesOf(elements: number): number {
   return Math.max(16, Math.ceil((elements * 4) / 16) * 16);
 }
 
-/** The kernel spec of one step. */
-function kernelSpec(node: Tensor): KernelSpec {
+/** The kernel spec of one step, which computes `group` (itself last) when fused. */
+function kernelSpec(node: Tensor, group: readonly Tensor[]): KernelSpec {
   const kind = opDefinition(node.op)!.kind;
+  const reads = node.inputs;
   switch (kind) {
     case "elementwise": {
-      const layouts = elementwiseLayout(node);
+      const program = fusedProgram(group);
       return {
-        shader: elementwiseShader(node.op, layouts.map((l) => l.access)),
-        uniforms: elementwiseUniforms(node.size, node.shape, layouts.map((l) => l.strides)),
+        shader: elementwiseShader({
+          inputs: program.inputs.map((x) => x.access),
+          nodes: program.nodes,
+        }),
+        uniforms: elementwiseUniforms(node.size, node.shape, program.inputs.map((x) => x.strides)),
         workgroups: linearWorkgroups(node.size),
+        reads: program.inputs.map((x) => x.tensor),
       };
     }
     case "reduce": {
@@ -74,6 +81,7 @@ function kernelSpec(node: Tensor): KernelSpec {
         shader: reduceShader(node.op as ReduceOp, useCooperativeReduce(outer, length, inner)),
         uniforms: reduceUniforms(outer, length, inner),
         workgroups: reduceWorkgroups(outer, length, inner),
+        reads,
       };
     }
     case "matmul": {
@@ -85,6 +93,7 @@ function kernelSpec(node: Tensor): KernelSpec {
         shader: matmulShader({ transposeA, transposeB }),
         uniforms: Uint32Array.of(m, n, k, 0),
         workgroups: matmulWorkgroups(m, n),
+        reads,
       };
     }
     case "gather": {
@@ -94,6 +103,7 @@ function kernelSpec(node: Tensor): KernelSpec {
         shader: GATHER_SHADER,
         uniforms: indexingUniforms(rows, inner, node.inputs[0].shape[0]),
         workgroups: linearWorkgroups(node.size),
+        reads,
       };
     }
     case "segmentSum": {
@@ -103,6 +113,7 @@ function kernelSpec(node: Tensor): KernelSpec {
         shader: SEGMENT_SUM_SHADER,
         uniforms: indexingUniforms(x.shape[0], inner, node.attrs.numSegments as number),
         workgroups: linearWorkgroups(node.size),
+        reads,
       };
     }
     default:
@@ -196,7 +207,7 @@ export class WebGpuBackend implements Backend {
 
   async compile(request: CompileRequest): Promise<Executable> {
     this.#check();
-    const plan = makePlan(request);
+    const plan = makePlan(request, { fuse: true });
     const device = this.device;
     device.pushErrorScope("validation");
     const buffers = plan.slots.map((slot) => {
@@ -218,14 +229,14 @@ export class WebGpuBackend implements Backend {
       size: t.size * 4,
     });
     const steps: GpuStep[] = await Promise.all(plan.steps.map(async (node) => {
-      const spec = kernelSpec(node);
+      const spec = kernelSpec(node, plan.groups?.get(node.id) ?? [node]);
       const pipeline = await this.#pipeline(spec.shader);
       const uniform = this.#buffer(
         spec.uniforms.length,
         GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
       );
       upload(device, uniform, spec.uniforms);
-      const resources = [...node.inputs.map(binding), binding(node), { buffer: uniform }];
+      const resources = [...spec.reads.map(binding), binding(node), { buffer: uniform }];
       const bindGroup = device.createBindGroup({
         layout: pipeline.getBindGroupLayout(0),
         entries: resources.map((resource, i) => ({ binding: i, resource })),
