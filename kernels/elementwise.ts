@@ -83,7 +83,9 @@ export function elementwiseShader(program: ElementwiseProgram): string {
   }).join("\n");
   const body = program.nodes.map((node, k) => {
     const expr = WGSL_EXPRESSIONS[node.op];
-    if (expr === undefined) throw new Error(`webgpu backend: no WGSL expression for op "${node.op}"`);
+    if (expr === undefined) {
+      throw new Error(`webgpu backend: no WGSL expression for op "${node.op}"`);
+    }
     const args = node.args.map((a) => (a.kind === "input" ? `x${a.index}` : `t${a.index}`));
     return `  let t${k} = ${expr.replace(/\bx(\d)\b/g, (_, d) => `(${args[Number(d)]})`)};`;
   }).join("\n");

@@ -334,7 +334,7 @@ const cases: OpCase[] = [
       expected: [5, 6, 0, 0, 3, 4],
       ints: [false, true],
     },
-    shapes: (rng) => [[7, 33], [7]],
+    shapes: () => [[7, 33], [7]],
     values: [normal, normal],
     ints: [false, true],
     indexValues: (rng, [, s]) => Array.from({ length: s[0] }, () => rng.int(3)),

@@ -43,7 +43,7 @@ Deno.test("mlp", gpuTestOptions, async (t) => {
 
     await t.step(
       "He initialisation has variance 2 / fan-in, zero biases, and is seeded",
-      async () => {
+      () => {
         const a = createMlp({ sizes: [400, 300, 10], seed: 7 });
         const b = createMlp({ sizes: [400, 300, 10], seed: 7 });
         const c = createMlp({ sizes: [400, 300, 10], seed: 8 });
