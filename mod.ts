@@ -38,8 +38,8 @@ export type {
   Update,
 } from "./src/backend/backend.ts";
 export {
-  type AttrValue,
   type Attrs,
+  type AttrValue,
   type DType,
   Graph,
   MAX_RANK,
@@ -112,3 +112,118 @@ export {
   ShapeError,
 } from "./src/errors.ts";
 export { Random } from "./src/util/random.ts";
+
+// Losses
+export {
+  computeMagnetLoss,
+  type MagnetBatch,
+  type MagnetResult,
+} from "./src/losses/magnet_batch.ts";
+export { magnetLoss, type MagnetLossGraph, type MagnetLossInputs } from "./src/losses/magnet.ts";
+export {
+  tripletLoss,
+  type TripletLossGraph,
+  type TripletLossOptions,
+  type TripletMining,
+} from "./src/losses/triplet.ts";
+export { softmaxLoss, type SoftmaxLossGraph } from "./src/losses/softmax.ts";
+
+// Model and optimizers
+export { createMlp, Mlp, type MlpInit, type MlpOptions } from "./src/nn/mlp.ts";
+export {
+  adam,
+  type AdamOptions,
+  type Optimizer,
+  sgd,
+  type SgdOptions,
+} from "./src/optim/optimizer.ts";
+
+// Adaptive density discrimination: index, sampling, classification
+export {
+  buildClusterIndex,
+  ClusterIndex,
+  type ClusterIndexOptions,
+} from "./src/index/cluster_index.ts";
+export {
+  type BatchPlan,
+  NeighbourhoodSampler,
+  type SamplerState,
+} from "./src/sample/neighbourhood.ts";
+export { ClassBatchSampler } from "./src/sample/class_batches.ts";
+export { DEFAULT_VOTING_CLUSTERS, magnetClassify, magnetVote } from "./src/eval/magnet_rule.ts";
+
+// Evaluation
+export {
+  type EvalMetrics,
+  evaluate,
+  type EvaluateOptions,
+  type Evaluation,
+} from "./src/eval/evaluate.ts";
+export {
+  nearestNeighbours,
+  type NeighbourOptions,
+  type Neighbours,
+} from "./src/eval/neighbours.ts";
+export { errorRate, knnClassify } from "./src/eval/knn.ts";
+export {
+  type RetrievalMetrics,
+  retrievalMetrics,
+  retrievalMetricsFromNeighbours,
+  type RetrievalOptions,
+} from "./src/eval/retrieval.ts";
+export { kmeansNmi, normalizedMutualInformation } from "./src/eval/nmi.ts";
+
+// Training
+export {
+  type HistoryPoint,
+  train,
+  Trainer,
+  type TrainerState,
+  type TrainEvent,
+  type TrainOptions,
+  type TrainResult,
+  type TrainTimings,
+} from "./src/train/trainer.ts";
+export {
+  DEFAULT_CONFIG,
+  type LossKind,
+  type OptimizerKind,
+  resolveConfig,
+  type TrainConfig,
+} from "./src/train/config.ts";
+export { DEFAULT_CHUNK_ROWS, embed } from "./src/train/embed.ts";
+export {
+  type Classifier,
+  classify,
+  loadModel,
+  type SavedModel,
+  saveModel,
+} from "./src/train/saved_model.ts";
+export { stateFromJson, stateToJson } from "./src/train/checkpoint.ts";
+
+// Data
+export { type Dataset, datasetSize, subset, validateDataset } from "./src/data/dataset.ts";
+export { loadMnist, MNIST_DIM, MNIST_SIDE } from "./src/data/mnist.ts";
+export {
+  type CsvOptions,
+  type CsvRows,
+  type CsvRowsOptions,
+  parseCsvDataset,
+  parseCsvRows,
+  readCsvDataset,
+  readCsvRows,
+} from "./src/data/csv.ts";
+export { type Split, stratifiedSplit } from "./src/data/split.ts";
+export { fitStandardization, type Standardization, standardize } from "./src/data/preprocess.ts";
+
+// Report
+export {
+  type EmbeddingData,
+  type HistoryPoint as ReportHistoryPoint,
+  loadUmap,
+  projectTo2d,
+  renderReport,
+  type ReportData,
+  type ReportOptions,
+  type TestPoint,
+} from "./src/report/report.ts";

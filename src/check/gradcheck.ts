@@ -14,8 +14,11 @@ import { Random } from "../util/random.ts";
 
 /** One input of a checked graph: its name, shape, value and whether to differentiate it. */
 export interface CheckInput {
+  /** Input name (the key in the builder's record). */
   readonly name: string;
+  /** Input shape. */
   readonly shape: Shape;
+  /** Values, row-major: the point where the gradient is checked. */
   readonly data: ArrayLike<number>;
   /** Default "float". int32 inputs (indices) are fed but never differentiated. */
   readonly dtype?: DType;
@@ -45,9 +48,13 @@ export interface GradcheckOptions {
 
 /** The largest disagreement found. */
 export interface Mismatch {
+  /** Which input. */
   readonly input: string;
+  /** Element index within that input. */
   readonly index: number;
+  /** The gradient the graph computes. */
   readonly analytic: number;
+  /** The central finite difference. */
   readonly numeric: number;
 }
 
@@ -202,11 +209,15 @@ export interface CrossCheckOptions {
 
 /** Result of {@link crossCheck}: per compared tensor (the output, then each gradient). */
 export interface CrossCheckReport {
+  /** True when every comparison is within tolerance. */
   readonly ok: boolean;
+  /** One entry per compared tensor. */
   readonly comparisons: readonly {
+    /** "output" or "d/d<input>". */
     readonly name: string;
     /** Largest |value - reference| / (rtol * (|reference| + max |reference|)); ok when <= 1. */
     readonly worstRatio: number;
+    /** Largest |value - reference|. */
     readonly maxAbsError: number;
   }[];
 }

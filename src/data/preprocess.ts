@@ -6,7 +6,9 @@
 
 /** Per-column shift and scale. */
 export interface Standardization {
+  /** Training mean of each column. */
   mean: Float32Array;
+  /** Training standard deviation of each column (1 for constant columns). */
   scale: Float32Array;
 }
 

@@ -20,9 +20,13 @@ export interface EvalMetrics {
   magnetError: number | null;
   /** Error of k-NN classification against the training set. */
   knnError: number;
+  /** Precision@1 (pytorch-metric-learning's precision_at_1). */
   precisionAt1: number;
+  /** R-precision (r_precision). */
   rPrecision: number;
+  /** MAP@R (mean_average_precision_at_r). */
   mapAtR: number;
+  /** NMI of k-means on the test embeddings (as many clusters as classes) against the labels. */
   nmi: number;
 }
 
@@ -44,8 +48,11 @@ export interface EvaluateOptions {
 
 /** What {@link evaluate} measured, with the embeddings it made. */
 export interface Evaluation {
+  /** The metrics. */
   readonly metrics: EvalMetrics;
+  /** Embeddings of the training (reference) rows. */
   readonly trainEmbeddings: Float32Array;
+  /** Embeddings of the test (query) rows. */
   readonly testEmbeddings: Float32Array;
   /** The index the magnet rule voted with (null without a variance). */
   readonly index: ClusterIndex | null;

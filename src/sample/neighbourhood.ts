@@ -20,9 +20,13 @@ export interface BatchPlan {
 
 /** The sampler's loss bookkeeping (exact, so a resumed run draws the same batches). */
 export interface SamplerState {
+  /** Latest loss of each training example. */
   exampleLoss: Float32Array;
+  /** 1 where an example's loss has been measured since the last refresh. */
   measured: Uint8Array;
+  /** Sum of the measured losses per cluster. */
   clusterSum: Float64Array;
+  /** Number of measured examples per cluster. */
   clusterCount: Int32Array;
 }
 

@@ -38,12 +38,17 @@ export type Classifier =
 
 /** A model ready to embed and classify rows. */
 export interface SavedModel {
+  /** The embedding network, parameters as saved. */
   model: Mlp;
+  /** The loss it was trained with. */
   loss: LossKind;
+  /** Names of the classes predictions index into. */
   classNames: string[];
   /** The feature columns the model was trained on (null for the bundled MNIST). */
   featureNames: string[] | null;
+  /** How raw rows were standardised for training (null: used as they are). */
   standardization: Standardization | null;
+  /** How classes are assigned. */
   classifier: Classifier;
 }
 

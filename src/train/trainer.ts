@@ -81,27 +81,41 @@ export interface TrainTimings {
   stepCount: number;
   /** Time in index refreshes. */
   refresh: number;
+  /** Refreshes timed. */
   refreshCount: number;
   /** Time in evaluations. */
   eval: number;
+  /** Evaluations timed. */
   evalCount: number;
 }
 
 /** The whole state of a run at a step boundary: enough to resume it exactly. */
 export interface TrainerState {
+  /** Format version. */
   version: 1;
+  /** The run's settings. */
   config: TrainConfig;
+  /** Steps done. */
   iteration: number;
+  /** State of the sampling generator. */
   rng: [number, number, number, number];
   /** Every variable (parameters, optimizer state, classifier head) by name. */
   variables: Record<string, Float32Array>;
+  /** The cluster index in use (magnet only). */
   index: { centres: Float32Array; clusterClass: Int32Array; assignment: Int32Array } | null;
+  /** The sampler's loss bookkeeping (magnet only). */
   sampler: SamplerState | null;
+  /** Sum of the batch variances so far. */
   varianceSum: number;
+  /** Number of batch variances summed. */
   varianceCount: number;
+  /** Losses since the last history point. */
   window: { sum: number; count: number };
+  /** History so far. */
   history: HistoryPoint[];
+  /** Seconds of training so far. */
   seconds: number;
+  /** Where the time went. */
   timings: TrainTimings;
 }
 
@@ -109,13 +123,17 @@ export interface TrainerState {
 export interface TrainResult {
   /** "completed", or "interrupted" when the signal stopped it. */
   status: "completed" | "interrupted";
+  /** Steps done. */
   iterations: number;
   /** The final evaluation (null when there is no test set or the run was interrupted). */
   test: EvalMetrics | null;
+  /** Loss and evaluation history. */
   history: HistoryPoint[];
   /** The running mean of the batch variance s2 (null for the baselines). */
   variance: number | null;
+  /** Where the time went. */
   timings: TrainTimings;
+  /** Total seconds. */
   seconds: number;
   /** The trained model (its parameters live on the backend). */
   model: Mlp;
@@ -140,7 +158,9 @@ function refreshSeed(seed: number, iteration: number): number {
 
 /** Runs training; see the module comment. Create with {@link Trainer.create}. */
 export class Trainer {
+  /** The resolved settings. */
   readonly config: TrainConfig;
+  /** The model being trained. */
   readonly model: Mlp;
   readonly #options: TrainOptions;
   readonly #backend: Backend;

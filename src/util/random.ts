@@ -71,6 +71,7 @@ export class Random {
 
   /** Shuffles `items` in place (Fisher-Yates) and returns it. */
   shuffle<T>(items: T[]): T[];
+  /** Shuffles a typed array (or any indexable list of numbers) in place and returns it. */
   shuffle<A extends { length: number; [i: number]: number }>(items: A): A;
   shuffle<T>(items: { length: number; [i: number]: T }): { length: number; [i: number]: T } {
     for (let i = items.length - 1; i > 0; i--) {
