@@ -28,7 +28,7 @@ import {
   maskedLogSumExp,
   mean,
   segmentMean,
-  squaredDistancesExact,
+  squaredDistances,
   sumAll,
 } from "../graph/functions.ts";
 import { formatShape, type Tensor } from "../graph/tensor.ts";
@@ -85,7 +85,10 @@ export function magnetLoss(inputs: MagnetLossInputs): MagnetLossGraph {
   const classes = reshape(clusterClasses, [m, 1]);
   const rowClass = gather(classes, clusterOf); // [N, 1]
   const impostor = sub(1, equal(rowClass, reshape(classes, [1, m]))); // [N, M]
-  const logits = neg(div(squaredDistancesExact(r, means), twoVariance)); // [N, M]
+  // Distances to every mean through one matrix product: exact enough for the impostor terms, which
+  // are never near 0 relative to their size (a row's own distance, which can be, is computed above
+  // from explicit differences and is masked out here).
+  const logits = neg(div(squaredDistances(r, means), twoVariance)); // [N, M]
   const impostorTerm = maskedLogSumExp(logits, impostor, 1); // [N]
   const losses = relu(add(add(div(ownDistance, twoVariance), alpha), impostorTerm));
   return { loss: mean(losses), losses, variance, means };

@@ -72,7 +72,7 @@ export class CpuBackend implements Backend {
   }
 
   #compile(request: CompileRequest): Executable {
-    const plan = makePlan(request);
+    const plan = makePlan(request, { fuse: true });
     const storage: CpuArray[] = plan.slots.map((slot) => {
       if (slot.role === "variable") return this.#variableStorage(slot.variable!);
       const array = slot.dtype === "int32" ? new Int32Array(slot.size) : this.#newFloat(slot.size);
@@ -83,14 +83,21 @@ export class CpuBackend implements Backend {
       const array = storage[plan.slotOf.get(t.id)!.index];
       return array.length === t.size ? array : array.subarray(0, t.size);
     };
+    const float = (a: CpuArray) => a as FloatArray;
+    const int = (a: CpuArray) => a as Int32Array;
     const steps = plan.steps.map((node) => {
-      const ins = node.inputs.map(view);
       const out = view(node);
-      const float = (a: CpuArray) => a as FloatArray;
-      const int = (a: CpuArray) => a as Int32Array;
-      switch (opDefinition(node.op)!.kind) {
-        case "elementwise":
-          return elementwiseKernel(node, ins.map(float), float(out));
+      const kind = opDefinition(node.op)!.kind;
+      if (kind === "elementwise") {
+        // A fused step reads the group's external inputs; its inner nodes have no storage.
+        return elementwiseKernel(
+          plan.groups?.get(node.id) ?? [node],
+          (t) => float(view(t)),
+          float(out),
+        );
+      }
+      const ins = node.inputs.map(view);
+      switch (kind) {
         case "reduce":
           return reduceKernel(node, float(ins[0]), out);
         case "matmul":
