@@ -132,6 +132,7 @@ export async function main(args: readonly string[]): Promise<number> {
     backend = await createBackend({ kind: parsed.backend });
     const out = parsed.resume ?? parsed.out ?? `runs/${timestamp()}`;
     const controller = new AbortController();
+    let checkpointsSaved = 0;
     const progress = new ProgressPrinter(Deno.stdout.isTerminal(), parsed.quiet);
     printer.current = progress;
     const options: TrainOptions = {
@@ -142,7 +143,10 @@ export async function main(args: readonly string[]): Promise<number> {
       signal: controller.signal,
       onProgress: (e) => progress.event(e),
       checkpointEvery: parsed.checkpointEvery,
-      onCheckpoint: (state) => saveCheckpoint(out, state, source),
+      onCheckpoint: async (state) => {
+        await saveCheckpoint(out, state, source);
+        checkpointsSaved++;
+      },
     };
     const trainer = resume !== null
       ? await Trainer.resume(options, {
@@ -150,6 +154,7 @@ export async function main(args: readonly string[]): Promise<number> {
         config: { ...resume.state.config, ...parsed.config },
       })
       : await Trainer.create(options);
+    const outExisted = await Deno.stat(out).then(() => true, () => false);
     await prepareOutDir(out);
     const onInterrupt = () => controller.abort();
     Deno.addSignalListener("SIGINT", onInterrupt);
@@ -169,9 +174,14 @@ export async function main(args: readonly string[]): Promise<number> {
     } catch (error) {
       if (error instanceof NonFiniteLossError) {
         progress.finish();
-        console.error(
-          `error: ${error.message} The last checkpoint in ${out} is kept; nothing newer was written.`,
-        );
+        let kept: string;
+        if (checkpointsSaved > 0 || resume !== null) {
+          kept = `The last checkpoint in ${out} is kept; nothing newer was written.`;
+        } else {
+          if (!outExisted) await Deno.remove(out, { recursive: true }).catch(() => {});
+          kept = "No checkpoint had been written yet, so nothing was saved.";
+        }
+        console.error(`error: ${error.message} ${kept}`);
         return 1;
       }
       throw error;

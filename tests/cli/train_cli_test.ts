@@ -200,6 +200,17 @@ Deno.test("train command", async (t) => {
       assert.match(r.stderr.trim(), /^error: cannot write to the output folder .*blocker\/run/);
     });
 
+    await t.step("a loss that stops being finite ends the run with a message", async () => {
+      const out = `${dir}/nan`;
+      const r = await cli("train", [...SMALL, "--data", good, "--lr", "1e30", "--out", out]);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(
+        r.stderr.trim(),
+        /^error: the training loss became NaN at step \d+; that step's update was not applied.*lower learning rate\. No checkpoint had been written yet, so nothing was saved\.$/,
+      );
+      assert.throws(() => Deno.statSync(out), "no empty run folder is left behind");
+    });
+
     await t.step("--help lists every flag with its default", async () => {
       const r = await cli("train", ["--help"]);
       assert.equal(r.code, 0);
