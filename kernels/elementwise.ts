@@ -8,19 +8,22 @@ import { LINEAR_ENTRY_PARAMS, linearIndex } from "./common.ts";
 /** How an input is read; see `src/backend/layout.ts`. */
 export type Access = "full" | "scalar" | "strided";
 
-/** The WGSL expression of each elementwise op, over inputs x0, x1, x2. */
+/**
+ * The WGSL expression of each elementwise op, over inputs x0, x1, x2. `T` stands for the value type
+ * (`f32`, or `vec4<f32>` in the vectorised kernel): WGSL compares and selects only values of one type.
+ */
 export const WGSL_EXPRESSIONS: Readonly<Record<string, string>> = {
   neg: "-x0",
   exp: "exp(x0)",
   log: "log(x0)",
   sqrt: "sqrt(x0)",
   square: "x0 * x0",
-  relu: "select(x0, 0.0, x0 < 0.0)",
-  step: "select(0.0, 1.0, x0 > 0.0)",
+  relu: "select(x0, T(0.0), x0 < T(0.0))",
+  step: "select(T(0.0), T(1.0), x0 > T(0.0))",
   abs: "abs(x0)",
   sign: "sign(x0)",
   // Clamped because some tanh implementations overflow to NaN for large arguments.
-  tanh: "tanh(clamp(x0, -20.0, 20.0))",
+  tanh: "tanh(clamp(x0, T(-20.0), T(20.0)))",
   sigmoid: "1.0 / (1.0 + exp(-x0))",
   broadcastTo: "x0",
   transpose: "x0",
@@ -30,10 +33,10 @@ export const WGSL_EXPRESSIONS: Readonly<Record<string, string>> = {
   div: "x0 / x1",
   maximum: "select(x1, x0, x0 >= x1)",
   minimum: "select(x1, x0, x0 <= x1)",
-  greater: "select(0.0, 1.0, x0 > x1)",
-  greaterEqual: "select(0.0, 1.0, x0 >= x1)",
-  equal: "select(0.0, 1.0, x0 == x1)",
-  where: "select(x2, x1, x0 != 0.0)",
+  greater: "select(T(0.0), T(1.0), x0 > x1)",
+  greaterEqual: "select(T(0.0), T(1.0), x0 >= x1)",
+  equal: "select(T(0.0), T(1.0), x0 == x1)",
+  where: "select(x2, x1, x0 != T(0.0))",
 };
 
 /** An argument of a program node: an external input or an earlier node of the program. */
@@ -70,16 +73,29 @@ export function elementwiseUniforms(
   return u;
 }
 
-/** The WGSL of an elementwise program. */
-export function elementwiseShader(program: ElementwiseProgram): string {
+/**
+ * Whether a program can run four elements per invocation: no input is read through strides and the
+ * element count divides by 4 (then full inputs and the output are read and written as vec4).
+ */
+export function canVectorize(program: ElementwiseProgram, size: number): boolean {
+  return size % 4 === 0 && !program.inputs.includes("strided");
+}
+
+/**
+ * The WGSL of an elementwise program; `vectorized` (see {@link canVectorize}) makes each invocation
+ * handle four consecutive elements, and then the uniform's size counts groups of four.
+ */
+export function elementwiseShader(program: ElementwiseProgram, vectorized = false): string {
   const access = program.inputs;
   const strided = access.includes("strided");
-  const bindings = access.map((_, j) =>
-    `@group(0) @binding(${j}) var<storage, read> in${j}: array<f32>;`
+  if (vectorized && strided) throw new Error("a strided elementwise program cannot be vectorised");
+  const T = vectorized ? "vec4<f32>" : "f32";
+  const bindings = access.map((a, j) =>
+    `@group(0) @binding(${j}) var<storage, read> in${j}: array<${a === "full" ? T : "f32"}>;`
   ).join("\n");
   const reads = access.map((a, j) => {
     const index = a === "full" ? "i" : a === "scalar" ? "0u" : `dot(coord, p.strides[${j}])`;
-    return `  let x${j} = in${j}[${index}];`;
+    return `  let x${j} = ${a === "scalar" ? `${T}(in${j}[0u])` : `in${j}[${index}]`};`;
   }).join("\n");
   const body = program.nodes.map((node, k) => {
     const expr = WGSL_EXPRESSIONS[node.op];
@@ -87,13 +103,14 @@ export function elementwiseShader(program: ElementwiseProgram): string {
       throw new Error(`webgpu backend: no WGSL expression for op "${node.op}"`);
     }
     const args = node.args.map((a) => (a.kind === "input" ? `x${a.index}` : `t${a.index}`));
-    return `  let t${k} = ${expr.replace(/\bx(\d)\b/g, (_, d) => `(${args[Number(d)]})`)};`;
+    const typed = expr.replace(/\bT\(/g, `${T}(`);
+    return `  let t${k} = ${typed.replace(/\bx(\d)\b/g, (_, d) => `(${args[Number(d)]})`)};`;
   }).join("\n");
   return `
 struct Params { size: u32, pad0: u32, pad1: u32, pad2: u32, shape: vec4<u32>,
                 strides: array<vec4<u32>, ${Math.max(1, access.length)}> }
 ${bindings}
-@group(0) @binding(${access.length}) var<storage, read_write> out: array<f32>;
+@group(0) @binding(${access.length}) var<storage, read_write> out: array<${T}>;
 @group(0) @binding(${access.length + 1}) var<uniform> p: Params;
 
 @compute @workgroup_size(256)

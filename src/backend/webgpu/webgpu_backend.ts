@@ -20,7 +20,11 @@ import { fusedProgram } from "../fusion.ts";
 import { checkFeeds, makePlan } from "../plan.ts";
 import { RunCache } from "../run_cache.ts";
 import { linearWorkgroups } from "../../../kernels/common.ts";
-import { elementwiseShader, elementwiseUniforms } from "../../../kernels/elementwise.ts";
+import {
+  canVectorize,
+  elementwiseShader,
+  elementwiseUniforms,
+} from "../../../kernels/elementwise.ts";
 import {
   type ReduceOp,
   reduceShader,
@@ -64,15 +68,16 @@ function kernelSpec(node: Tensor, group: readonly Tensor[]): KernelSpec {
   const reads = node.inputs;
   switch (kind) {
     case "elementwise": {
-      const program = fusedProgram(group);
+      const fused = fusedProgram(group);
+      const program = { inputs: fused.inputs.map((x) => x.access), nodes: fused.nodes };
+      // Four elements per invocation where possible: llvmpipe loads lane by lane, so wide loads win.
+      const vectorized = canVectorize(program, node.size);
+      const count = vectorized ? node.size / 4 : node.size;
       return {
-        shader: elementwiseShader({
-          inputs: program.inputs.map((x) => x.access),
-          nodes: program.nodes,
-        }),
-        uniforms: elementwiseUniforms(node.size, node.shape, program.inputs.map((x) => x.strides)),
-        workgroups: linearWorkgroups(node.size),
-        reads: program.inputs.map((x) => x.tensor),
+        shader: elementwiseShader(program, vectorized),
+        uniforms: elementwiseUniforms(count, node.shape, fused.inputs.map((x) => x.strides)),
+        workgroups: linearWorkgroups(count),
+        reads: fused.inputs.map((x) => x.tensor),
       };
     }
     case "reduce": {
