@@ -48,3 +48,21 @@ fn main(${LINEAR_ENTRY_PARAMS}) {
   out[i] = acc;
 }
 `;
+
+/** Uniforms of the one-hot kernel: rows and depth. */
+export function oneHotUniforms(rows: number, depth: number): Uint32Array {
+  return Uint32Array.of(rows, depth, 0, 0);
+}
+
+/** out[r, k] = 1 where indices[r] == k, else 0; one invocation per output element. */
+export const ONE_HOT_SHADER = `struct Params { rows: u32, depth: u32, pad0: u32, pad1: u32 }
+@group(0) @binding(0) var<storage, read> indices: array<i32>;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+@group(0) @binding(2) var<uniform> p: Params;
+@compute @workgroup_size(256)
+fn main(${LINEAR_ENTRY_PARAMS}) {
+  ${linearIndex()}
+  if (i >= p.rows * p.depth) { return; }
+  out[i] = select(0.0, 1.0, indices[i / p.depth] == i32(i % p.depth));
+}
+`;

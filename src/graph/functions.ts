@@ -102,8 +102,11 @@ export function squaredDistancesExact(a: Tensor, b: Tensor): Tensor {
   return sum(square(diff), 2);
 }
 
-/** One-hot rows: `labels` [n] (float class indices) against `numClasses` columns, as [n, numClasses]. */
-export function oneHot(labels: Tensor, numClasses: number): Tensor {
+/**
+ * One-hot rows from float class ids: `labels` [n] against `numClasses` columns, as [n, numClasses].
+ * (For int32 indices use the `oneHot` op.)
+ */
+export function oneHotFloat(labels: Tensor, numClasses: number): Tensor {
   const n = labels.size;
   const range = labels.graph.constant(
     Float64Array.from({ length: numClasses }, (_, i) => i),

@@ -17,7 +17,8 @@ export type OpKind =
   | "reduce" // sum / max / argmax along one axis
   | "matmul"
   | "gather"
-  | "segmentSum";
+  | "segmentSum"
+  | "oneHot";
 
 /** The declaration of one primitive op. */
 export interface OpDefinition {
@@ -484,4 +485,17 @@ export function segmentSum(x: Tensor, segmentIds: Tensor, numSegments: number): 
     [numSegments, ...x.shape.slice(1)],
     "float",
   );
+}
+
+define("oneHot", { kind: "oneHot" });
+/**
+ * Rows of `depth` zeros with a 1 at column `indices[i]` (int32, rank 1), as float [n, depth]; an
+ * index outside [0, depth) gives a row of zeros. No gradient.
+ */
+export function oneHot(indices: Tensor, depth: number): Tensor {
+  checkIndices("oneHot", indices, null);
+  if (!Number.isInteger(depth) || depth < 1) {
+    throw new ShapeError("oneHot", `depth must be a positive integer, got ${depth}`);
+  }
+  return indices.graph.addNode("oneHot", [indices], { depth }, [indices.size, depth], "float");
 }

@@ -4,7 +4,7 @@
  */
 import { ShapeError } from "../errors.ts";
 import { add, matmul, mul, reshape, sub, sum } from "../graph/ops.ts";
-import { logSumExp, mean, oneHot } from "../graph/functions.ts";
+import { logSumExp, mean, oneHotFloat } from "../graph/functions.ts";
 import { formatShape, type Tensor } from "../graph/tensor.ts";
 
 /** The softmax loss graph's outputs. */
@@ -39,6 +39,6 @@ export function softmaxLoss(
     );
   }
   const logits = add(matmul(embeddings, weights), reshape(bias, [1, c]));
-  const target = sum(mul(logits, oneHot(classes, c)), 1);
+  const target = sum(mul(logits, oneHotFloat(classes, c)), 1);
   return { loss: mean(sub(logSumExp(logits, 1), target)), logits };
 }

@@ -294,6 +294,21 @@ const cases: OpCase[] = [
     ints: [false, true],
     indexValues: (rng, [, s]) => Array.from({ length: s[0] }, () => rng.int(3)),
   },
+  {
+    name: "oneHot",
+    build: ([i]) => ops.oneHot(i, 4),
+    hand: {
+      shapes: [[3]],
+      data: [[2, 0, 5]], // 5 is outside [0, 4): a row of zeros
+      expected: [0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0],
+      ints: [true],
+    },
+    shapes: (rng) => [[[1, 7, 33, 257][rng.int(4)]]],
+    values: [normal],
+    ints: [true],
+    indexValues: (rng, [i]) => Array.from({ length: i[0] }, () => rng.int(5) - 1),
+    noGrad: true,
+  },
   // Composites: no kernels of their own, but their gradients and numerics are checked all the same.
   {
     name: "logSumExp",

@@ -22,6 +22,7 @@ import {
   type CpuArray,
   gatherKernel,
   matmulKernel,
+  oneHotKernel,
   reduceKernel,
   segmentSumKernel,
 } from "./kernels.ts";
@@ -106,6 +107,8 @@ export class CpuBackend implements Backend {
           return gatherKernel(node, float(ins[0]), int(ins[1]), float(out));
         case "segmentSum":
           return segmentSumKernel(node, float(ins[0]), int(ins[1]), float(out));
+        case "oneHot":
+          return oneHotKernel(node, int(ins[0]), float(out));
         default:
           throw new Error(`cpu backend: op "${node.op}" has no kernel`);
       }

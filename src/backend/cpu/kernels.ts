@@ -82,3 +82,15 @@ export function segmentSumKernel(node: Tensor, x: FloatArray, ids: Int32Array, o
     }
   };
 }
+
+/** One-hot rows of int32 indices. */
+export function oneHotKernel(node: Tensor, indices: Int32Array, out: FloatArray) {
+  const [rows, depth] = node.shape;
+  return () => {
+    out.fill(0, 0, rows * depth);
+    for (let r = 0; r < rows; r++) {
+      const k = indices[r];
+      if (k >= 0 && k < depth) out[r * depth + k] = 1;
+    }
+  };
+}

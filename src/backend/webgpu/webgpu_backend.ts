@@ -32,7 +32,13 @@ import {
   reduceWorkgroups,
   useCooperativeReduce,
 } from "../../../kernels/reduce.ts";
-import { GATHER_SHADER, indexingUniforms, SEGMENT_SUM_SHADER } from "../../../kernels/indexing.ts";
+import {
+  GATHER_SHADER,
+  indexingUniforms,
+  ONE_HOT_SHADER,
+  oneHotUniforms,
+  SEGMENT_SUM_SHADER,
+} from "../../../kernels/indexing.ts";
 import { matmulShader, matmulWorkgroups } from "../../../kernels/matmul.ts";
 
 /** One recorded dispatch. */
@@ -117,6 +123,15 @@ function kernelSpec(node: Tensor, group: readonly Tensor[]): KernelSpec {
       return {
         shader: SEGMENT_SUM_SHADER,
         uniforms: indexingUniforms(x.shape[0], inner, node.attrs.numSegments as number),
+        workgroups: linearWorkgroups(node.size),
+        reads,
+      };
+    }
+    case "oneHot": {
+      const [rows, depth] = node.shape;
+      return {
+        shader: ONE_HOT_SHADER,
+        uniforms: oneHotUniforms(rows, depth),
         workgroups: linearWorkgroups(node.size),
         reads,
       };
