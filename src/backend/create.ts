@@ -2,7 +2,7 @@
 import { BackendUnavailableError, MagnetInputError } from "../errors.ts";
 import type { Backend, Precision } from "./backend.ts";
 import { CpuBackend } from "./cpu/cpu_backend.ts";
-import { WebGpuBackend } from "./webgpu/webgpu_backend.ts";
+import { type MatmulKernel, WebGpuBackend } from "./webgpu/webgpu_backend.ts";
 
 /** Which backend {@link createBackend} should give. */
 export type BackendChoice = "auto" | "webgpu" | "cpu";
@@ -13,6 +13,11 @@ export interface BackendOptions {
   kind?: BackendChoice;
   /** Float precision; "float64" exists only on the CPU (for gradient checking). Default "float32". */
   precision?: Precision;
+  /**
+   * WebGPU only: the matrix-product kernel. "auto" (default) picks "register" on software adapters
+   * (llvmpipe) and "tiled" (workgroup-memory tiles) on hardware GPUs.
+   */
+  matmulKernel?: "auto" | MatmulKernel;
 }
 
 /**
@@ -42,7 +47,7 @@ export async function createBackend(options: BackendOptions = {}): Promise<Backe
     return new CpuBackend({ precision });
   }
   try {
-    return await WebGpuBackend.create();
+    return await WebGpuBackend.create(options.matmulKernel ?? "auto");
   } catch (error) {
     if (kind === "webgpu") {
       if (error instanceof BackendUnavailableError) throw error;

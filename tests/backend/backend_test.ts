@@ -205,3 +205,34 @@ Deno.test("backends", gpuTestOptions, async (t) => {
     await assert.rejects(cpu.run([exp(g.input("x", [1]))], { x: [1] }), /disposed/);
   });
 });
+
+Deno.test(
+  "the tiled matmul kernel (for hardware GPUs) matches float64 CPU",
+  gpuTestOptions,
+  async () => {
+    if (skipWebGpu) return;
+    const { crossCheck } = await import("../../src/check/gradcheck.ts");
+    const { Random } = await import("../../src/util/random.ts");
+    const backend = await createBackend({ kind: "webgpu", matmulKernel: "tiled" });
+    try {
+      const rng = new Random(4);
+      for (const [m, k, n] of [[1, 1, 1], [7, 33, 65], [65, 7, 130], [48, 784, 64]]) {
+        for (const [tA, tB] of [[false, false], [true, false], [false, true], [true, true]]) {
+          const a = Array.from({ length: m * k }, () => rng.normal());
+          const b = Array.from({ length: k * n }, () => rng.normal());
+          const report = await crossCheck(
+            backend,
+            (x) => matmul(x.a, x.b, tA, tB),
+            [
+              { name: "a", shape: tA ? [k, m] : [m, k], data: a },
+              { name: "b", shape: tB ? [n, k] : [k, n], data: b },
+            ],
+          );
+          assert.ok(report.ok, `${m}x${k}x${n} ${tA}${tB}: ${JSON.stringify(report.comparisons)}`);
+        }
+      }
+    } finally {
+      backend.dispose();
+    }
+  },
+);

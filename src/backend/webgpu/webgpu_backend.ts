@@ -40,6 +40,7 @@ import {
   SEGMENT_SUM_SHADER,
 } from "../../../kernels/indexing.ts";
 import { matmulShader, matmulWorkgroups } from "../../../kernels/matmul.ts";
+import { tiledMatmulShader, tiledMatmulWorkgroups } from "../../../kernels/matmul_tiled.ts";
 
 /** One recorded dispatch. */
 interface GpuStep {
@@ -68,8 +69,25 @@ function bytesOf(elements: number): number {
   return Math.max(16, Math.ceil((elements * 4) / 16) * 16);
 }
 
+/** Which matrix-product kernel suits the adapter. */
+export type MatmulKernel = "register" | "tiled";
+
+/**
+ * "register" (per-invocation register blocks, no workgroup memory) for software adapters that run
+ * compute shaders on a CPU, like llvmpipe; "tiled" (workgroup-memory tiles) for hardware GPUs.
+ */
+export function matmulKernelFor(info: GPUAdapterInfo): MatmulKernel {
+  const software = info.isFallbackAdapter ||
+    /llvmpipe|lavapipe|softpipe|swiftshader/i.test(`${info.description} ${info.device}`);
+  return software ? "register" : "tiled";
+}
+
 /** The kernel spec of one step, which computes `group` (itself last) when fused. */
-function kernelSpec(node: Tensor, group: readonly Tensor[]): KernelSpec {
+function kernelSpec(
+  node: Tensor,
+  group: readonly Tensor[],
+  matmulKernel: MatmulKernel,
+): KernelSpec {
   const kind = opDefinition(node.op)!.kind;
   const reads = node.inputs;
   switch (kind) {
@@ -100,10 +118,11 @@ function kernelSpec(node: Tensor, group: readonly Tensor[]): KernelSpec {
       const transposeA = node.attrs.transposeA as boolean;
       const transposeB = node.attrs.transposeB as boolean;
       const k = transposeA ? node.inputs[0].shape[0] : node.inputs[0].shape[1];
+      const tiled = matmulKernel === "tiled";
       return {
-        shader: matmulShader({ transposeA, transposeB }),
+        shader: (tiled ? tiledMatmulShader : matmulShader)({ transposeA, transposeB }),
         uniforms: Uint32Array.of(m, n, k, 0),
-        workgroups: matmulWorkgroups(m, n),
+        workgroups: (tiled ? tiledMatmulWorkgroups : matmulWorkgroups)(m, n),
         reads,
       };
     }
@@ -154,9 +173,13 @@ export class WebGpuBackend implements Backend {
   #disposed = false;
   #lost: string | null = null;
 
-  private constructor(device: GPUDevice, description: string) {
+  /** The matrix-product kernel in use (see {@link matmulKernelFor}). */
+  readonly matmulKernel: MatmulKernel;
+
+  private constructor(device: GPUDevice, description: string, matmulKernel: MatmulKernel) {
     this.device = device;
     this.description = description;
+    this.matmulKernel = matmulKernel;
     device.lost.then((info) => {
       if (!this.#disposed) this.#lost = info.message || info.reason || "device lost";
     });
@@ -166,7 +189,7 @@ export class WebGpuBackend implements Backend {
    * Opens the default adapter's device. Rejects with {@link BackendUnavailableError} when WebGPU or an
    * adapter is missing, saying how to fall back.
    */
-  static async create(): Promise<WebGpuBackend> {
+  static async create(matmulKernel: "auto" | MatmulKernel = "auto"): Promise<WebGpuBackend> {
     const fallback =
       'Use createBackend({ kind: "cpu" }) or "auto" to fall back to the CPU backend.';
     const gpu = (globalThis.navigator as Navigator | undefined)?.gpu;
@@ -188,7 +211,8 @@ export class WebGpuBackend implements Backend {
     });
     const info = adapter.info;
     const name = info.description || info.device || info.vendor || "unknown adapter";
-    return new WebGpuBackend(device, `WebGPU (${name})`);
+    const kernel = matmulKernel === "auto" ? matmulKernelFor(info) : matmulKernel;
+    return new WebGpuBackend(device, `WebGPU (${name})`, kernel);
   }
 
   #check(): void {
@@ -249,7 +273,7 @@ export class WebGpuBackend implements Backend {
       size: t.size * 4,
     });
     const steps: GpuStep[] = await Promise.all(plan.steps.map(async (node) => {
-      const spec = kernelSpec(node, plan.groups?.get(node.id) ?? [node]);
+      const spec = kernelSpec(node, plan.groups?.get(node.id) ?? [node], this.matmulKernel);
       const pipeline = await this.#pipeline(spec.shader);
       const uniform = this.#buffer(
         spec.uniforms.length,
