@@ -26,6 +26,7 @@
  */
 
 export { type BackendChoice, type BackendOptions, createBackend } from "./src/backend/create.ts";
+export type { MatmulKernel } from "./src/backend/webgpu/webgpu_backend.ts";
 export type {
   Backend,
   BackendKind,
