@@ -82,8 +82,7 @@ for (const [m, d, dim] of CONFIGS) {
     Deno.bench(`magnet ${kind} ${m}/${d}/${dim}`, {
       group,
       baseline: kind === "cpu",
-      n: 20,
-      warmup: 3,
+      ...runs,
     }, async () => {
       await timed(group, `magnet ${kind}`, calls, "ms/call", async () => {
         for (let i = 0; i < calls; i++) await computeMagnetLoss(backends[kind], b);
