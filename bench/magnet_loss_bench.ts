@@ -39,7 +39,7 @@ function batch(m: number, d: number, dim: number): MagnetBatch {
   return { embeddings, dim, clusters, classes, alpha: 1 };
 }
 
-/** The same loss in TF.js (log space, as ours), differentiated by tf.valueAndGrad. */
+/** The same loss and formulas in TF.js (log space, as ours), differentiated by tf.valueAndGrad. */
 function tfjsMagnet(b: MagnetBatch, m: number) {
   const n = b.clusters.length;
   const assign = tf.oneHot(tf.tensor1d(b.clusters, "int32"), m).toFloat(); // [N, M]
@@ -57,7 +57,14 @@ function tfjsMagnet(b: MagnetBatch, m: number) {
     const own = tf.sum(tf.square(tf.sub(r, tf.matMul(assign, means))), 1); // [N]
     const variance = tf.div(tf.sum(own), n - 1);
     const twoVar = tf.mul(variance, 2);
-    const dist = tf.sum(tf.square(tf.sub(tf.expandDims(r, 1), tf.expandDims(means, 0))), 2);
+    // Distances to every mean through one matrix product, as magnet's graph computes them.
+    const dist = tf.maximum(
+      tf.sub(
+        tf.add(tf.sum(tf.square(r), 1, true), tf.sum(tf.square(means), 1).reshape([1, m])),
+        tf.mul(tf.matMul(r, means, false, true), 2),
+      ),
+      0,
+    );
     const logits = tf.where(
       tf.greater(impostor, 0),
       tf.neg(tf.div(dist, twoVar)),
