@@ -221,11 +221,9 @@ export { fitStandardization, type Standardization, standardize } from "./src/dat
 // Report
 export {
   type EmbeddingData,
-  type HistoryPoint as ReportHistoryPoint,
   loadUmap,
   projectTo2d,
   renderReport,
   type ReportData,
   type ReportOptions,
-  type TestPoint,
 } from "./src/report/report.ts";

@@ -3,7 +3,7 @@
  * `--help`, parsing and the error messages cannot disagree.
  */
 import { parseArgs } from "node:util";
-import { MagnetInputError } from "../errors.ts";
+import { BackendUnavailableError, MagnetInputError } from "../errors.ts";
 import { DEFAULT_CONFIG, type TrainConfig } from "../train/config.ts";
 
 /** A user mistake on the command line: printed as one line, exit code 2. */
@@ -266,4 +266,19 @@ export function parseTrainArgs(args: readonly string[]): TrainArgs {
     splitSeed: int("split-seed") ?? 0,
     config,
   };
+}
+
+/**
+ * Prints a command's failure as one line and returns its exit code: 2 for a user's mistake (bad
+ * input, flags, or no WebGPU where it was asked for), 1 for anything else (with the stack when
+ * MAGNET_DEBUG is set).
+ */
+export function reportFailure(error: unknown): number {
+  if (error instanceof MagnetInputError || error instanceof BackendUnavailableError) {
+    console.error(`error: ${error.message}`);
+    return 2;
+  }
+  console.error(`error: ${(error as Error)?.message ?? error}`);
+  if (Deno.env.get("MAGNET_DEBUG")) console.error((error as Error)?.stack);
+  return 1;
 }

@@ -2,14 +2,14 @@
  * `deno task embed`: embeds and classifies the rows of a CSV file with a saved model, writing a CSV
  * with each row's predicted class and embedding (and its given label, when the file has one).
  */
-import { BackendUnavailableError, MagnetInputError } from "../errors.ts";
+import { MagnetInputError } from "../errors.ts";
 import { createBackend } from "../backend/create.ts";
 import type { Backend } from "../backend/backend.ts";
 import { readCsvRows } from "../data/csv.ts";
 import { MNIST_DIM } from "../data/mnist.ts";
 import { classify, loadModel } from "../train/saved_model.ts";
 import { writeFileAtomic } from "../io/files.ts";
-import { helpText, parseFlags, UsageError } from "./args.ts";
+import { helpText, parseFlags, reportFailure, UsageError } from "./args.ts";
 
 const FLAGS = {
   "model": {
@@ -97,13 +97,7 @@ export async function main(args: readonly string[]): Promise<number> {
     );
     return 0;
   } catch (error) {
-    if (error instanceof MagnetInputError || error instanceof BackendUnavailableError) {
-      console.error(`error: ${error.message}`);
-      return 2;
-    }
-    console.error(`error: ${(error as Error)?.message ?? error}`);
-    if (Deno.env.get("MAGNET_DEBUG")) console.error((error as Error)?.stack);
-    return 1;
+    return reportFailure(error);
   } finally {
     backend?.dispose();
   }

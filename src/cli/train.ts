@@ -3,7 +3,7 @@
  * atomically, resumes, and writes metrics.json, model.json and report.html into the run folder.
  * A user mistake is one line on stderr and exit code 2; Ctrl-C saves a checkpoint and exits 130.
  */
-import { BackendUnavailableError, MagnetInputError, NonFiniteLossError } from "../errors.ts";
+import { MagnetInputError, NonFiniteLossError } from "../errors.ts";
 import { createBackend } from "../backend/create.ts";
 import type { Backend } from "../backend/backend.ts";
 import {
@@ -16,7 +16,14 @@ import { stateFromJson, stateToJson } from "../train/checkpoint.ts";
 import { type Classifier, saveModel } from "../train/saved_model.ts";
 import { embed } from "../train/embed.ts";
 import { writeFileAtomic } from "../io/files.ts";
-import { helpText, parseTrainArgs, TRAIN_FLAGS, type TrainArgs, UsageError } from "./args.ts";
+import {
+  helpText,
+  parseTrainArgs,
+  reportFailure,
+  TRAIN_FLAGS,
+  type TrainArgs,
+  UsageError,
+} from "./args.ts";
 import { type DataSource, loadData, type LoadedData } from "./data_source.ts";
 import { formatDuration, percent, ProgressPrinter, table } from "./progress.ts";
 import { writeReport } from "./report_file.ts";
@@ -242,13 +249,7 @@ export async function main(args: readonly string[]): Promise<number> {
     return 0;
   } catch (error) {
     printer.current?.finish();
-    if (error instanceof MagnetInputError || error instanceof BackendUnavailableError) {
-      console.error(`error: ${error.message}`);
-      return 2;
-    }
-    console.error(`error: ${(error as Error)?.message ?? error}`);
-    if (Deno.env.get("MAGNET_DEBUG")) console.error((error as Error)?.stack);
-    return 1;
+    return reportFailure(error);
   } finally {
     backend?.dispose();
   }

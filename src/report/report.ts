@@ -8,34 +8,8 @@
  */
 import { MagnetInputError } from "../errors.ts";
 import { Random } from "../util/random.ts";
-
-/** The test metrics of one evaluation during training (errors and scores as fractions in [0, 1]). */
-export interface TestPoint {
-  /** Error of the magnet rule; null when the loss has no cluster index (the baselines). */
-  magnetError: number | null;
-  /** Error of the k-NN classifier. */
-  knnError: number;
-  /** Precision@1 of retrieval. */
-  precisionAt1: number;
-  /** R-precision of retrieval. */
-  rPrecision: number;
-  /** MAP@R of retrieval. */
-  mapAtR: number;
-  /** Normalized mutual information of k-means on the embeddings against the classes. */
-  nmi: number;
-}
-
-/** One logged step of training. */
-export interface HistoryPoint {
-  /** The training step. */
-  iteration: number;
-  /** The loss at this step; null when none was logged here (an evaluation-only entry). */
-  loss: number | null;
-  /** Wall-clock seconds since training began. */
-  seconds: number;
-  /** The test metrics, when the run evaluated at this step. */
-  test?: TestPoint;
-}
+import type { EvalMetrics } from "../eval/evaluate.ts";
+import type { HistoryPoint } from "../train/trainer.ts";
 
 /** The test embeddings to map, with their classes and optionally the cluster centres. */
 export interface EmbeddingData {
@@ -822,17 +796,18 @@ interface Series {
 
 const MAGNET_COLOUR = "#d1495b";
 const KNN_COLOUR = "#2e6fba";
-const SCORE_SERIES: { key: keyof TestPoint; label: string; colour: string; dashed?: boolean }[] = [
-  { key: "precisionAt1", label: "precision@1", colour: "#2a9d8f" },
-  { key: "rPrecision", label: "R-precision", colour: "#e9a23b" },
-  { key: "mapAtR", label: "MAP@R", colour: "#7b4fa0" },
-  { key: "nmi", label: "NMI", colour: "#555555", dashed: true },
-];
+const SCORE_SERIES: { key: keyof EvalMetrics; label: string; colour: string; dashed?: boolean }[] =
+  [
+    { key: "precisionAt1", label: "precision@1", colour: "#2a9d8f" },
+    { key: "rPrecision", label: "R-precision", colour: "#e9a23b" },
+    { key: "mapAtR", label: "MAP@R", colour: "#7b4fa0" },
+    { key: "nmi", label: "NMI", colour: "#555555", dashed: true },
+  ];
 
 function errorFigure(history: HistoryPoint[]): string {
   const tests = history.filter((h) =>
     h.test !== undefined && Number.isFinite(h.iteration)
-  ) as (HistoryPoint & { test: TestPoint })[];
+  ) as (HistoryPoint & { test: EvalMetrics })[];
   const height = 336;
   const left: Frame = { left: 80, top: 52, width: 400, height: 230 };
   const right: Frame = { left: 630, top: 52, width: 400, height: 230 };
@@ -900,8 +875,8 @@ function formatPercentOf100(v: number): string {
 }
 
 function pick(
-  tests: (HistoryPoint & { test: TestPoint })[],
-  value: (t: TestPoint) => number | null,
+  tests: (HistoryPoint & { test: EvalMetrics })[],
+  value: (t: EvalMetrics) => number | null,
 ): { xs: number[]; ys: number[] } {
   const xs: number[] = [], ys: number[] = [];
   for (const t of tests) {
@@ -943,7 +918,7 @@ function drawSeries(
 }
 
 /** The numbers behind figure 2, thinned to at most 10 evaluations (always with the last). */
-function metricsTable(tests: (HistoryPoint & { test: TestPoint })[]): string {
+function metricsTable(tests: (HistoryPoint & { test: EvalMetrics })[]): string {
   const limit = 10;
   let rows = tests.map((_, i) => i);
   if (tests.length > limit) {
