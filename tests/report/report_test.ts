@@ -1,13 +1,8 @@
 /** The run report: a self-contained page with three figures, escaped text and a faithful PCA. */
 import assert from "node:assert/strict";
 import { MagnetInputError } from "../../src/errors.ts";
-import {
-  type HistoryPoint,
-  loadUmap,
-  projectTo2d,
-  renderReport,
-  type ReportData,
-} from "../../src/report/report.ts";
+import { loadUmap, projectTo2d, renderReport, type ReportData } from "../../src/report/report.ts";
+import type { HistoryPoint } from "../../src/train/trainer.ts";
 import { Random } from "../../src/util/random.ts";
 
 /** A small run: `classes` Gaussian blobs in `dim` dimensions, a decaying loss, a few evaluations. */
