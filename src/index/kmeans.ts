@@ -18,6 +18,7 @@ import {
   where,
 } from "../graph/ops.ts";
 import { MASKED_LOGIT, squaredDistances } from "../graph/functions.ts";
+import { compileOnce } from "../backend/compile_once.ts";
 import { Graph, Variable } from "../graph/tensor.ts";
 import type { Random } from "../util/random.ts";
 
@@ -88,7 +89,7 @@ export interface LloydStep {
   ): Promise<Int32Array>;
 }
 
-const compiled = new WeakMap<Backend, Map<string, Promise<LloydStep>>>();
+const SCOPE = {};
 
 /**
  * Compiles one Lloyd iteration (once per backend and shape): assign each point to the nearest centre
@@ -102,15 +103,12 @@ export function compileLloydStep(
   numCentres: number,
   dim: number,
 ): Promise<LloydStep> {
-  let byShape = compiled.get(backend);
-  if (byShape === undefined) compiled.set(backend, byShape = new Map());
-  const key = `${numPoints}/${numCentres}/${dim}`;
-  let step = byShape.get(key);
-  if (step === undefined) {
-    step = buildLloydStep(backend, numPoints, numCentres, dim);
-    byShape.set(key, step);
-  }
-  return step;
+  return compileOnce(
+    backend,
+    SCOPE,
+    `${numPoints}/${numCentres}/${dim}`,
+    () => buildLloydStep(backend, numPoints, numCentres, dim),
+  );
 }
 
 async function buildLloydStep(

@@ -7,6 +7,7 @@ import { gradients } from "../graph/autodiff.ts";
 import { Graph } from "../graph/tensor.ts";
 import type { Backend, Executable } from "../backend/backend.ts";
 import { magnetLoss } from "./magnet.ts";
+import { compileOnce } from "../backend/compile_once.ts";
 
 /** A batch for {@link computeMagnetLoss}. */
 export interface MagnetBatch {
@@ -99,18 +100,11 @@ function checkBatch(batch: MagnetBatch): CheckedBatch {
   return { n, numClusters: index.size, clusterOf, clusterClasses: Float32Array.from(clusterClass) };
 }
 
-const compiled = new WeakMap<Backend, Map<string, Promise<Executable>>>();
+const SCOPE = {};
 
 /** The compiled loss-and-gradient graph for a batch shape, built once per backend. */
 function executableFor(backend: Backend, n: number, dim: number, m: number): Promise<Executable> {
-  let byShape = compiled.get(backend);
-  if (byShape === undefined) {
-    byShape = new Map();
-    compiled.set(backend, byShape);
-  }
-  const key = `${n}x${dim}/${m}`;
-  let exe = byShape.get(key);
-  if (exe === undefined) {
+  return compileOnce(backend, SCOPE, `${n}x${dim}/${m}`, () => {
     const g = new Graph();
     const embeddings = g.input("embeddings", [n, dim]);
     const { loss, losses, variance } = magnetLoss({
@@ -121,10 +115,8 @@ function executableFor(backend: Backend, n: number, dim: number, m: number): Pro
       alpha: g.input("alpha", []),
     });
     const [gradient] = gradients(loss, [embeddings]);
-    exe = backend.compile({ outputs: [loss, losses, variance, gradient] });
-    byShape.set(key, exe);
-  }
-  return exe;
+    return backend.compile({ outputs: [loss, losses, variance, gradient] });
+  });
 }
 
 /**

@@ -5,25 +5,17 @@
 import { MagnetInputError } from "../errors.ts";
 import type { Backend, Executable } from "../backend/backend.ts";
 import { Graph } from "../graph/tensor.ts";
+import { compileOnce } from "../backend/compile_once.ts";
 import type { Mlp } from "../nn/mlp.ts";
 
 /** Rows per chunk unless told otherwise: large enough to amortise a dispatch, small in memory. */
 export const DEFAULT_CHUNK_ROWS = 2048;
 
-const compiled = new WeakMap<Backend, WeakMap<Mlp, Map<number, Promise<Executable>>>>();
-
 function executableFor(backend: Backend, model: Mlp, rows: number): Promise<Executable> {
-  let byModel = compiled.get(backend);
-  if (byModel === undefined) compiled.set(backend, byModel = new WeakMap());
-  let byRows = byModel.get(model);
-  if (byRows === undefined) byModel.set(model, byRows = new Map());
-  let exe = byRows.get(rows);
-  if (exe === undefined) {
+  return compileOnce(backend, model, `embed ${rows}`, () => {
     const g = new Graph();
-    exe = backend.compile({ outputs: [model.forward(g.input("x", [rows, model.inputDim]))] });
-    byRows.set(rows, exe);
-  }
-  return exe;
+    return backend.compile({ outputs: [model.forward(g.input("x", [rows, model.inputDim]))] });
+  });
 }
 
 /**
