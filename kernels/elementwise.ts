@@ -11,6 +11,11 @@ export type Access = "full" | "scalar" | "strided";
 /**
  * The WGSL expression of each elementwise op, over inputs x0, x1, x2. `T` stands for the value type
  * (`f32`, or `vec4<f32>` in the vectorised kernel): WGSL compares and selects only values of one type.
+ *
+ * WGSL lets compilers assume that no value is NaN or infinite, and llvmpipe does: it folds
+ * `select(x, 0, x < 0)` into a max that turns NaN into 0, and `x - x` into 0. Where a NaN must
+ * survive (so that a broken loss shows) or be detected, the test looks at the bits (`nan`, `finite`
+ * in {@link WGSL_HELPERS}), which no compiler may fold away.
  */
 export const WGSL_EXPRESSIONS: Readonly<Record<string, string>> = {
   neg: "-x0",
@@ -18,10 +23,11 @@ export const WGSL_EXPRESSIONS: Readonly<Record<string, string>> = {
   log: "log(x0)",
   sqrt: "sqrt(x0)",
   square: "x0 * x0",
-  relu: "select(x0, T(0.0), x0 < T(0.0))",
+  relu: "select(select(x0, T(0.0), x0 < T(0.0)), x0, nan(x0))",
   step: "select(T(0.0), T(1.0), x0 > T(0.0))",
   abs: "abs(x0)",
   sign: "sign(x0)",
+  isFinite: "select(T(0.0), T(1.0), finite(x0))",
   // Clamped because some tanh implementations overflow to NaN for large arguments.
   tanh: "tanh(clamp(x0, T(-20.0), T(20.0)))",
   sigmoid: "1.0 / (1.0 + exp(-x0))",
@@ -31,13 +37,27 @@ export const WGSL_EXPRESSIONS: Readonly<Record<string, string>> = {
   sub: "x0 - x1",
   mul: "x0 * x1",
   div: "x0 / x1",
-  maximum: "select(x1, x0, x0 >= x1)",
-  minimum: "select(x1, x0, x0 <= x1)",
+  maximum: "select(select(x1, x0, x0 >= x1), x0 + x1, nan(x0) | nan(x1))",
+  minimum: "select(select(x1, x0, x0 <= x1), x0 + x1, nan(x0) | nan(x1))",
   greater: "select(T(0.0), T(1.0), x0 > x1)",
   greaterEqual: "select(T(0.0), T(1.0), x0 >= x1)",
   equal: "select(T(0.0), T(1.0), x0 == x1)",
   where: "select(x2, x1, x0 != T(0.0))",
 };
+
+/**
+ * Bit tests for NaN and finiteness, scalar and per lane (see {@link WGSL_EXPRESSIONS}). Included in
+ * every elementwise shader; WGSL drops functions a shader does not call.
+ */
+export const WGSL_HELPERS = `
+fn nan_f(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }
+fn finite_f(x: f32) -> bool { return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u; }
+fn nan_v(x: vec4<f32>) -> vec4<bool> {
+  return (bitcast<vec4<u32>>(x) & vec4<u32>(0x7fffffffu)) > vec4<u32>(0x7f800000u);
+}
+fn finite_v(x: vec4<f32>) -> vec4<bool> {
+  return (bitcast<vec4<u32>>(x) & vec4<u32>(0x7f800000u)) != vec4<u32>(0x7f800000u);
+}`;
 
 /** An argument of a program node: an external input or an earlier node of the program. */
 export interface ProgramArg {
@@ -103,10 +123,11 @@ export function elementwiseShader(program: ElementwiseProgram, vectorized = fals
       throw new Error(`webgpu backend: no WGSL expression for op "${node.op}"`);
     }
     const args = node.args.map((a) => (a.kind === "input" ? `x${a.index}` : `t${a.index}`));
-    const typed = expr.replace(/\bT\(/g, `${T}(`);
+    const typed = expr.replace(/\bT\(/g, `${T}(`)
+      .replace(/\b(nan|finite)\(/g, `$1_${vectorized ? "v" : "f"}(`);
     return `  let t${k} = ${typed.replace(/\bx(\d)\b/g, (_, d) => `(${args[Number(d)]})`)};`;
   }).join("\n");
-  return `
+  return `${WGSL_HELPERS}
 struct Params { size: u32, pad0: u32, pad1: u32, pad2: u32, shape: vec4<u32>,
                 strides: array<vec4<u32>, ${Math.max(1, access.length)}> }
 ${bindings}

@@ -4,6 +4,7 @@
  * element sharing the loop and combining in workgroup memory (few outputs, long axis).
  */
 import { LINEAR_ENTRY_PARAMS, linearIndex, linearWorkgroups } from "./common.ts";
+import { WGSL_HELPERS } from "./elementwise.ts";
 
 /** The reductions there are kernels for. */
 export type ReduceOp = "sum" | "max" | "argmax";
@@ -32,7 +33,8 @@ export function reduceWorkgroups(
     : linearWorkgroups(outer * inner);
 }
 
-const HEADER = `struct Params { outer: u32, length: u32, inner: u32, pad: u32 }
+const HEADER = `${WGSL_HELPERS}
+struct Params { outer: u32, length: u32, inner: u32, pad: u32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;`;
 
 /** The WGSL of a reduction, for the variant {@link useCooperativeReduce} picks for these extents. */
@@ -42,8 +44,9 @@ export function reduceShader(op: ReduceOp, cooperative: boolean): string {
 @group(0) @binding(1) var<storage, read_write> out: array<${outType}>;
 @group(0) @binding(2) var<uniform> p: Params;`;
   const init = op === "sum" ? "0.0" : "x[base]";
-  // NaN wins a max, so that a NaN anywhere shows in the result.
-  const better = "(v > best || (v != v && best == best))";
+  // NaN wins a max, so that a NaN anywhere shows in the result (tested on the bits: see
+  // WGSL_EXPRESSIONS on why `v != v` would not do).
+  const better = "(v > best || (nan_f(v) && !nan_f(best)))";
   if (!cooperative) {
     const body = op === "sum"
       ? "acc = acc + x[base + r * p.inner];"
@@ -68,7 +71,7 @@ fn main(${LINEAR_ENTRY_PARAMS}) {
   const combine = op === "sum"
     ? "vals[lid] = vals[lid] + vals[lid + s];"
     : `let v = vals[lid + s]; let best = vals[lid];
-       if (v > best || (v != v && best == best) || (v == best && idx[lid + s] < idx[lid])) {
+       if (v > best || (nan_f(v) && !nan_f(best)) || (v == best && idx[lid + s] < idx[lid])) {
          vals[lid] = v; idx[lid] = idx[lid + s];
        }`;
   const local = op === "sum"

@@ -149,6 +149,11 @@ export const step: (x: Tensor) => Tensor = unary("step");
 export const abs: (x: Tensor) => Tensor = unary("abs", (dy, _y, x) => mul(dy, sign(x)));
 /** -1, 0 or 1 (no gradient). */
 export const sign: (x: Tensor) => Tensor = unary("sign");
+/**
+ * 1 where x is finite, 0 where it is NaN or infinite (no gradient). Decided from the bits of the
+ * value, so it holds on devices whose compilers assume arithmetic never meets a NaN.
+ */
+export const isFinite: (x: Tensor) => Tensor = unary("isFinite");
 /** Hyperbolic tangent. */
 export const tanh: (x: Tensor) => Tensor = unary(
   "tanh",

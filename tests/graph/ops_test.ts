@@ -130,6 +130,14 @@ const cases: OpCase[] = [
   unaryCase("step", ops.step, [-1, 0.5, 0], [0, 1, 0], awayFromZero, true),
   unaryCase("abs", ops.abs, [-1.5, 2, -0.25], [1.5, 2, 0.25], awayFromZero),
   unaryCase("sign", ops.sign, [-3, 2, 0], [-1, 1, 0], awayFromZero, true),
+  unaryCase(
+    "isFinite",
+    ops.isFinite,
+    [1, Infinity, NaN, -Infinity, -3e38],
+    [1, 0, 0, 0, 1],
+    normal,
+    true,
+  ),
   unaryCase("tanh", ops.tanh, [0, 1, -30], [0, Math.tanh(1), -1], normal),
   unaryCase(
     "sigmoid",
@@ -488,6 +496,23 @@ Deno.test("ops", gpuTestOptions, async (t) => {
         values[1234] = 5;
         const [at] = await backend.run([ops.argmax(long, 0)], { long: values });
         assert.equal(at[0], 1234, backend.kind);
+      }
+    });
+
+    await t.step("NaN survives relu, maximum, minimum and max on every backend", async () => {
+      // WGSL compilers may assume no NaN and fold these into instructions that drop it; a NaN that
+      // vanishes would hide a diverged loss.
+      for (const backend of backends) {
+        const g = new Graph();
+        const x = g.input("x", [4]);
+        const outs = [ops.relu(x), ops.maximum(x, 0), ops.minimum(0, x), ops.max(x, 0)];
+        for (const values of [[NaN, 1, -1, 2], [1, -1, NaN, 2], [-NaN, -1, 5, 2]]) {
+          const results = await backend.run(outs, { x: values });
+          const at = values.findIndex((v) => Number.isNaN(v));
+          for (const [k, r] of results.entries()) {
+            assert.ok(Number.isNaN(r[k === 3 ? 0 : at]), `${backend.kind} output ${k}: ${[...r]}`);
+          }
+        }
       }
     });
 
