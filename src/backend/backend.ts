@@ -29,6 +29,11 @@ export interface CompileRequest {
   readonly outputs?: readonly Tensor[];
   /** Variables to overwrite at the end of each run, from values computed in the run. */
   readonly updates?: readonly Update[];
+  /**
+   * A scalar computed in the run: the updates are applied only when it is positive, else every
+   * variable keeps its value (a training step guards itself this way against non-finite values).
+   */
+  readonly guard?: Tensor;
 }
 
 /** A compiled graph, ready to run many times with new feeds. */

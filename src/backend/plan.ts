@@ -41,6 +41,8 @@ export interface Plan {
   readonly inputs: readonly Tensor[];
   readonly outputs: readonly Tensor[];
   readonly updates: readonly Update[];
+  /** The scalar that decides whether the updates apply (see {@link CompileRequest.guard}). */
+  readonly guard: Tensor | null;
   readonly indexChecks: readonly IndexCheck[];
   /**
    * With fusion: for each step, the elementwise nodes it computes (in order, itself last); their
@@ -65,7 +67,11 @@ export function storageBase(t: Tensor): Tensor {
 export function makePlan(request: CompileRequest, options: PlanOptions = {}): Plan {
   const outputs = request.outputs ?? [];
   const updates = request.updates ?? [];
-  const roots = [...outputs, ...updates.map(([, t]) => t)];
+  const guard = request.guard ?? null;
+  if (guard !== null && (guard.size !== 1 || guard.dtype !== "float")) {
+    throw new ShapeError("compile", `the update guard must be a float scalar, got ${guard}`);
+  }
+  const roots = [...outputs, ...updates.map(([, t]) => t), ...(guard === null ? [] : [guard])];
   if (roots.length === 0) {
     throw new ShapeError("compile", "nothing to compute: no outputs or updates");
   }
@@ -184,7 +190,7 @@ export function makePlan(request: CompileRequest, options: PlanOptions = {}): Pl
       checkIndexValues(indices.attrs.data as Float64Array, bound, t.op, `constant ${indices}`);
     }
   }
-  return { steps, slots, slotOf, inputs, outputs, updates, indexChecks, groups };
+  return { steps, slots, slotOf, inputs, outputs, updates, guard, indexChecks, groups };
 }
 
 function checkIndexValues(values: ArrayLike<number>, bound: number, op: string, what: string) {

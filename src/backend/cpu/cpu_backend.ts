@@ -116,6 +116,7 @@ export class CpuBackend implements Backend {
     const inputViews = plan.inputs.map(view);
     const outputViews = plan.outputs.map(view);
     const updates = plan.updates.map(([v, t]) => [this.#variableStorage(v), view(t)] as const);
+    const guard = plan.guard === null ? null : view(plan.guard);
 
     // deno-lint-ignore require-await -- async so that bad feeds reject rather than throw
     const run = async (feeds: Feeds = {}): Promise<HostArray[]> => {
@@ -124,7 +125,9 @@ export class CpuBackend implements Backend {
       inputViews.forEach((target, i) => target.set(data[i]));
       for (const step of steps) step();
       const results = outputViews.map((v) => v.slice());
-      for (const [target, source] of updates) if (target !== source) target.set(source);
+      if (guard === null || guard[0] > 0) {
+        for (const [target, source] of updates) if (target !== source) target.set(source);
+      }
       return results;
     };
     return { outputs: plan.outputs, run };

@@ -40,6 +40,7 @@ import {
   SEGMENT_SUM_SHADER,
 } from "../../../kernels/indexing.ts";
 import { matmulShader, matmulWorkgroups } from "../../../kernels/matmul.ts";
+import { GUARDED_COPY_SHADER } from "../../../kernels/copy.ts";
 import { tiledMatmulShader, tiledMatmulWorkgroups } from "../../../kernels/matmul_tiled.ts";
 
 /** One recorded dispatch. */
@@ -72,14 +73,18 @@ function bytesOf(elements: number): number {
 /** Which matrix-product kernel suits the adapter. */
 export type MatmulKernel = "register" | "tiled";
 
+/** Whether an adapter runs compute shaders on the CPU (llvmpipe and the like). */
+export function isSoftwareAdapter(info: GPUAdapterInfo): boolean {
+  return info.isFallbackAdapter ||
+    /llvmpipe|lavapipe|softpipe|swiftshader/i.test(`${info.description} ${info.device}`);
+}
+
 /**
  * "register" (per-invocation register blocks, no workgroup memory) for software adapters that run
  * compute shaders on a CPU, like llvmpipe; "tiled" (workgroup-memory tiles) for hardware GPUs.
  */
 export function matmulKernelFor(info: GPUAdapterInfo): MatmulKernel {
-  const software = info.isFallbackAdapter ||
-    /llvmpipe|lavapipe|softpipe|swiftshader/i.test(`${info.description} ${info.device}`);
-  return software ? "register" : "tiled";
+  return isSoftwareAdapter(info) ? "register" : "tiled";
 }
 
 /** The kernel spec of one step, which computes `group` (itself last) when fused. */
@@ -175,11 +180,19 @@ export class WebGpuBackend implements Backend {
 
   /** The matrix-product kernel in use (see {@link matmulKernelFor}). */
   readonly matmulKernel: MatmulKernel;
+  /** Whether the adapter runs on the CPU (see {@link isSoftwareAdapter}). */
+  readonly adapterIsSoftware: boolean;
 
-  private constructor(device: GPUDevice, description: string, matmulKernel: MatmulKernel) {
+  private constructor(
+    device: GPUDevice,
+    description: string,
+    matmulKernel: MatmulKernel,
+    software: boolean,
+  ) {
     this.device = device;
     this.description = description;
     this.matmulKernel = matmulKernel;
+    this.adapterIsSoftware = software;
     device.lost.then((info) => {
       if (!this.#disposed) this.#lost = info.message || info.reason || "device lost";
     });
@@ -212,7 +225,7 @@ export class WebGpuBackend implements Backend {
     const info = adapter.info;
     const name = info.description || info.device || info.vendor || "unknown adapter";
     const kernel = matmulKernel === "auto" ? matmulKernelFor(info) : matmulKernel;
-    return new WebGpuBackend(device, `WebGPU (${name})`, kernel);
+    return new WebGpuBackend(device, `WebGPU (${name})`, kernel, isSoftwareAdapter(info));
   }
 
   #check(): void {
@@ -272,27 +285,51 @@ export class WebGpuBackend implements Backend {
       offset: 0,
       size: t.size * 4,
     });
-    const steps: GpuStep[] = await Promise.all(plan.steps.map(async (node) => {
-      const spec = kernelSpec(node, plan.groups?.get(node.id) ?? [node], this.matmulKernel);
-      const pipeline = await this.#pipeline(spec.shader);
+    const prepare = async (
+      shader: string,
+      uniforms: Uint32Array,
+      workgroups: [number, number, number],
+      resources: GPUBindingResource[],
+    ): Promise<GpuStep> => {
+      const pipeline = await this.#pipeline(shader);
       const uniform = this.#buffer(
-        spec.uniforms.length,
+        uniforms.length,
         GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
       );
-      upload(device, uniform, spec.uniforms);
-      const resources = [...spec.reads.map(binding), binding(node), { buffer: uniform }];
+      upload(device, uniform, uniforms);
       const bindGroup = device.createBindGroup({
         layout: pipeline.getBindGroupLayout(0),
-        entries: resources.map((resource, i) => ({ binding: i, resource })),
+        entries: [...resources, { buffer: uniform }].map((resource, i) => ({
+          binding: i,
+          resource,
+        })),
       });
-      return { pipeline, bindGroup, workgroups: spec.workgroups };
+      return { pipeline, bindGroup, workgroups };
+    };
+    const steps: GpuStep[] = await Promise.all(plan.steps.map((node) => {
+      const spec = kernelSpec(node, plan.groups?.get(node.id) ?? [node], this.matmulKernel);
+      return prepare(spec.shader, spec.uniforms, spec.workgroups, [
+        ...spec.reads.map(binding),
+        binding(node),
+      ]);
     }));
+    // Guarded updates are kernels at the end of the pass; unguarded ones are copy commands.
+    const guard = plan.guard;
+    const guardedCopies: GpuStep[] = guard === null ? [] : await Promise.all(
+      plan.updates.map(([v, t]) =>
+        prepare(GUARDED_COPY_SHADER, Uint32Array.of(v.size, 0, 0, 0), linearWorkgroups(v.size), [
+          binding(t),
+          binding(guard),
+          { buffer: this.#variableBuffer(v), offset: 0, size: v.size * 4 },
+        ])
+      ),
+    );
     const error = await device.popErrorScope();
     if (error !== null) throw new Error(`webgpu backend: compiling failed: ${error.message}`);
 
     const inputBuffers = plan.inputs.map((t) => binding(t).buffer);
     const outputs = plan.outputs.map((t) => ({ tensor: t, source: binding(t) }));
-    const updates = plan.updates.map(([v, t]) => ({
+    const updates = guard !== null ? [] : plan.updates.map(([v, t]) => ({
       target: this.#variableBuffer(v),
       source: binding(t),
     }));
@@ -309,9 +346,9 @@ export class WebGpuBackend implements Backend {
         upload(device, inputBuffers[i], typed);
       });
       const encoder = device.createCommandEncoder();
-      if (steps.length > 0) {
+      if (steps.length + guardedCopies.length > 0) {
         const pass = encoder.beginComputePass();
-        for (const step of steps) {
+        for (const step of [...steps, ...guardedCopies]) {
           pass.setPipeline(step.pipeline);
           pass.setBindGroup(0, step.bindGroup);
           pass.dispatchWorkgroups(...step.workgroups);
