@@ -8,6 +8,8 @@ import {
   div,
   equal,
   exp,
+  gather,
+  isFinite,
   log,
   matmul,
   max,
@@ -27,6 +29,21 @@ import { formatShape, type Tensor } from "./tensor.ts";
 /** Sum of every element, as a scalar. */
 export function sumAll(x: Tensor): Tensor {
   return sum(reshape(x, [x.size]), 0);
+}
+
+/**
+ * 1 when every element of every tensor is finite, else 0 (a float scalar of the first tensor's
+ * graph). It counts the non-finite elements, whose sum is 0 exactly when there are none, however
+ * the device rounds: a guard that cannot be fooled by NaN arithmetic.
+ */
+export function allFinite(tensors: readonly Tensor[]): Tensor {
+  if (tensors.length === 0) throw new ShapeError("allFinite", "needs at least one tensor");
+  let bad: Tensor | null = null;
+  for (const t of tensors) {
+    const count = sumAll(sub(1, isFinite(t)));
+    bad = bad === null ? count : add(bad, count);
+  }
+  return equal(bad!, 0);
 }
 
 /** Mean of every element (no axis) or along `axis`. */
@@ -72,6 +89,12 @@ export function segmentMean(x: Tensor, segmentIds: Tensor, numSegments: number):
 /**
  * Squared Euclidean distances between the rows of `a` [n, d] and of `b` [m, d], as [n, m], through
  * |a|^2 + |b|^2 - 2 a.b (one matrix product; clamped at 0 against rounding). For large n and m.
+ *
+ * Both sets are first moved by `b`'s first row, which changes no distance: so rows far from the
+ * origin (embeddings drift during long runs) do not lose their distances to the cancellation of
+ * large squares. A row of the data rather than a mean keeps exact data exact (integer rows stay
+ * integers, so ties stay ties). The shift carries no gradient, and needs none: no distance
+ * depends on it.
  */
 export function squaredDistances(a: Tensor, b: Tensor): Tensor {
   if (a.rank !== 2 || b.rank !== 2 || a.shape[1] !== b.shape[1]) {
@@ -80,9 +103,12 @@ export function squaredDistances(a: Tensor, b: Tensor): Tensor {
       `expects [n, d] and [m, d], got ${formatShape(a.shape)} and ${formatShape(b.shape)}`,
     );
   }
-  const aa = sum(square(a), 1, true); // [n, 1]
-  const bb = reshape(sum(square(b), 1), [1, b.shape[0]]); // [1, m]
-  return maximum(sub(add(aa, bb), mul(matmul(a, b, false, true), 2)), 0);
+  const centre = stopGradient(gather(b, b.graph.constant([0], [1], "int32"))); // [1, d]
+  const ac = sub(a, centre);
+  const bc = sub(b, centre);
+  const aa = sum(square(ac), 1, true); // [n, 1]
+  const bb = reshape(sum(square(bc), 1), [1, b.shape[0]]); // [1, m]
+  return maximum(sub(add(aa, bb), mul(matmul(ac, bc, false, true), 2)), 0);
 }
 
 /**

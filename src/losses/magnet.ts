@@ -9,18 +9,29 @@
  * and the loss is the mean of l_n. Gradients flow through the means and through s2. Widely copied
  * ports divide by 2 s2^2 instead of 2 s2, which makes the loss depend on the scale of the embeddings;
  * here scaling every row by any factor leaves the loss unchanged, as the paper's definition does.
+ *
+ * Because the loss changes under neither a shift nor a scaling of the whole batch, the graph first
+ * moves the batch to its mean and divides it by its largest coordinate. Then every distance is
+ * exact to float32 rounding whatever the embeddings' offset (no cancellation of large squares), and
+ * no square overflows whatever their scale. Neither step carries a gradient, and none is needed:
+ * L(r) = L((r - c) / s) for any constants c and s > 0, so the gradient with c and s held constant
+ * is the whole gradient.
  */
 import { ShapeError } from "../errors.ts";
 import {
+  abs,
   add,
   div,
   equal,
   gather,
+  max,
+  maximum,
   mul,
   neg,
   relu,
   reshape,
   square,
+  stopGradient,
   sub,
   sum,
 } from "../graph/ops.ts";
@@ -53,11 +64,21 @@ export interface MagnetLossGraph {
   readonly loss: Tensor;
   /** [N]: l_n. */
   readonly losses: Tensor;
-  /** Scalar: s2, the batch's within-cluster variance. */
+  /**
+   * Scalar: s2, the batch's within-cluster variance (float32: it overflows for embeddings beyond
+   * about 1e19, where `unitVariance * scale^2` computed in float64 does not).
+   */
   readonly variance: Tensor;
+  /** Scalar: s2 divided by `scale` squared, the form the loss computes with. */
+  readonly unitVariance: Tensor;
+  /** Scalar: the largest coordinate of the batch about its mean (the unit of `unitVariance`). */
+  readonly scale: Tensor;
   /** [numClusters, dim]: the batch cluster means. */
   readonly means: Tensor;
 }
+
+/** Below this, a batch counts as all one point (its variance is then 0 and the loss undefined). */
+const SMALLEST_SCALE = 1e-30;
 
 /** Builds the magnet loss of a batch. Validation of the batch's contents is the caller's. */
 export function magnetLoss(inputs: MagnetLossInputs): MagnetLossGraph {
@@ -78,18 +99,32 @@ export function magnetLoss(inputs: MagnetLossInputs): MagnetLossGraph {
       `clusterClasses must be float [${m}], got ${clusterClasses}`,
     );
   }
-  const means = segmentMean(r, clusterOf, m); // [M, dim]
-  const ownDistance = sum(square(sub(r, gather(means, clusterOf))), 1); // [N]
-  const variance = div(sumAll(ownDistance), n - 1);
-  const twoVariance = mul(variance, 2);
+  const dim = r.shape[1];
+  const centre = stopGradient(mean(r, 0, true)); // [1, dim]
+  const centred = sub(r, centre);
+  const scale = stopGradient(
+    maximum(max(reshape(abs(centred), [n * dim]), 0), SMALLEST_SCALE),
+  );
+  const unit = div(centred, scale); // [N, dim], every coordinate in [-1, 1]
+  const unitMeans = segmentMean(unit, clusterOf, m); // [M, dim]
+  const ownDistance = sum(square(sub(unit, gather(unitMeans, clusterOf))), 1); // [N]
+  const unitVariance = div(sumAll(ownDistance), n - 1);
+  const twoVariance = mul(unitVariance, 2);
   const classes = reshape(clusterClasses, [m, 1]);
   const rowClass = gather(classes, clusterOf); // [N, 1]
   const impostor = sub(1, equal(rowClass, reshape(classes, [1, m]))); // [N, M]
   // Distances to every mean through one matrix product: exact enough for the impostor terms, which
   // are never near 0 relative to their size (a row's own distance, which can be, is computed above
   // from explicit differences and is masked out here).
-  const logits = neg(div(squaredDistances(r, means), twoVariance)); // [N, M]
+  const logits = neg(div(squaredDistances(unit, unitMeans), twoVariance)); // [N, M]
   const impostorTerm = maskedLogSumExp(logits, impostor, 1); // [N]
   const losses = relu(add(add(div(ownDistance, twoVariance), alpha), impostorTerm));
-  return { loss: mean(losses), losses, variance, means };
+  return {
+    loss: mean(losses),
+    losses,
+    variance: mul(unitVariance, square(scale)),
+    unitVariance,
+    scale,
+    means: add(mul(unitMeans, scale), centre),
+  };
 }

@@ -3,6 +3,7 @@
  * and runs the same graph the trainer uses (compiled once per backend and batch shape).
  */
 import { MagnetInputError } from "../errors.ts";
+import { checkAlpha, FLOAT32_MAX } from "./limits.ts";
 import { gradients } from "../graph/autodiff.ts";
 import { Graph } from "../graph/tensor.ts";
 import type { Backend, Executable } from "../backend/backend.ts";
@@ -62,16 +63,20 @@ function checkBatch(batch: MagnetBatch): CheckedBatch {
   if (classes.length !== n) {
     throw new MagnetInputError(`classes has ${classes.length} entries for ${n} rows`);
   }
-  const alpha = batch.alpha ?? 1;
-  if (!Number.isFinite(alpha)) throw new MagnetInputError(`alpha must be finite, got ${alpha}`);
+  checkAlpha(batch.alpha ?? 1);
   for (let i = 0; i < embeddings.length; i++) {
-    if (!Number.isFinite(embeddings[i])) {
+    const v = embeddings[i];
+    if (!Number.isFinite(v) || Math.abs(v) > FLOAT32_MAX) {
+      const beyond = Number.isFinite(v) ? `, beyond the float32 range (±${FLOAT32_MAX})` : "";
       throw new MagnetInputError(
-        `embeddings row ${Math.floor(i / dim)}, column ${i % dim} is ${embeddings[i]}`,
+        `embeddings row ${Math.floor(i / dim)}, column ${i % dim} is ${v}${beyond}`,
       );
     }
   }
+  // Clusters and classes are renumbered densely: the graph takes class ids as floats, which would
+  // merge ids above 2^24.
   const index = new Map<number, number>();
+  const classIndex = new Map<number, number>();
   const clusterOf = new Int32Array(n);
   const clusterClass: number[] = [];
   const firstRow: number[] = [];
@@ -97,7 +102,11 @@ function checkBatch(batch: MagnetBatch): CheckedBatch {
         "at least two classes (an impostor cluster)",
     );
   }
-  return { n, numClusters: index.size, clusterOf, clusterClasses: Float32Array.from(clusterClass) };
+  const clusterClasses = Float32Array.from(clusterClass, (c) => {
+    if (!classIndex.has(c)) classIndex.set(c, classIndex.size);
+    return classIndex.get(c)!;
+  });
+  return { n, numClusters: index.size, clusterOf, clusterClasses };
 }
 
 const SCOPE = {};
@@ -107,7 +116,7 @@ function executableFor(backend: Backend, n: number, dim: number, m: number): Pro
   return compileOnce(backend, SCOPE, `${n}x${dim}/${m}`, () => {
     const g = new Graph();
     const embeddings = g.input("embeddings", [n, dim]);
-    const { loss, losses, variance } = magnetLoss({
+    const { loss, losses, unitVariance, scale } = magnetLoss({
       embeddings,
       clusterOf: g.input("clusterOf", [n], "int32"),
       clusterClasses: g.input("clusterClasses", [m]),
@@ -115,7 +124,7 @@ function executableFor(backend: Backend, n: number, dim: number, m: number): Pro
       alpha: g.input("alpha", []),
     });
     const [gradient] = gradients(loss, [embeddings]);
-    return backend.compile({ outputs: [loss, losses, variance, gradient] });
+    return backend.compile({ outputs: [loss, losses, unitVariance, scale, gradient] });
   });
 }
 
@@ -139,13 +148,15 @@ export async function computeMagnetLoss(
 ): Promise<MagnetResult> {
   const checked = checkBatch(batch);
   const exe = await executableFor(backend, checked.n, batch.dim, checked.numClusters);
-  const [loss, losses, variance, gradient] = await exe.run({
+  const [loss, losses, unitVariance, scale, gradient] = await exe.run({
     embeddings: batch.embeddings,
     clusterOf: checked.clusterOf,
     clusterClasses: checked.clusterClasses,
     alpha: [batch.alpha ?? 1],
   });
-  if (!(variance[0] > 0)) {
+  // In float64, so that the variance of embeddings near the float32 limit does not overflow.
+  const variance = unitVariance[0] * scale[0] * scale[0];
+  if (!(variance > 0)) {
     throw new MagnetInputError(
       "the batch has no within-cluster variance (every row equals its cluster mean, e.g. all " +
         "clusters have a single row): the magnet loss is undefined",
@@ -154,7 +165,7 @@ export async function computeMagnetLoss(
   return {
     loss: loss[0],
     losses: Float32Array.from(losses),
-    variance: variance[0],
+    variance,
     gradient: Float32Array.from(gradient),
   };
 }

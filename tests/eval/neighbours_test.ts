@@ -107,6 +107,22 @@ Deno.test("nearestNeighbours matches float64 brute force", gpuTestOptions, async
         }
       });
 
+      await t.step(`${backend.kind}: data far from the origin keeps its distances`, async () => {
+        // Shifted by 1e4 (rows rounded to float32 first, so both sides see the same rows), the
+        // |q|^2 + |r|^2 - 2 q.r form would lose every distance to cancellation.
+        const random = new Random(5);
+        const dim = 8, k = 5;
+        const shift = (rows: Float32Array) => rows.map((v, i) => v + 1e4 * (1 + (i % dim)));
+        const refs = shift(gaussianRows(random, 200, dim));
+        const queries = shift(gaussianRows(random, 30, dim));
+        const nn = await nearestNeighbours(backend, queries, refs, dim, k);
+        const expected = bruteForce(queries, refs, dim, k);
+        const row = rowsOf(nn);
+        for (let q = 0; q < 30; q++) {
+          assertClose(row.distances[q], expected.distances[q], 1e-4, `distances of query ${q}`);
+        }
+      });
+
       await t.step(`${backend.kind}: gaussian data, within float32 rounding`, async () => {
         const random = new Random(4);
         const dim = 16, k = 10;

@@ -150,6 +150,59 @@ Deno.test("magnet loss", gpuTestOptions, async (t) => {
       );
 
       await t.step(
+        `${backend.kind}: an offset of 1e3, 1e4 or -1e5 changes nothing beyond float32 rounding`,
+        async () => {
+          // The shifted rows are rounded to float32 first; the float64 reference sees the same rows,
+          // so any difference is the loss's own error (it was 8 % at 1e3 through |a|^2 + |b|^2 -
+          // 2ab).
+          const b = randomBatch(new Random(9), 16, 6, 0.5);
+          const base = await computeMagnetLoss(backend, b);
+          for (const offset of [1e3, 1e4, -1e5]) {
+            // The same vector added to every row: a different offset in each column.
+            const shift = (i: number) => offset * (1 + ((i % b.dim) % 3));
+            const shifted = { ...b, embeddings: b.embeddings.map((v, i) => v + shift(i)) };
+            const expected = referenceMagnet(shifted);
+            const r = await computeMagnetLoss(backend, shifted);
+            assertClose([r.loss], [expected.loss], 1e-4, `loss at offset ${offset}`);
+            assertClose(r.losses, expected.losses, 1e-4, `losses at offset ${offset}`);
+            assertClose([r.variance], [expected.variance], 1e-4, `variance at offset ${offset}`);
+            if (Math.abs(offset) <= 1e3) {
+              // Small enough that float32 keeps the rows: then the loss itself is unchanged.
+              assertClose([r.loss], [base.loss], 1e-3, `loss at offset ${offset} against none`);
+            }
+          }
+        },
+      );
+
+      await t.step(
+        `${backend.kind}: embeddings near 1e20 or 1e-20 give the loss of the unscaled batch`,
+        async () => {
+          const b = randomBatch(new Random(9), 16, 6, 0.5);
+          const base = await computeMagnetLoss(backend, b);
+          for (const scale of [1e20, 1e-20]) {
+            const r = await computeMagnetLoss(backend, {
+              ...b,
+              embeddings: b.embeddings.map((v) => v * scale),
+            });
+            assertClose([r.loss], [base.loss], 1e-4, `loss at scale ${scale}`);
+            assertClose(r.losses, base.losses, 1e-4, `losses at scale ${scale}`);
+            assertClose([r.variance / (scale * scale)], [base.variance], 1e-4, `variance ${scale}`);
+            assert.ok(r.gradient.every(Number.isFinite), `finite gradient at scale ${scale}`);
+          }
+        },
+      );
+
+      await t.step(`${backend.kind}: class ids above 2^24 stay apart`, async () => {
+        // As float32, 2^24 and 2^24 + 1 are the same number: the two classes must not merge.
+        const big = 2 ** 24;
+        const r = await computeMagnetLoss(backend, {
+          ...hand,
+          classes: new Int32Array([big, big, big + 1, big + 1]),
+        });
+        assertClose(r.losses, [0, 1, 1.6, 0]);
+      });
+
+      await t.step(
         `${backend.kind}: far-apart clusters give exactly zero loss and gradient`,
         async () => {
           const b = randomBatch(new Random(3), 8, 6, 1000);
@@ -211,6 +264,12 @@ Deno.test("magnet loss", gpuTestOptions, async (t) => {
         [{ embeddings: new Float32Array([0, NaN, 1, 5]) }, /row 1, column 0 is NaN/],
         [{ embeddings: new Float32Array([0, 2, Infinity, 5]) }, /row 2, column 0 is Infinity/],
         [{ clusters: new Int32Array([0, 1, 2, 3]) }, /no within-cluster variance/],
+        [{ alpha: 1e39 }, /alpha = 1e\+39 is too large/],
+        [{ alpha: NaN }, /alpha must be a finite number, got NaN/],
+        [
+          { embeddings: new Float64Array([0, 1e300, 1, 5]) as unknown as Float32Array },
+          /row 1, column 0 is 1e\+300, beyond the float32 range/,
+        ],
       ];
       for (const [change, message] of cases) {
         await assert.rejects(
