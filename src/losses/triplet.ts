@@ -37,6 +37,11 @@ export interface TripletLossGraph {
   readonly loss: Tensor;
   /** Scalar: the fraction of valid triplets (all) or pairs (semihard) with a positive loss. */
   readonly activeFraction: Tensor;
+  /**
+   * Scalar: how many valid triplets (all) or anchor-positive pairs with some negative (semihard)
+   * the batch holds. A batch of one class has none: its loss is 0 and it teaches nothing.
+   */
+  readonly count: Tensor;
 }
 
 const FAR = 1e30;
@@ -80,9 +85,11 @@ export function tripletLoss(
     const valid = mul(reshape(positive, [n, n, 1]), reshape(negative, [n, 1, n])); // [a, p, n]
     const losses = mul(relu(add(sub(dAP, dAN), margin)), valid);
     const active = sumAll(mul(greater(losses, 0), valid));
+    const count = sumAll(valid);
     return {
       loss: div(sumAll(losses), maximum(active, 1)),
-      activeFraction: div(active, maximum(sumAll(valid), 1)),
+      activeFraction: div(active, maximum(count, 1)),
+      count,
     };
   }
   if (mining !== "semihard") {
@@ -96,10 +103,15 @@ export function tripletLoss(
   const hasFarther = max(farther, 2); // [a, p]
   const farthest = max(where(negative, dist, -FAR), 1, true); // [a, 1]
   const chosen = where(hasFarther, closestFarther, farthest); // [a, p]
-  const losses = mul(relu(add(sub(dist, chosen), margin)), positive);
-  const pairs = maximum(sumAll(positive), 1);
+  // An anchor without any negative has no triplet: its pairs would meet the -FAR sentinel.
+  const hasNegative = max(negative, 1, true); // [a, 1]
+  const valid = mul(positive, hasNegative); // [a, p]
+  const losses = mul(relu(add(sub(dist, where(hasNegative, chosen, 0)), margin)), valid);
+  const count = sumAll(valid);
+  const pairs = maximum(count, 1);
   return {
     loss: div(sumAll(losses), pairs),
-    activeFraction: div(sumAll(mul(greater(losses, 0), positive)), pairs),
+    activeFraction: div(sumAll(mul(greater(losses, 0), valid)), pairs),
+    count,
   };
 }

@@ -38,6 +38,7 @@ function referenceTriplet(
       const negatives = [...Array(n).keys()].filter((k) => cls[k] !== cls[a]).map((k) =>
         distance(x, dim, a, k)
       );
+      if (negatives.length === 0) continue; // no negative: no triplet
       if (mining === "all") {
         for (const dan of negatives) {
           const l = Math.max(0, dap - dan + margin);
@@ -126,6 +127,31 @@ Deno.test("baseline losses", gpuTestOptions, async (t) => {
         assert.equal(f[0], 0);
       },
     );
+
+    for (const backend of backends) {
+      await t.step(`a batch of one class has no triplet on ${backend.kind}`, async () => {
+        for (const mining of ["all", "semihard"] as const) {
+          const g = new Graph();
+          const x = g.input("x", [4, 2]);
+          const cls = g.input("cls", [4]);
+          const { loss, activeFraction, count } = tripletLoss(x, cls, { margin: 0.2, mining });
+          const [l, f, c] = await backend.run([loss, activeFraction, count], {
+            x: [0, 0, 1, 0, 0, 3, 2, 2],
+            cls: [5, 5, 5, 5],
+          });
+          assert.deepEqual([l[0], f[0], c[0]], [0, 0, 0], `${mining}: ${l[0]}, ${f[0]}, ${c[0]}`);
+          // One anchor class with negatives, one without: only the former counts.
+          const [l2, , c2] = await backend.run([loss, activeFraction, count], {
+            x: [0, 0, 1, 0, 0, 3, 2, 2],
+            cls: [5, 5, 5, 6],
+          });
+          const expected = referenceTriplet([0, 0, 1, 0, 0, 3, 2, 2], 2, [5, 5, 5, 6], 0.2, mining);
+          assertClose(l2, [expected], 1e-5, mining);
+          // 6 anchor-positive pairs in class 5, each with the one negative: 6 pairs, 6 triplets.
+          assert.equal(c2[0], 6);
+        }
+      });
+    }
 
     const softmaxBuild: GraphBuilder = (i) => softmaxLoss(i.x, i.cls, i.w, i.b).loss;
     const softmaxCase = (seed: number, n: number, dim: number, c: number) => {
