@@ -121,6 +121,7 @@ export function parseCsvDataset(text: string, source: string, options: CsvOption
     labels,
     classNames,
     featureNames: rows.featureNames,
+    sourceRows: rows.lines,
   };
 }
 

@@ -23,6 +23,12 @@ export interface Dataset {
   classNames: string[];
   /** Names of the feature columns, when the source has them (CSV headers). */
   featureNames?: string[];
+  /**
+   * Where each row stands in its source, 1-based, as messages name it (a CSV file's line, header
+   * included); absent when it is the row's position. Subsets carry it, so a message about a row of
+   * a split still names the row of the file.
+   */
+  sourceRows?: Int32Array;
 }
 
 /** The number of rows (examples) in `d`. */
@@ -45,6 +51,7 @@ export function subset(d: Dataset, indices: ArrayLike<number>): Dataset {
   const m = indices.length;
   const features = new Float32Array(m * dim);
   const labels = new Int32Array(m);
+  const sourceRows = new Int32Array(m);
   for (let i = 0; i < m; i++) {
     const r = indices[i];
     if (!Number.isInteger(r) || r < 0 || r >= n) {
@@ -54,8 +61,9 @@ export function subset(d: Dataset, indices: ArrayLike<number>): Dataset {
     }
     features.set(d.features.subarray(r * dim, (r + 1) * dim), i * dim);
     labels[i] = d.labels[r];
+    sourceRows[i] = d.sourceRows?.[r] ?? r + 1;
   }
-  const out: Dataset = { features, dim, labels, classNames: d.classNames.slice() };
+  const out: Dataset = { features, dim, labels, classNames: d.classNames.slice(), sourceRows };
   if (d.featureNames) out.featureNames = d.featureNames.slice();
   return out;
 }
@@ -65,11 +73,16 @@ export function subset(d: Dataset, indices: ArrayLike<number>): Dataset {
  * `source` and the first offending row (1-based) and column when it is not.
  *
  * Checked: `dim` is a positive integer; `features` holds exactly `n * dim` values, all finite;
- * `featureNames`, when given, has `dim` entries; class names are distinct; every label is in
- * range; at least two classes are present; no present class has a single example (the loss
- * needs a positive pair for every class it samples).
+ * `featureNames`, when given, has `dim` entries; class names are distinct; every label is an
+ * integer in range; and, for training data (`forTraining`, the default), at least two classes are
+ * present and no present class has a single example (the loss needs a positive pair for every
+ * class it samples).
  */
-export function validateDataset(d: Dataset, source: string): void {
+export function validateDataset(
+  d: Dataset,
+  source: string,
+  options: { forTraining?: boolean } = {},
+): void {
   const n = d.labels.length;
   const dim = d.dim;
   if (!Number.isInteger(dim) || dim < 1) {
@@ -81,6 +94,11 @@ export function validateDataset(d: Dataset, source: string): void {
     throw new MagnetInputError(
       `${source}: expected ${n} rows x ${dim} features = ${n * dim} values, ` +
         `found ${d.features.length}.`,
+    );
+  }
+  if (d.sourceRows !== undefined && d.sourceRows.length !== n) {
+    throw new MagnetInputError(
+      `${source}: expected ${n} source rows (one per row), found ${d.sourceRows.length}.`,
     );
   }
   if (d.featureNames !== undefined && d.featureNames.length !== dim) {
@@ -109,7 +127,7 @@ export function validateDataset(d: Dataset, source: string): void {
       const row = Math.floor(i / dim);
       const col = i - row * dim;
       throw new MagnetInputError(
-        `${source}, row ${row + 1}, ${columnLabel(d, col)}: expected a finite number, ` +
+        `${source}, row ${rowLabel(d, row)}, ${columnLabel(d, col)}: expected a finite number, ` +
           `found ${f[i]}.`,
       );
     }
@@ -120,14 +138,16 @@ export function validateDataset(d: Dataset, source: string): void {
   const firstRow = new Int32Array(classCount);
   for (let r = 0; r < n; r++) {
     const label = d.labels[r];
-    if (label < 0 || label >= classCount) {
+    if (!(Number.isInteger(label) && label >= 0 && label < classCount)) {
       throw new MagnetInputError(
-        `${source}, row ${r + 1}: expected a class index in [0, ${classCount}), found ${label}.`,
+        `${source}, row ${rowLabel(d, r)}: expected a class index in [0, ${classCount}), ` +
+          `found ${label}.`,
       );
     }
     if (counts[label] === 0) firstRow[label] = r;
     counts[label]++;
   }
+  if (options.forTraining === false) return;
   const present: number[] = [];
   for (let k = 0; k < classCount; k++) if (counts[k] > 0) present.push(k);
   if (present.length < 2) {
@@ -146,10 +166,15 @@ export function validateDataset(d: Dataset, source: string): void {
   }
   if (worst >= 0) {
     throw new MagnetInputError(
-      `${source}, row ${firstRow[worst] + 1}: class ${JSON.stringify(d.classNames[worst])} ` +
+      `${source}, row ${rowLabel(d, firstRow[worst])}: class ` +
+        `${JSON.stringify(d.classNames[worst])} ` +
         `has a single example; every class needs at least two.`,
     );
   }
+}
+
+function rowLabel(d: Dataset, row: number): number {
+  return d.sourceRows?.[row] ?? row + 1;
 }
 
 function columnLabel(d: Dataset, col: number): string {

@@ -4,6 +4,7 @@
  */
 import { MagnetInputError } from "../errors.ts";
 import type { TripletMining } from "../losses/triplet.ts";
+import { checkAlpha, FLOAT32_MAX } from "../losses/limits.ts";
 
 /** Which loss trains the embedding. */
 export type LossKind = "magnet" | "triplet" | "softmax";
@@ -73,15 +74,35 @@ export const DEFAULT_CONFIG: Readonly<TrainConfig> = Object.freeze({
   logEvery: 50,
 } as TrainConfig);
 
-function integer(name: string, value: number, min: number): void {
-  if (!Number.isInteger(value) || value < min) {
-    throw new MagnetInputError(`${name} must be an integer >= ${min}, got ${value}`);
+/** The largest seed: seeds are 32-bit, so a larger one would silently alias a smaller one. */
+export const MAX_SEED = 0xffffffff;
+
+/**
+ * The most elements one weight matrix or activation may hold (2^28 float32 values, 1 GiB): far
+ * beyond any model of this kind, and below what typed arrays and GPU buffers can allocate.
+ */
+export const MAX_TENSOR_ELEMENTS = 2 ** 28;
+
+/** The smallest positive normal float32: a learning rate below it would round towards 0. */
+const FLOAT32_MIN_NORMAL = 1.1754943508222875e-38;
+
+function integer(name: string, value: number, min: number, max = Number.MAX_SAFE_INTEGER): void {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `in [${min}, ${max}]`;
+    throw new MagnetInputError(`${name} must be an integer ${range}, got ${value}`);
   }
 }
 
-function positive(name: string, value: number): void {
+/** A positive setting that the float32 graph must see as itself, neither 0 nor infinite. */
+function positiveFloat32(name: string, value: number): void {
   if (!(value > 0) || !Number.isFinite(value)) {
     throw new MagnetInputError(`${name} must be a positive number, got ${value}`);
+  }
+  if (value < FLOAT32_MIN_NORMAL || value > FLOAT32_MAX) {
+    throw new MagnetInputError(
+      `${name} = ${value} cannot be represented in float32 (the graph's precision): use a value ` +
+        `between ${FLOAT32_MIN_NORMAL} and ${FLOAT32_MAX}`,
+    );
   }
 }
 
@@ -101,24 +122,28 @@ export function resolveConfig(options: Partial<TrainConfig> = {}): TrainConfig {
   if (!["all", "semihard"].includes(c.tripletMining)) {
     throw new MagnetInputError(`triplet mining must be all or semihard, got "${c.tripletMining}"`);
   }
-  c.hidden.forEach((h) => integer("hidden layer widths (--hidden)", h, 1));
-  integer("embedding dim (--embedding-dim)", c.embeddingDim, 1);
+  if (!Array.isArray(c.hidden)) {
+    throw new MagnetInputError(`hidden layer widths (--hidden) must be a list, got ${c.hidden}`);
+  }
+  c.hidden.forEach((h) => integer("hidden layer widths (--hidden)", h, 1, MAX_TENSOR_ELEMENTS));
+  integer("embedding dim (--embedding-dim)", c.embeddingDim, 1, MAX_TENSOR_ELEMENTS);
   integer("iterations (--iterations)", c.iterations, 1);
-  integer("M (clusters per batch, --m)", c.m, c.loss === "magnet" ? 2 : 1);
-  integer("D (examples per cluster, --d)", c.d, c.loss === "triplet" ? 2 : 1);
+  // The magnet loss compares clusters of two classes at least, and measures each cluster's spread
+  // from its D examples; the triplet loss needs two classes per batch for any negative.
+  integer("M (clusters per batch, --m)", c.m, c.loss === "softmax" ? 1 : 2);
+  integer("D (examples per cluster, --d)", c.d, c.loss === "softmax" ? 1 : 2);
   integer("K (clusters per class, --k)", c.k, 1);
   integer("--refresh-every", c.refreshEvery, 0);
   integer("--eval-every", c.evalEvery, 0);
-  integer("seed (--seed)", c.seed, 0);
+  integer("seed (--seed)", c.seed, 0, MAX_SEED);
   integer("voting clusters (L)", c.votingClusters, 1);
   integer("k of k-NN", c.knnK, 1);
   integer("log-every", c.logEvery, 1);
-  positive("learning rate (--lr)", c.lr);
-  if (!Number.isFinite(c.alpha)) {
-    throw new MagnetInputError(`alpha (--alpha) must be finite, got ${c.alpha}`);
-  }
+  positiveFloat32("learning rate (--lr)", c.lr);
+  checkAlpha(c.alpha, "alpha (--alpha)");
   if (!Number.isFinite(c.tripletMargin) || c.tripletMargin < 0) {
     throw new MagnetInputError(`triplet margin must be >= 0, got ${c.tripletMargin}`);
   }
+  checkAlpha(c.tripletMargin, "triplet margin");
   return c;
 }

@@ -106,8 +106,13 @@ Deno.test("parseCsvDataset: valid input", async (t) => {
         "a,label\n1,x\n2,y\n3,x\n4,y",
       ]
     ) {
-      assert.deepEqual(parse(text), expected);
+      // The same rows; only where they stand in the file differs (blank lines are skipped).
+      const { sourceRows, ...rest } = parse(text);
+      assert.deepEqual({ ...rest, sourceRows: expected.sourceRows }, expected);
+      assert.equal(sourceRows?.length, 4);
     }
+    // Each row remembers its line, for messages about a row of a split.
+    assert.deepEqual([...parse("a,label\n\n1,x\n2,y\n\r\n3,x\n4,y\n").sourceRows!], [3, 4, 6, 7]);
   });
 
   await t.step("empty fields at the end of a line count as fields", () => {
