@@ -99,7 +99,9 @@ export class NeighbourhoodSampler {
   restore(saved: SamplerState): void {
     if (
       saved.exampleLoss.length !== this.#exampleLoss.length ||
-      saved.clusterSum.length !== this.#clusterSum.length
+      saved.measured.length !== this.#measured.length ||
+      saved.clusterSum.length !== this.#clusterSum.length ||
+      saved.clusterCount.length !== this.#clusterCount.length
     ) {
       throw new MagnetInputError(
         `the saved sampler state covers ${saved.exampleLoss.length} examples and ` +

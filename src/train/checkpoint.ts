@@ -1,15 +1,29 @@
 /**
  * A trainer's state as a JSON document (typed arrays in base64), for checkpoints that a later run can
- * resume from. Reading checks the structure and names what is wrong.
+ * resume from. Writing refuses a state with a non-finite value; reading checks every field and names
+ * the first that is missing or wrong, so a damaged file is a clear message, never a TypeError.
  */
 import { MagnetInputError } from "../errors.ts";
-import { decodeArray, encodeArray, type EncodedArray } from "../io/files.ts";
-import type { TrainerState } from "./trainer.ts";
+import { encodeArray, type EncodedArray } from "../io/files.ts";
+import { JsonFields as Fields } from "../io/json_fields.ts";
+import { resolveConfig } from "./config.ts";
+import type { HistoryPoint, TrainerState, TrainTimings } from "./trainer.ts";
 
-/** Serialises a trainer state. `extra` (data source, preprocessing) travels with it. */
-export function stateToJson(state: TrainerState, extra: Record<string, unknown> = {}): string {
+/**
+ * Serialises a trainer state. `extra` (data source, preprocessing) travels with it. A state holding a
+ * non-finite variable is refused: a checkpoint is only ever a state worth resuming.
+ */
+export function stateToJson(state: TrainerState, extra: object = {}): string {
   const variables: Record<string, EncodedArray> = {};
-  for (const [name, value] of Object.entries(state.variables)) variables[name] = encodeArray(value);
+  for (const [name, value] of Object.entries(state.variables)) {
+    const bad = value.findIndex((x) => !Number.isFinite(x));
+    if (bad >= 0) {
+      throw new Error(
+        `refusing to write a checkpoint whose variable "${name}" holds ${value[bad]} at ${bad}`,
+      );
+    }
+    variables[name] = encodeArray(value);
+  }
   return JSON.stringify({
     format: "magnet-checkpoint",
     ...state,
@@ -29,54 +43,106 @@ export function stateToJson(state: TrainerState, extra: Record<string, unknown> 
   });
 }
 
+function readTimings(f: Fields): TrainTimings {
+  return {
+    steps: f.number("steps", 0),
+    stepCount: f.integer("stepCount"),
+    refresh: f.number("refresh", 0),
+    refreshCount: f.integer("refreshCount"),
+    eval: f.number("eval", 0),
+    evalCount: f.integer("evalCount"),
+  };
+}
+
+function readHistory(f: Fields): HistoryPoint[] {
+  return f.objects("history").map((p) => {
+    const loss = p.get("loss");
+    const point: HistoryPoint = {
+      iteration: p.integer("iteration"),
+      loss: loss === null ? null : p.number("loss"),
+      seconds: p.number("seconds", 0),
+    };
+    const test = p.get("test");
+    if (test !== undefined) point.test = p.object("test").raw as HistoryPoint["test"];
+    return point;
+  });
+}
+
 /** Parses {@link stateToJson}'s output; `source` names the file in errors. */
 export function stateFromJson(
   text: string,
   source: string,
 ): { state: TrainerState; extra: Record<string, unknown> } {
-  // deno-lint-ignore no-explicit-any
-  let raw: any;
+  let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch {
     throw new MagnetInputError(`${source} is not a magnet checkpoint (not JSON)`);
   }
-  if (raw?.format !== "magnet-checkpoint" || raw.version !== 1) {
+  const top = new Fields(source, "", raw);
+  if (
+    raw === null || typeof raw !== "object" || top.get("format") !== "magnet-checkpoint" ||
+    top.get("version") !== 1
+  ) {
     throw new MagnetInputError(`${source} is not a magnet checkpoint (format/version missing)`);
   }
-  const what = (name: string) => `${source}: ${name}`;
-  const variables: Record<string, Float32Array> = {};
-  for (const [name, value] of Object.entries(raw.variables ?? {})) {
-    variables[name] = decodeArray(value as EncodedArray, "float32", what(name));
+  let config;
+  try {
+    config = resolveConfig(top.object("config").raw as TrainerState["config"]);
+  } catch (error) {
+    if (!(error instanceof MagnetInputError)) throw error;
+    throw new MagnetInputError(`${source} is damaged: its config is invalid: ${error.message}`);
   }
+  const rng = top.array("rng");
+  if (
+    rng.length !== 4 ||
+    !rng.every((v) => typeof v === "number" && Number.isInteger(v) && v >= 0 && v < 2 ** 32)
+  ) {
+    throw new MagnetInputError(`${source} is damaged: rng should be four 32-bit integers`);
+  }
+  const vars = top.object("variables");
+  const variables: Record<string, Float32Array> = {};
+  for (const name of Object.keys(vars.raw as object)) {
+    variables[name] = vars.encoded(name, "float32");
+  }
+  const index = top.nullableObject("index");
+  const sampler = top.nullableObject("sampler");
+  const window = top.object("window");
   const state: TrainerState = {
     version: 1,
-    config: raw.config,
-    iteration: raw.iteration,
-    rng: raw.rng,
+    config,
+    iteration: top.integer("iteration"),
+    rng: rng as TrainerState["rng"],
     variables,
-    index: raw.index === null ? null : {
-      centres: decodeArray(raw.index.centres, "float32", what("index centres")),
-      clusterClass: decodeArray(raw.index.clusterClass, "int32", what("index classes")),
-      assignment: decodeArray(raw.index.assignment, "int32", what("index assignment")),
+    index: index === null ? null : {
+      centres: index.encoded("centres", "float32"),
+      clusterClass: index.encoded("clusterClass", "int32"),
+      assignment: index.encoded("assignment", "int32"),
     },
-    sampler: raw.sampler === null ? null : {
-      exampleLoss: decodeArray(raw.sampler.exampleLoss, "float32", what("sampler losses")),
-      measured: decodeArray(raw.sampler.measured, "uint8", what("sampler flags")),
-      clusterSum: decodeArray(raw.sampler.clusterSum, "float64", what("sampler sums")),
-      clusterCount: decodeArray(raw.sampler.clusterCount, "int32", what("sampler counts")),
+    sampler: sampler === null ? null : {
+      exampleLoss: sampler.encoded("exampleLoss", "float32"),
+      measured: sampler.encoded("measured", "uint8"),
+      clusterSum: sampler.encoded("clusterSum", "float64"),
+      clusterCount: sampler.encoded("clusterCount", "int32"),
     },
-    varianceSum: raw.varianceSum,
-    varianceCount: raw.varianceCount,
-    window: raw.window,
-    history: raw.history,
-    seconds: raw.seconds,
-    timings: raw.timings,
+    varianceSum: top.number("varianceSum", 0),
+    varianceCount: top.integer("varianceCount"),
+    window: { sum: window.number("sum"), count: window.integer("count") },
+    history: readHistory(top),
+    seconds: top.number("seconds", 0),
+    timings: readTimings(top.object("timings")),
   };
-  if (
-    !Number.isInteger(state.iteration) || !Array.isArray(state.rng) || state.config === undefined
-  ) {
-    throw new MagnetInputError(`${source} is damaged: iteration, rng or config missing`);
+  if (state.iteration > config.iterations) {
+    throw new MagnetInputError(
+      `${source} is damaged: iteration ${state.iteration} is past the run's ${config.iterations}`,
+    );
   }
-  return { state, extra: raw.extra ?? {} };
+  if (config.loss === "magnet" && state.iteration > 0 && state.index === null) {
+    throw new MagnetInputError(`${source} is damaged: a magnet run past step 0 without its index`);
+  }
+  const extra = top.get("extra");
+  return {
+    state,
+    extra: extra !== null && typeof extra === "object" ? extra as Record<string, unknown> : {},
+  };
 }

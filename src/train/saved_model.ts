@@ -12,7 +12,8 @@ import { Mlp } from "../nn/mlp.ts";
 import { magnetClassify } from "../eval/magnet_rule.ts";
 import { nearestNeighbours } from "../eval/neighbours.ts";
 import { knnClassify } from "../eval/knn.ts";
-import { decodeArray, encodeArray, type EncodedArray, writeFileAtomic } from "../io/files.ts";
+import { encodeArray, type EncodedArray, writeFileAtomic } from "../io/files.ts";
+import { JsonFields } from "../io/json_fields.ts";
 import { embed } from "./embed.ts";
 import type { LossKind } from "./config.ts";
 
@@ -120,56 +121,113 @@ export async function loadModel(path: string): Promise<SavedModel> {
     }
     throw new MagnetInputError(`cannot read model file ${path}: ${(error as Error).message}`);
   }
-  let file: ModelFile;
+  let raw: unknown;
   try {
-    file = JSON.parse(text);
+    raw = JSON.parse(text);
   } catch {
     throw new MagnetInputError(`${path} is not a magnet model file (not JSON)`);
   }
-  if (file?.format !== "magnet-model" || file.version !== 1) {
+  const file: JsonFields = new JsonFields(path, "", raw);
+  if (
+    raw === null || typeof raw !== "object" || file.get("format") !== "magnet-model" ||
+    file.get("version") !== 1
+  ) {
     throw new MagnetInputError(`${path} is not a magnet model file (format/version missing)`);
   }
-  const what = (name: string) => `${path}: ${name}`;
-  const sizes = file.sizes;
+  const loss = file.get("loss");
+  if (!["magnet", "triplet", "softmax"].includes(loss as string)) {
+    file.fail("loss", "magnet, triplet or softmax", loss);
+  }
+  const sizes = file.array("sizes");
+  if (
+    sizes.length < 2 || !sizes.every((s) => typeof s === "number" && Number.isInteger(s) && s > 0)
+  ) {
+    file.fail("sizes", "at least two positive integers (the layer widths)", sizes);
+  }
+  const widths = sizes as number[];
+  const classNames = file.array("classNames");
+  if (!classNames.every((c) => typeof c === "string")) {
+    file.fail("classNames", "a list of strings", classNames);
+  }
+  const names = classNames as string[];
+  const featureNames = file.get("featureNames");
+  if (
+    featureNames !== null &&
+    !(Array.isArray(featureNames) && featureNames.length === widths[0] &&
+      featureNames.every((f) => typeof f === "string"))
+  ) {
+    file.fail("featureNames", `null or ${widths[0]} column names`, featureNames);
+  }
+  const parameters: JsonFields = file.object("parameters");
   const weights: Variable[] = [];
   const biases: Variable[] = [];
-  for (let i = 0; i + 1 < sizes.length; i++) {
+  for (let i = 0; i + 1 < widths.length; i++) {
     const w = `mlp.${i}.weight`, b = `mlp.${i}.bias`;
-    weights.push(
-      new Variable(
-        w,
-        [sizes[i], sizes[i + 1]],
-        decodeArray(file.parameters[w], "float32", what(w)),
-      ),
-    );
-    biases.push(
-      new Variable(b, [sizes[i + 1]], decodeArray(file.parameters[b], "float32", what(b))),
+    const weight = parameters.encoded(w, "float32");
+    const bias = parameters.encoded(b, "float32");
+    if (weight.length !== widths[i] * widths[i + 1] || bias.length !== widths[i + 1]) {
+      parameters.fail(w, `${widths[i]} x ${widths[i + 1]} weights and ${widths[i + 1]} biases`, [
+        weight.length,
+        bias.length,
+      ]);
+    }
+    weights.push(new Variable(w, [widths[i], widths[i + 1]], weight));
+    biases.push(new Variable(b, [widths[i + 1]], bias));
+  }
+  const outDim = widths[widths.length - 1];
+  const c: JsonFields = file.object("classifier");
+  const kind = c.get("kind");
+  let classifier: Classifier;
+  let classes: Int32Array;
+  let points: Float32Array;
+  if (kind === "magnet") {
+    classifier = {
+      kind: "magnet",
+      centres: points = c.encoded("centres", "float32"),
+      centreClasses: classes = c.encoded("centreClasses", "int32"),
+      variance: c.number("variance", Number.MIN_VALUE),
+      votingClusters: c.integer("votingClusters", 1),
+    };
+  } else if (kind === "knn") {
+    classifier = {
+      kind: "knn",
+      references: points = c.encoded("references", "float32"),
+      referenceLabels: classes = c.encoded("referenceLabels", "int32"),
+      k: c.integer("k", 1),
+    };
+  } else {
+    c.fail("kind", '"magnet" or "knn"', kind);
+  }
+  if (classes.length === 0 || points.length !== classes.length * outDim) {
+    c.fail(
+      kind === "magnet" ? "centres" : "references",
+      `${classes.length} rows of ${outDim} values`,
+      `${points.length} values`,
     );
   }
-  const c = file.classifier;
-  const classifier: Classifier = c.kind === "magnet"
-    ? {
-      kind: "magnet",
-      centres: decodeArray(c.centres, "float32", what("centres")),
-      centreClasses: decodeArray(c.centreClasses, "int32", what("centre classes")),
-      variance: c.variance,
-      votingClusters: c.votingClusters,
+  const unnamed = classes.findIndex((k) => !(k >= 0 && k < names.length));
+  if (unnamed >= 0) {
+    c.fail(
+      kind === "magnet" ? "centreClasses" : "referenceLabels",
+      `class indices below the ${names.length} class names`,
+      classes[unnamed],
+    );
+  }
+  const standardization = file.nullableObject("standardization");
+  let scale: Float32Array | null = null, mean: Float32Array | null = null;
+  if (standardization !== null) {
+    mean = standardization.encoded("mean", "float32");
+    scale = standardization.encoded("scale", "float32");
+    if (mean.length !== widths[0] || scale.length !== widths[0]) {
+      file.fail("standardization", `${widths[0]} means and scales`, [mean.length, scale.length]);
     }
-    : {
-      kind: "knn",
-      references: decodeArray(c.references, "float32", what("references")),
-      referenceLabels: decodeArray(c.referenceLabels, "int32", what("reference labels")),
-      k: c.k,
-    };
+  }
   return {
-    model: new Mlp(sizes, weights, biases),
-    loss: file.loss,
-    classNames: file.classNames,
-    featureNames: file.featureNames,
-    standardization: file.standardization === null ? null : {
-      mean: decodeArray(file.standardization.mean, "float32", what("standardization mean")),
-      scale: decodeArray(file.standardization.scale, "float32", what("standardization scale")),
-    },
+    model: new Mlp(widths, weights, biases),
+    loss: loss as LossKind,
+    classNames: names,
+    featureNames: featureNames as string[] | null,
+    standardization: mean === null ? null : { mean, scale: scale! },
     classifier,
   };
 }

@@ -5,10 +5,11 @@
  * progress. Its whole state can be captured and restored, so a run can stop and resume exactly.
  */
 import { MagnetInputError, NonFiniteLossError } from "../errors.ts";
-import type { Backend, Executable, Update } from "../backend/backend.ts";
+import type { Backend, Executable } from "../backend/backend.ts";
 import type { Dataset } from "../data/dataset.ts";
 import { gradients } from "../graph/autodiff.ts";
-import { abs, gather, greater, reshape, where } from "../graph/ops.ts";
+import { gather, reshape } from "../graph/ops.ts";
+import { allFinite } from "../graph/functions.ts";
 import { Graph, type Tensor, Variable } from "../graph/tensor.ts";
 import { buildClusterIndex, ClusterIndex } from "../index/cluster_index.ts";
 import { magnetLoss } from "../losses/magnet.ts";
@@ -26,6 +27,7 @@ import { type EvalMetrics, evaluate } from "../eval/evaluate.ts";
 import { Random } from "../util/random.ts";
 import { resolveConfig, type TrainConfig } from "./config.ts";
 import { embed } from "./embed.ts";
+import { preflight } from "./preflight.ts";
 
 /** A point of the training history. */
 export interface HistoryPoint {
@@ -145,10 +147,16 @@ export interface TrainResult {
   trainEmbeddings: Float32Array | null;
 }
 
-/** A finite-loss guard: the update applies only when the loss is finite, else the variable keeps its value. */
-function guarded(updates: Update[], loss: Tensor): Update[] {
-  const finite = greater(3e38, abs(loss)); // NaN compares false; so do +-Infinity
-  return updates.map(([v, next]) => [v, where(finite, next, next.graph.variable(v))]);
+/** The compiled training step and where each of its outputs sits. */
+interface StepOutputs {
+  /** Scalar: 1 when the step's loss and every value it writes were finite (and it was applied). */
+  readonly applied: number;
+  /** Scalar: the mean loss. */
+  readonly loss: number;
+  /** [batch]: per-example losses (magnet only). */
+  readonly losses: number | null;
+  /** Scalar: the batch variance (magnet only). */
+  readonly variance: number | null;
 }
 
 /** Seed of the index refresh at `iteration`: independent of the sampling stream, so resuming is exact. */
@@ -167,6 +175,7 @@ export class Trainer {
   readonly #optimizer: Optimizer;
   readonly #head: Variable[];
   readonly #step: Executable;
+  readonly #at: StepOutputs;
   readonly #rng: Random;
   readonly #batchFeatures: Float32Array;
   readonly #depth: number;
@@ -201,6 +210,7 @@ export class Trainer {
     optimizer: Optimizer,
     head: Variable[],
     step: Executable,
+    at: StepOutputs,
   ) {
     this.#options = options;
     this.#backend = options.backend;
@@ -209,6 +219,7 @@ export class Trainer {
     this.#optimizer = optimizer;
     this.#head = head;
     this.#step = step;
+    this.#at = at;
     this.#rng = new Random(config.seed);
     this.#batchFeatures = new Float32Array(config.m * config.d * options.train.dim);
     this.#depth = options.pipelineDepth ?? (options.backend.kind === "cpu" ? 0 : 3);
@@ -220,25 +231,8 @@ export class Trainer {
     const config = resolveConfig(options);
     const { train } = options;
     const classes = train.classNames.length;
-    if (config.loss === "magnet" && config.m > 1) {
-      // Each batch needs M - 1 clusters of classes other than the seed's.
-      let smallestOther = Infinity;
-      const counts = new Map<number, number>();
-      for (const c of train.labels) counts.set(c, (counts.get(c) ?? 0) + 1);
-      for (const c of counts.keys()) {
-        let other = 0;
-        for (const [c2, n] of counts) if (c2 !== c) other += Math.min(n, config.k);
-        smallestOther = Math.min(smallestOther, other);
-      }
-      if (smallestOther < config.m - 1) {
-        throw new MagnetInputError(
-          `M = ${config.m} needs ${
-            config.m - 1
-          } clusters of other classes in every batch, but with ` +
-            `K = ${config.k} some class has only ${smallestOther} available: lower M or raise K`,
-        );
-      }
-    }
+
+    preflight({ train, test: options.test, config });
     const model = createMlp({
       sizes: [train.dim, ...config.hidden, config.embeddingDim],
       seed: config.seed,
@@ -255,7 +249,8 @@ export class Trainer {
     const params = [...model.parameters];
     const head: Variable[] = [];
     let loss: Tensor;
-    const outputs: Tensor[] = [];
+    let losses: Tensor | null = null;
+    let variance: Tensor | null = null;
     if (config.loss === "magnet") {
       const magnet = magnetLoss({
         embeddings,
@@ -265,7 +260,8 @@ export class Trainer {
         alpha: config.alpha,
       });
       loss = magnet.loss;
-      outputs.push(magnet.loss, magnet.losses, magnet.variance);
+      losses = magnet.losses;
+      variance = magnet.variance;
     } else {
       const rowClasses = reshape(gather(reshape(clusterClasses, [config.m, 1]), clusterOf), [
         batch,
@@ -289,12 +285,21 @@ export class Trainer {
         params.push(...head);
         loss = softmaxLoss(embeddings, rowClasses, g.variable(head[0]), g.variable(head[1])).loss;
       }
-      outputs.push(loss);
     }
     const grads = gradients(loss, params.map((p) => g.variable(p)));
-    const updates = guarded(optimizer.updates(params, grads), loss);
-    const step = await options.backend.compile({ outputs, updates });
-    return new Trainer(options, config, model, optimizer, head, step);
+    const updates = optimizer.updates(params, grads);
+    // The step applies its updates only if the loss and every value it writes are finite, so a
+    // diverging run keeps its last good state on every backend (a NaN can hide behind a ReLU).
+    const applied = allFinite([loss, ...updates.map(([, value]) => value)]);
+    const outputs = [applied, loss];
+    const at: StepOutputs = {
+      applied: 0,
+      loss: 1,
+      losses: losses === null ? null : outputs.push(losses) - 1,
+      variance: variance === null ? null : outputs.push(variance) - 1,
+    };
+    const step = await options.backend.compile({ outputs, updates, guard: applied });
+    return new Trainer(options, config, model, optimizer, head, step, at);
   }
 
   /** Steps done so far. */
@@ -407,17 +412,21 @@ export class Trainer {
 
   /** Takes a finished step's results into account. */
   #settle(plan: BatchPlan, iteration: number, outputs: ArrayLike<number>[]): void {
-    const loss = outputs[0][0];
-    if (!Number.isFinite(loss)) {
+    const at = this.#at;
+    const loss = outputs[at.loss][0];
+    if (outputs[at.applied][0] !== 1) {
+      const what = Number.isFinite(loss)
+        ? `the update of step ${iteration + 1} held non-finite values (the loss was ${loss})`
+        : `the training loss became ${loss} at step ${iteration + 1}`;
       throw new NonFiniteLossError(
         iteration,
-        `the training loss became ${loss} at step ${iteration + 1}; that step's update was not ` +
-          "applied, so the parameters are those of the last good step. Try a lower learning rate.",
+        `${what}; that step's update was not applied, so the parameters are those of the last ` +
+          "good step. Try a lower learning rate.",
       );
     }
-    if (this.config.loss === "magnet") {
-      (this.#sampler as NeighbourhoodSampler).recordLosses(plan.rows, outputs[1]);
-      this.#varianceSum += outputs[2][0];
+    if (at.losses !== null && at.variance !== null) {
+      (this.#sampler as NeighbourhoodSampler).recordLosses(plan.rows, outputs[at.losses]);
+      this.#varianceSum += outputs[at.variance][0];
       this.#varianceCount++;
     }
     this.#window.sum += loss;
@@ -594,7 +603,20 @@ export class Trainer {
     trainer.#rng.state = state.rng;
     if (state.index !== null) {
       const { centres, clusterClass, assignment } = state.index;
-      const members: number[][] = Array.from({ length: clusterClass.length }, () => []);
+      const rows = options.train.labels.length, clusters = clusterClass.length;
+      const dim = trainer.model.outputDim;
+      if (
+        assignment.length !== rows || centres.length !== clusters * dim ||
+        assignment.some((c) => !(c >= 0 && c < clusters)) ||
+        clusterClass.some((c) => !(c >= 0 && c < options.train.classNames.length))
+      ) {
+        throw new MagnetInputError(
+          `the saved cluster index does not fit this data (${assignment.length} rows assigned to ` +
+            `${clusters} clusters of ${centres.length / Math.max(clusters, 1)} values; the data ` +
+            `has ${rows} rows and the embedding ${dim} values)`,
+        );
+      }
+      const members: number[][] = Array.from({ length: clusters }, () => []);
       assignment.forEach((c, i) => members[c].push(i));
       trainer.#useIndex(
         new ClusterIndex(
