@@ -4,7 +4,7 @@
  */
 import { parseArgs } from "node:util";
 import { BackendUnavailableError, MagnetInputError } from "../errors.ts";
-import { DEFAULT_CONFIG, type TrainConfig } from "../train/config.ts";
+import { DEFAULT_CONFIG, MAX_SEED, type TrainConfig } from "../train/config.ts";
 
 /** A user mistake on the command line: printed as one line, exit code 2. */
 export class UsageError extends MagnetInputError {
@@ -95,9 +95,24 @@ export const TRAIN_FLAGS: Readonly<Record<string, FlagSpec>> = {
     default: String(DEFAULT_CONFIG.seed),
     help: "seed of the model, sampling and k-means",
   },
-  "split-seed": { kind: "int", default: "0", help: "seed of the train/test split" },
-  "out": { kind: "string", default: "runs/<timestamp>", help: "output folder" },
-  "resume": { kind: "string", help: "continue the run saved in this folder" },
+  "split-seed": {
+    kind: "int",
+    default: "0",
+    help: "seed of the train/test split (0 to 4294967295)",
+  },
+  "out": {
+    kind: "string",
+    default: "runs/<timestamp>",
+    help: "output folder (new or empty, unless --overwrite)",
+  },
+  "overwrite": {
+    kind: "flag",
+    help: "let a new run replace the run files (checkpoint, model, metrics, report) in --out",
+  },
+  "resume": {
+    kind: "string",
+    help: "continue the run saved in this folder, with its settings (into --out if given)",
+  },
   "quiet": { kind: "flag", help: "print only the final summary" },
   "help": { kind: "flag", help: "show this help" },
 };
@@ -106,6 +121,9 @@ export const TRAIN_FLAGS: Readonly<Record<string, FlagSpec>> = {
 export interface TrainArgs {
   help: boolean;
   quiet: boolean;
+  overwrite: boolean;
+  /** The flags given on the command line, by name (without the dashes). */
+  given: ReadonlySet<string>;
   data: string | null;
   test: string | null;
   testFraction: number;
@@ -185,7 +203,11 @@ export function intFlag(name: string, text: string): number {
   if (!/^[+-]?\d+$/.test(text.trim())) {
     throw new UsageError(`--${name} must be an integer, got "${text}"`);
   }
-  return Number(text);
+  const value = Number(text);
+  if (!Number.isSafeInteger(value)) {
+    throw new UsageError(`--${name} = ${text.trim()} is too large to be represented exactly`);
+  }
+  return value;
 }
 
 /** A flag's value as a finite number, with a message naming the flag. */
@@ -252,9 +274,18 @@ export function parseTrainArgs(args: readonly string[]): TrainArgs {
   for (const key of Object.keys(config) as (keyof TrainConfig)[]) {
     if (config[key] === undefined) delete config[key];
   }
+  const splitSeed = int("split-seed") ?? 0;
+  if (splitSeed < 0 || splitSeed > MAX_SEED) {
+    throw new UsageError(`--split-seed must be an integer in [0, ${MAX_SEED}], got ${splitSeed}`);
+  }
+  for (const name of ["out", "data", "test", "resume"]) {
+    if (str(name)?.trim() === "") throw new UsageError(`--${name} must not be empty`);
+  }
   return {
     help: v.help === true,
     quiet: v.quiet === true,
+    overwrite: v.overwrite === true,
+    given: new Set(Object.keys(v).filter((name) => v[name] !== undefined)),
     data: str("data") ?? null,
     test: str("test") ?? null,
     testFraction,
@@ -263,7 +294,7 @@ export function parseTrainArgs(args: readonly string[]): TrainArgs {
     out: str("out") ?? null,
     resume: str("resume") ?? null,
     checkpointEvery,
-    splitSeed: int("split-seed") ?? 0,
+    splitSeed,
     config,
   };
 }

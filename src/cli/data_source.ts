@@ -30,6 +30,24 @@ export interface LoadedData {
   standardization: Standardization | null;
 }
 
+/**
+ * A SHA-256 of the rows a run trains and tests on (features, labels and class names, after any
+ * split and standardisation), as hex: a resumed run checks it to be sure it sees the same data.
+ */
+export async function fingerprint(data: LoadedData): Promise<string> {
+  const parts: BufferSource[] = [];
+  for (const d of [data.train, data.test]) {
+    parts.push(d.features as Float32Array<ArrayBuffer>, d.labels as Int32Array<ArrayBuffer>);
+    parts.push(new TextEncoder().encode(JSON.stringify([d.dim, d.classNames])));
+  }
+  // One digest per part, then a digest of those: no copy of the whole data set is needed.
+  const digests = await Promise.all(parts.map((p) => crypto.subtle.digest("SHA-256", p)));
+  const all = new Uint8Array(digests.length * 32);
+  digests.forEach((d, i) => all.set(new Uint8Array(d), i * 32));
+  const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", all));
+  return Array.from(hash, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
 /** Loads and checks the data described by `source`. */
 export async function loadData(source: DataSource): Promise<LoadedData> {
   if (source.kind === "mnist") {
@@ -94,5 +112,6 @@ async function readTestCsv(path: string, train: Dataset, labelColumn: string): P
     labels,
     classNames: train.classNames,
     featureNames: rows.featureNames,
+    sourceRows: rows.lines,
   };
 }

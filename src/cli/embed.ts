@@ -10,6 +10,26 @@ import { MNIST_DIM } from "../data/mnist.ts";
 import { classify, loadModel } from "../train/saved_model.ts";
 import { writeFileAtomic } from "../io/files.ts";
 import { helpText, parseFlags, reportFailure, UsageError } from "./args.ts";
+import { absolutePath } from "./run_folder.ts";
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether two paths name one file (through links too), when both exist. */
+function sameFile(a: string, b: string): boolean {
+  if (a === b) return true;
+  try {
+    return Deno.realPathSync(a) === Deno.realPathSync(b);
+  } catch {
+    return false;
+  }
+}
 
 const FLAGS = {
   "model": {
@@ -18,6 +38,7 @@ const FLAGS = {
   },
   "data": { kind: "string", help: "CSV of rows to embed, with the model's feature columns" },
   "out": { kind: "string", default: "<data>.embeddings.csv", help: "output CSV" },
+  "overwrite": { kind: "flag", help: "replace --out if it exists" },
   "label-column": { kind: "string", default: "label", help: "optional label column to carry over" },
   "backend": {
     kind: "choice",
@@ -50,19 +71,35 @@ export async function main(args: readonly string[]): Promise<number> {
     if (!["auto", "webgpu", "cpu"].includes(kind)) {
       throw new UsageError(`--backend must be one of auto, webgpu, cpu, got "${kind}"`);
     }
-    const modelPath = modelArg.endsWith(".json") ? modelArg : `${modelArg}/model.json`;
+    for (const name of ["model", "data", "out"]) {
+      if ((v[name] as string | undefined)?.trim() === "") {
+        throw new UsageError(`--${name} must not be empty`);
+      }
+    }
+    const dataFile = absolutePath(dataPath);
+    const out = absolutePath(
+      (v.out as string | undefined) ?? `${dataPath.replace(/\.csv$/i, "")}.embeddings.csv`,
+    );
+    if (sameFile(out, dataFile)) {
+      throw new UsageError(`--out ${out} is the input file: choose another output file`);
+    }
+    if (v.overwrite !== true && exists(out)) {
+      throw new UsageError(`--out ${out} exists: choose another file or pass --overwrite`);
+    }
+    const modelFile = absolutePath(modelArg);
+    const modelPath = modelFile.endsWith(".json") ? modelFile : `${modelFile}/model.json`;
     const saved = await loadModel(modelPath);
     const labelColumn = (v["label-column"] as string | undefined) ?? "label";
     const featureNames = saved.featureNames ??
       // A model trained on the bundled MNIST reads 784 pixel columns named by the CSV header.
       null;
-    const rows = await readCsvRows(dataPath, {
+    const rows = await readCsvRows(dataFile, {
       labelColumn,
       ...(featureNames !== null ? { featureNames } : {}),
     });
     if (rows.dim !== saved.model.inputDim) {
       throw new MagnetInputError(
-        `${dataPath}: rows have ${rows.dim} feature columns, the model expects ${saved.model.inputDim}` +
+        `${dataFile}: rows have ${rows.dim} feature columns, the model expects ${saved.model.inputDim}` +
           (saved.featureNames === null && saved.model.inputDim === MNIST_DIM
             ? " (MNIST pixels)"
             : ""),
@@ -85,8 +122,6 @@ export async function main(args: readonly string[]): Promise<number> {
       ];
       lines.push(fields.map(csvField).join(","));
     }
-    const out = (v.out as string | undefined) ??
-      `${dataPath.replace(/\.csv$/i, "")}.embeddings.csv`;
     try {
       await writeFileAtomic(out, lines.join("\n") + "\n");
     } catch (error) {

@@ -1,7 +1,11 @@
 /**
  * `deno task train`: trains on the bundled MNIST or the user's CSV, shows progress, checkpoints
  * atomically, resumes, and writes metrics.json, model.json and report.html into the run folder.
- * A user mistake is one line on stderr and exit code 2; Ctrl-C saves a checkpoint and exits 130.
+ *
+ * Nothing is lost and nothing mixes: a new run takes a new or empty folder (or one it may
+ * overwrite) and locks it; SIGINT and SIGTERM finish the step, save and exit, and never cut a write
+ * short; a finished run writes its checkpoint first, so the folder can be resumed at every moment.
+ * A user mistake is one line on stderr and exit code 2.
  */
 import { MagnetInputError, NonFiniteLossError } from "../errors.ts";
 import { createBackend } from "../backend/create.ts";
@@ -24,48 +28,81 @@ import {
   type TrainArgs,
   UsageError,
 } from "./args.ts";
-import { type DataSource, loadData, type LoadedData } from "./data_source.ts";
+import { type DataSource, fingerprint, loadData, type LoadedData } from "./data_source.ts";
 import { formatDuration, percent, ProgressPrinter, table } from "./progress.ts";
 import { writeReport } from "./report_file.ts";
+import { absolutePath, checkNewRunFolder, RUN_FILES, RunFolder } from "./run_folder.ts";
+import { StopSignals } from "./signals.ts";
 
-const CHECKPOINT = "checkpoint.json";
+/** The command-line settings a checkpoint keeps, so that `--resume DIR` alone continues exactly. */
+interface RunSettings {
+  backend: "auto" | "webgpu" | "cpu";
+  checkpointEvery: number;
+}
+
+/** What a checkpoint carries besides the trainer's state. */
+interface CheckpointExtra {
+  source: DataSource;
+  /** See {@link fingerprint}. */
+  data: string;
+  settings: RunSettings;
+}
+
+/** The flags that may go with --resume; every other setting is the saved run's. */
+const RESUME_FLAGS = [
+  "resume",
+  "iterations",
+  "backend",
+  "checkpoint-every",
+  "out",
+  "overwrite",
+  "quiet",
+];
 
 function timestamp(): string {
   return new Date().toISOString().replace(/\..*$/, "").replace(/:/g, "-");
 }
 
-/** Makes sure `dir` exists and can take files, before any training time is spent. */
-async function prepareOutDir(dir: string): Promise<void> {
-  try {
-    await Deno.mkdir(dir, { recursive: true });
-    const probe = `${dir}/.write-test-${Deno.pid}`;
-    await Deno.writeTextFile(probe, "");
-    await Deno.remove(probe);
-  } catch (error) {
-    const reason = error instanceof Deno.errors.PermissionDenied
-      ? "permission denied"
-      : error instanceof Deno.errors.AlreadyExists || error instanceof Deno.errors.NotADirectory
-      ? "a file of that name is in the way"
-      : (error as Error).message;
-    throw new UsageError(`cannot write to the output folder ${dir}: ${reason}`);
-  }
+/** A saved run to continue: its state, data and settings. */
+interface Saved {
+  dir: string;
+  state: TrainerState;
+  extra: CheckpointExtra;
 }
 
-async function readCheckpoint(dir: string): Promise<{ state: TrainerState; source: DataSource }> {
-  const path = `${dir}/${CHECKPOINT}`;
+async function readCheckpoint(dir: string): Promise<Saved> {
+  const path = `${dir}/${RUN_FILES.checkpoint}`;
   let text: string;
   try {
     text = await Deno.readTextFile(path);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) {
-      throw new UsageError(`--resume ${dir}: no ${CHECKPOINT} there (is it a run folder?)`);
+      throw new UsageError(
+        `--resume ${dir}: no ${RUN_FILES.checkpoint} there (is it a run folder?)`,
+      );
     }
-    throw new UsageError(`--resume ${dir}: cannot read ${CHECKPOINT}: ${(error as Error).message}`);
+    throw new UsageError(`--resume ${dir}: cannot read it: ${(error as Error).message}`);
   }
   const { state, extra } = stateFromJson(text, path);
   const source = extra.source as DataSource | undefined;
-  if (source === undefined) throw new MagnetInputError(`${path} does not say which data it used`);
-  return { state, source };
+  const settings = extra.settings as Partial<RunSettings> | undefined;
+  if (
+    source === undefined || typeof source !== "object" || !["mnist", "csv"].includes(source.kind)
+  ) {
+    throw new MagnetInputError(`${path} is damaged: it does not say which data it used`);
+  }
+  return {
+    dir,
+    state,
+    extra: {
+      source,
+      data: typeof extra.data === "string" ? extra.data : "",
+      settings: {
+        backend: settings?.backend ?? "auto",
+        checkpointEvery: settings?.checkpointEvery ?? 500,
+      },
+    },
+  };
 }
 
 function sourceFromArgs(args: TrainArgs): DataSource {
@@ -74,16 +111,53 @@ function sourceFromArgs(args: TrainArgs): DataSource {
   }
   return {
     kind: args.data === null ? "mnist" : "csv",
-    train: args.data,
-    test: args.test,
+    train: args.data === null ? null : absolutePath(args.data),
+    test: args.test === null ? null : absolutePath(args.test),
     testFraction: args.testFraction,
     labelColumn: args.labelColumn,
     splitSeed: args.splitSeed,
   };
 }
 
-async function saveCheckpoint(dir: string, state: TrainerState, source: DataSource): Promise<void> {
-  await writeFileAtomic(`${dir}/${CHECKPOINT}`, stateToJson(state, { source }));
+/** Refuses flags a resumed run cannot honour, and an end before the steps already done. */
+function checkResumeArgs(args: TrainArgs, saved: Saved): void {
+  const refused = [...args.given].filter((flag) => !RESUME_FLAGS.includes(flag));
+  if (refused.length > 0) {
+    throw new UsageError(
+      `--resume continues a run with its saved settings and data, so ${
+        refused.map((f) => `--${f}`).join(", ")
+      } cannot be given with it (allowed: ${
+        RESUME_FLAGS.filter((f) => f !== "resume").map((f) => `--${f}`).join(", ")
+      })`,
+    );
+  }
+  const iterations = args.config.iterations;
+  if (iterations !== undefined && iterations < saved.state.iteration) {
+    throw new UsageError(
+      `--iterations ${iterations} is below the ${saved.state.iteration} steps the run in ` +
+        `${saved.dir} has done`,
+    );
+  }
+}
+
+/** The settings of this invocation: the saved ones on resume, unless a flag overrides them. */
+function settingsOf(args: TrainArgs, saved: Saved | null, note: (line: string) => void) {
+  const given = (flag: string) => args.given.has(flag);
+  if (saved === null) return { backend: args.backend, checkpointEvery: args.checkpointEvery };
+  const was = saved.extra.settings;
+  const backend = given("backend") ? args.backend : was.backend;
+  const checkpointEvery = given("checkpoint-every") ? args.checkpointEvery : was.checkpointEvery;
+  note(
+    `resuming ${saved.dir} at step ${saved.state.iteration} with --backend ${backend} ` +
+      `--checkpoint-every ${checkpointEvery} (${given("backend") ? "given" : "saved"})`,
+  );
+  if (given("backend") && backend !== was.backend) {
+    note(
+      `note: the run used --backend ${was.backend}; on another backend it will not end exactly ` +
+        "as an uninterrupted run would",
+    );
+  }
+  return { backend, checkpointEvery };
 }
 
 async function classifierOf(
@@ -112,7 +186,12 @@ async function classifierOf(
 /** Runs the command with `args`; returns the exit code. */
 export async function main(args: readonly string[]): Promise<number> {
   let backend: Backend | null = null;
+  let folder: RunFolder | null = null;
+  let wrote = false;
   const printer = { current: null as ProgressPrinter | null };
+  const signals = new StopSignals((name) =>
+    console.error(`${name} received: finishing the save first, then exiting`)
+  );
   try {
     const parsed = parseTrainArgs(args);
     if (parsed.help) {
@@ -123,88 +202,101 @@ export async function main(args: readonly string[]): Promise<number> {
       ));
       return 0;
     }
-    let resume: { state: TrainerState; source: DataSource } | null = null;
-    if (parsed.resume !== null) {
-      resume = await readCheckpoint(parsed.resume);
-      const changed = Object.keys(parsed.config).filter((key) => key !== "iterations");
-      if (changed.length > 0 || parsed.data !== null || parsed.test !== null) {
-        throw new UsageError(
-          "--resume continues a run with its saved settings and data; only --iterations, " +
-            "--backend, --quiet and --checkpoint-every may be given with it",
-        );
-      }
-    }
-    const source = resume?.source ?? sourceFromArgs(parsed);
-    const data = await loadData(source);
-    backend = await createBackend({ kind: parsed.backend });
-    const out = parsed.resume ?? parsed.out ?? `runs/${timestamp()}`;
-    const controller = new AbortController();
-    let checkpointsSaved = 0;
+    const saved = parsed.resume === null ? null : await readCheckpoint(absolutePath(parsed.resume));
+    if (saved !== null) checkResumeArgs(parsed, saved);
+    const out = parsed.out !== null
+      ? absolutePath(parsed.out)
+      : saved?.dir ?? absolutePath(`runs/${timestamp()}`);
+    const newFolder = saved === null || out !== saved.dir;
+    if (newFolder) checkNewRunFolder(out, parsed.overwrite);
+
     const progress = new ProgressPrinter(Deno.stdout.isTerminal(), parsed.quiet);
     printer.current = progress;
+    const settings = settingsOf(parsed, saved, (line) => progress.line(line));
+    const source = saved?.extra.source ?? sourceFromArgs(parsed);
+    const data = await loadData(source);
+    const dataHash = await fingerprint(data);
+    if (saved !== null && saved.extra.data !== "" && saved.extra.data !== dataHash) {
+      throw new UsageError(
+        `--resume ${saved.dir}: the data changed since the checkpoint (${
+          source.kind === "csv"
+            ? `${source.train}${source.test ? ` and ${source.test}` : ""}`
+            : "MNIST"
+        } no longer hold the same rows), so the run cannot continue exactly`,
+      );
+    }
+    backend = await createBackend({ kind: settings.backend });
+    const extra: CheckpointExtra = {
+      source,
+      data: dataHash,
+      // The backend that ran, so that a resumed run runs where this one did.
+      settings: { backend: backend.kind, checkpointEvery: settings.checkpointEvery },
+    };
+    let checkpointsSaved = 0;
     const options: TrainOptions = {
       ...parsed.config,
       backend,
       train: data.train,
       test: data.test,
-      signal: controller.signal,
+      signal: signals.signal,
       onProgress: (e) => progress.event(e),
-      checkpointEvery: parsed.checkpointEvery,
+      checkpointEvery: settings.checkpointEvery,
       onCheckpoint: async (state) => {
-        await saveCheckpoint(out, state, source);
+        await writeFileAtomic(folder!.path(RUN_FILES.checkpoint), stateToJson(state, extra));
+        wrote = true;
         checkpointsSaved++;
       },
     };
-    const trainer = resume !== null
+    const trainer = saved !== null
       ? await Trainer.resume(options, {
-        ...resume.state,
-        config: { ...resume.state.config, ...parsed.config },
+        ...saved.state,
+        config: { ...saved.state.config, ...parsed.config },
       })
       : await Trainer.create(options);
-    const outExisted = await Deno.stat(out).then(() => true, () => false);
-    await prepareOutDir(out);
-    const onInterrupt = () => controller.abort();
-    Deno.addSignalListener("SIGINT", onInterrupt);
+
+    folder = await RunFolder.acquire(out);
+    if (newFolder) {
+      checkNewRunFolder(out, parsed.overwrite); // again, now that no other run can write it
+      await folder.clearRunFiles();
+    }
     const c = trainer.config;
     progress.line(
-      `${
-        resume ? "resuming" : "training"
-      } ${c.loss} on ${data.name} (${data.train.labels.length} ` +
+      `${saved ? "resuming" : "training"} ${c.loss} on ${data.name} (${data.train.labels.length} ` +
         `train / ${data.test.labels.length} test rows, ${data.train.classNames.length} classes) ` +
         `with ${backend.description}${
-          resume ? ` from step ${trainer.iteration}` : ""
+          saved ? ` from step ${trainer.iteration}` : ""
         }; output in ${out}`,
     );
     let result: TrainResult;
     try {
       result = await trainer.run();
     } catch (error) {
-      if (error instanceof NonFiniteLossError) {
-        progress.finish();
-        let kept: string;
-        if (checkpointsSaved > 0 || resume !== null) {
-          kept = `The last checkpoint in ${out} is kept; nothing newer was written.`;
-        } else {
-          if (!outExisted) await Deno.remove(out, { recursive: true }).catch(() => {});
-          kept = "No checkpoint had been written yet, so nothing was saved.";
-        }
-        console.error(`error: ${error.message} ${kept}`);
-        return 1;
-      }
-      throw error;
-    } finally {
-      Deno.removeSignalListener("SIGINT", onInterrupt);
+      if (!(error instanceof NonFiniteLossError)) throw error;
+      progress.finish();
+      const kept = checkpointsSaved > 0
+        ? `The last checkpoint in ${out} is kept; nothing newer was written.`
+        : saved !== null
+        ? `The run in ${saved.dir} is left as it was.`
+        : "No checkpoint had been written yet, so nothing was saved.";
+      console.error(`error: ${error.message} ${kept}`);
+      return 1;
     }
     progress.finish();
-    await saveCheckpoint(out, await trainer.state(), source);
+    // The checkpoint first: from here on the folder holds a finished, resumable run whatever
+    // stops the process; the other files are written from it (each atomically).
+    await writeFileAtomic(
+      folder.path(RUN_FILES.checkpoint),
+      stateToJson(await trainer.state(), extra),
+    );
+    wrote = true;
     if (result.status === "interrupted") {
       console.error(
-        `interrupted at step ${result.iterations}: checkpoint saved in ${out}; ` +
-          `continue with: deno task train --resume ${out}`,
+        `interrupted by ${signals.received} at step ${result.iterations}: checkpoint saved in ` +
+          `${out}; continue with: deno task train --resume ${out}`,
       );
-      return 130;
+      return signals.exitCode;
     }
-    await saveModel(`${out}/model.json`, backend, {
+    await saveModel(folder.path(RUN_FILES.model), backend, {
       model: trainer.model,
       loss: c.loss,
       classNames: data.train.classNames,
@@ -228,8 +320,8 @@ export async function main(args: readonly string[]): Promise<number> {
       config: c,
       history: result.history,
     };
-    await writeFileAtomic(`${out}/metrics.json`, JSON.stringify(metrics, null, 2));
-    await writeReport(`${out}/report.html`, trainer, result, data, backend);
+    await writeFileAtomic(folder.path(RUN_FILES.metrics), JSON.stringify(metrics, null, 2));
+    await writeReport(folder.path(RUN_FILES.report), trainer, result, data, backend);
     const m = result.test;
     const rows: [string, string][] = [
       ["backend", backend.description],
@@ -251,7 +343,9 @@ export async function main(args: readonly string[]): Promise<number> {
     printer.current?.finish();
     return reportFailure(error);
   } finally {
+    folder?.release(!wrote);
     backend?.dispose();
+    signals.dispose();
   }
 }
 

@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { Random } from "../../src/util/random.ts";
+import { decodeArray, type EncodedArray } from "../../src/io/files.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -14,20 +15,28 @@ interface Outcome {
   stderr: string;
 }
 
+interface CliOptions {
+  /** Send these signals once stdout matches `after` (the second one 100 ms after the first). */
+  signals?: Deno.Signal[];
+  after?: RegExp;
+  /** Extra environment (INIT_CWD, say). */
+  env?: Record<string, string>;
+}
+
 async function cli(
   script: "train" | "embed",
   args: string[],
-  signalAfter?: RegExp,
+  options: CliOptions = {},
 ): Promise<Outcome> {
   const command = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", `${ROOT}src/cli/${script}.ts`, ...args],
     cwd: ROOT,
-    env: { NO_COLOR: "1", RUST_BACKTRACE: "0" },
+    env: { NO_COLOR: "1", RUST_BACKTRACE: "0", ...options.env },
     stdout: "piped",
     stderr: "piped",
   });
   const child = command.spawn();
-  if (signalAfter === undefined) {
+  if (options.after === undefined) {
     const out = await child.output();
     return {
       code: out.code,
@@ -35,15 +44,20 @@ async function cli(
       stderr: new TextDecoder().decode(out.stderr),
     };
   }
-  // Read stdout until the pattern shows, then send SIGINT as Ctrl-C would.
+  // Read stdout until the pattern shows, then send the signals as a user or a scheduler would.
   let stdout = "";
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   for (;;) {
     const { value, done } = await reader.read();
     if (done) break;
     stdout += value;
-    if (signalAfter.test(stdout)) {
-      child.kill("SIGINT");
+    if (options.after.test(stdout)) {
+      for (const [i, signal] of (options.signals ?? []).entries()) {
+        if (i > 0) await new Promise((resolve) => setTimeout(resolve, 100));
+        try {
+          child.kill(signal);
+        } catch { /* already ended */ }
+      }
       break;
     }
   }
@@ -94,6 +108,30 @@ const SMALL = [
   "0",
 ];
 
+/** One line on stderr starting "error: ", matching `message`, exit 2, no stack trace. */
+function assertUsageError(r: Outcome, message: RegExp, what = ""): void {
+  assert.equal(r.code, 2, `exit code ${what}: ${r.stderr}`);
+  const lines = r.stderr.trim().split("\n");
+  assert.equal(lines.length, 1, `one line, got:\n${r.stderr}`);
+  assert.match(lines[0], /^error: /);
+  assert.match(lines[0], message);
+  assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The files of a folder, sorted. */
+function listing(dir: string): string[] {
+  return [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+}
+
 Deno.test("train command", async (t) => {
   const dir = await Deno.makeTempDir({ prefix: "magnet-cli-" });
   const file = (name: string, text: string) => {
@@ -106,13 +144,8 @@ Deno.test("train command", async (t) => {
     const expectUsageError = async (args: string[], message: RegExp) => {
       const out = `${dir}/should-not-exist-${Math.random().toString(36).slice(2)}`;
       const r = await cli("train", [...SMALL, "--out", out, ...args]);
-      assert.equal(r.code, 2, `exit code for ${args.join(" ")}: ${r.stderr}`);
-      const lines = r.stderr.trim().split("\n");
-      assert.equal(lines.length, 1, `one line, got:\n${r.stderr}`);
-      assert.match(lines[0], /^error: /);
-      assert.match(lines[0], message);
-      assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
-      assert.throws(() => Deno.statSync(out), "nothing written");
+      assertUsageError(r, message, args.join(" "));
+      assert.ok(!exists(out), "nothing written");
     };
 
     await t.step("bad data files", async () => {
@@ -150,9 +183,17 @@ Deno.test("train command", async (t) => {
         ["--data", good, "--test", file("otherclass.csv", csv(2, 5, { classes: ["ant", "dog"] }))],
         /otherclass\.csv: row 3, column "label": class "dog" does not occur in the training data/,
       );
+      // A class of two rows keeps one after the split: the message names that row of the file.
+      const pairText = csv(10, 3) + "9,9,9,9,9,9,duo\n8,8,8,8,8,8,duo\n";
+      const r = await cli("train", [...SMALL, "--data", file("pair.csv", pairText)]);
+      assertUsageError(r, /pair\.csv \(training part\), row 3[23]: class "duo" has a single/);
+      await expectUsageError(
+        ["--data", file("constant.csv", "a,b,label\n1,2,x\n1,2,x\n1,2,y\n1,2,y\n1,2,x\n1,2,y\n")],
+        /every feature column is constant/,
+      );
     });
 
-    await t.step("bad flags", async () => {
+    await t.step("bad flags, each named with its real cause", async () => {
       await expectUsageError(
         ["--data", good, "--m", "40"],
         /M = 40 needs 39 clusters of other classes/,
@@ -161,8 +202,37 @@ Deno.test("train command", async (t) => {
         ["--data", good, "--m", "1"],
         /M \(clusters per batch, --m\) must be an integer >= 2, got 1/,
       );
-      await expectUsageError(["--data", good, "--d", "0"], /--d\) must be an integer >= 1, got 0/);
+      await expectUsageError(["--data", good, "--d", "1"], /--d\) must be an integer >= 2, got 1/);
       await expectUsageError(["--data", good, "--k", "0"], /--k\) must be an integer >= 1, got 0/);
+      await expectUsageError(
+        ["--data", good, "--k", "30"],
+        /K = 30 clusters per class \(--k\) needs more than 30 training rows.*class "ant" has 24/,
+      );
+      await expectUsageError(["--data", good, "--alpha", "1e300"], /alpha.*1e\+300 is too large/);
+      await expectUsageError(
+        ["--data", good, "--lr", "1e-300"],
+        /learning rate \(--lr\) = 1e-300 cannot be represented in float32/,
+      );
+      await expectUsageError(
+        ["--data", good, "--seed", "4294967297"],
+        /seed \(--seed\) must be an integer in \[0, 4294967295\], got 4294967297/,
+      );
+      await expectUsageError(
+        ["--data", good, "--split-seed=-1"],
+        /--split-seed must be an integer in \[0, 4294967295\], got -1/,
+      );
+      await expectUsageError(
+        ["--data", good, "--seed", "123456789012345678901"],
+        /--seed = 123456789012345678901 is too large to be represented exactly/,
+      );
+      await expectUsageError(
+        ["--data", good, "--embedding-dim", "2000000000"],
+        /embedding dim \(--embedding-dim\) must be an integer in \[1, 268435456\]/,
+      );
+      await expectUsageError(
+        ["--data", good, "--hidden", "200000", "--embedding-dim", "20000"],
+        /to the embedding \(--embedding-dim\) \(20000 wide\) would hold 4\.00e\+9 weights/,
+      );
       await expectUsageError(["--frobnicate"], /unknown flag --frobnicate/);
       await expectUsageError(
         ["--iterations", "many"],
@@ -183,6 +253,11 @@ Deno.test("train command", async (t) => {
       );
       await expectUsageError(["--test-fraction", "1.5"], /--test-fraction must be between 0 and 1/);
       await expectUsageError(["--iterations"], /flag --iterations needs a value/);
+      await expectUsageError(["--out="], /--out must not be empty/);
+      await expectUsageError(
+        ["--data", good, "--test", file("narrow.csv", "f0,f1,label\n1,2,ant\n")],
+        /narrow\.csv.*missing.*f2/,
+      );
     });
 
     await t.step("an unwritable --out is refused before training", async () => {
@@ -196,19 +271,41 @@ Deno.test("train command", async (t) => {
         "--out",
         `${blocker}/run`,
       ]);
-      assert.equal(r.code, 2, r.stderr);
-      assert.match(r.stderr.trim(), /^error: cannot write to the output folder .*blocker\/run/);
+      assertUsageError(r, /cannot write to the output folder .*blocker\/run/);
     });
 
-    await t.step("a loss that stops being finite ends the run with a message", async () => {
-      const out = `${dir}/nan`;
-      const r = await cli("train", [...SMALL, "--data", good, "--lr", "1e30", "--out", out]);
-      assert.equal(r.code, 1, r.stderr);
-      assert.match(
-        r.stderr.trim(),
-        /^error: the training loss became NaN at step \d+; that step's update was not applied.*lower learning rate\. No checkpoint had been written yet, so nothing was saved\.$/,
-      );
-      assert.throws(() => Deno.statSync(out), "no empty run folder is left behind");
+    await t.step("a diverging run stops with its last good state on every backend", async () => {
+      for (const backend of ["cpu", "webgpu"]) {
+        const out = `${dir}/nan-${backend}`;
+        const r = await cli("train", [
+          ...SMALL,
+          "--backend",
+          backend,
+          "--data",
+          good,
+          "--lr",
+          "1e30",
+          "--checkpoint-every",
+          "1",
+          "--iterations",
+          "400",
+          "--out",
+          out,
+        ]);
+        assert.equal(r.code, 1, r.stderr);
+        assert.match(
+          r.stderr.trim(),
+          /^error: (the training loss became (NaN|Infinity|-Infinity)|the update of step \d+ held non-finite values).*not applied.*lower learning rate\. The last checkpoint in .* is kept/,
+        );
+        // The last checkpoint holds finite values only.
+        const checkpoint = JSON.parse(Deno.readTextFileSync(`${out}/checkpoint.json`));
+        assert.ok(checkpoint.iteration >= 1);
+        for (const [name, encoded] of Object.entries(checkpoint.variables)) {
+          const values = decodeArray(encoded as EncodedArray, "float32", name);
+          assert.ok(values.every(Number.isFinite), `${backend}: ${name} is finite`);
+        }
+        assert.ok(!exists(`${out}/metrics.json`));
+      }
     });
 
     await t.step("--help lists every flag with its default", async () => {
@@ -230,6 +327,7 @@ Deno.test("train command", async (t) => {
           "--eval-every",
           "--seed",
           "--out",
+          "--overwrite",
           "--resume",
           "--quiet",
         ]
@@ -255,9 +353,12 @@ Deno.test("train command", async (t) => {
       assert.ok(metrics.test.magnetError < 0.2, `magnet error ${metrics.test.magnetError}`);
       assert.ok(Array.isArray(metrics.history) && metrics.history.length > 1);
       assert.match(r.stdout, /magnet-rule error/);
-      for (const f of ["model.json", "checkpoint.json", "report.html"]) {
-        Deno.statSync(`${out}/${f}`);
-      }
+      assert.deepEqual(listing(out), [
+        "checkpoint.json",
+        "metrics.json",
+        "model.json",
+        "report.html",
+      ]);
 
       const rows = file("rows.csv", csv(2, 9, { header: "f5,f4,f3,f2,f1,f0,label" }));
       const e = await cli("embed", [
@@ -282,6 +383,82 @@ Deno.test("train command", async (t) => {
       ]);
       assert.equal(bad.code, 2);
       assert.match(bad.stderr, /wrongcols\.csv.*missing.*f0/);
+      // The output file is never the input, and an existing one is kept unless --overwrite.
+      const before = Deno.readTextFileSync(rows);
+      assertUsageError(
+        await cli("embed", ["--model", out, "--data", rows, "--out", rows, "--overwrite"]),
+        /is the input file/,
+      );
+      assertUsageError(
+        await cli("embed", ["--model", out, "--data", rows, "--out", `${dir}/emb.csv`]),
+        /emb\.csv exists: choose another file or pass --overwrite/,
+      );
+      assert.equal(Deno.readTextFileSync(rows), before);
+      // A damaged model file is named, field by field.
+      const model = JSON.parse(Deno.readTextFileSync(`${out}/model.json`));
+      for (
+        const [change, message] of [
+          [{ sizes: undefined }, /broken\.json is damaged: sizes should be a list/],
+          [{ classNames: ["ant"] }, /centreClasses should be class indices below the 1 class/],
+          [{ classifier: { kind: "tree" } }, /classifier\.kind should be "magnet" or "knn"/],
+        ] as const
+      ) {
+        const broken = file("broken.json", JSON.stringify({ ...model, ...change }));
+        assertUsageError(
+          await cli("embed", ["--model", broken, "--data", rows, "--out", `${dir}/x.csv`]),
+          message,
+        );
+      }
+    });
+
+    await t.step("a new run refuses a used folder unless --overwrite", async () => {
+      const out = `${dir}/run`; // written by the step above
+      const before = Deno.readTextFileSync(`${out}/metrics.json`);
+      const r = await cli("train", [...SMALL, "--data", good, "--iterations", "20", "--out", out]);
+      assertUsageError(r, /output folder .*run is not empty \(checkpoint\.json, metrics\.json/);
+      assert.equal(Deno.readTextFileSync(`${out}/metrics.json`), before);
+      const other = `${dir}/other`;
+      Deno.mkdirSync(other);
+      file("other/notes.txt", "mine");
+      const o = await cli("train", [
+        ...SMALL,
+        "--data",
+        good,
+        "--iterations",
+        "20",
+        "--out",
+        other,
+        "--overwrite",
+      ]);
+      assert.equal(o.code, 0, o.stderr);
+      assert.deepEqual(listing(other), [
+        "checkpoint.json",
+        "metrics.json",
+        "model.json",
+        "notes.txt",
+        "report.html",
+      ]);
+    });
+
+    await t.step("two runs on one folder: the second is refused while the first runs", async () => {
+      const out = `${dir}/busy`;
+      const args = [...SMALL, "--data", good, "--iterations", "200000", "--out", out];
+      const first = new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", `${ROOT}src/cli/train.ts`, ...args],
+        env: { NO_COLOR: "1" },
+        stdout: "piped",
+        stderr: "null",
+      }).spawn();
+      const reader = first.stdout.pipeThrough(new TextDecoderStream()).getReader();
+      let seen = "";
+      while (!/step \d+\//.test(seen)) seen += (await reader.read()).value ?? "";
+      const second = await cli("train", [...args, "--overwrite"]);
+      assertUsageError(second, /output folder .*busy is in use by another run \(pid \d+/);
+      const resumed = await cli("train", ["--resume", out]);
+      assertUsageError(resumed, /in use by another run|no checkpoint\.json there/);
+      first.kill("SIGTERM");
+      await reader.cancel();
+      assert.equal((await first.status).code, 143);
     });
 
     await t.step(
@@ -300,17 +477,23 @@ Deno.test("train command", async (t) => {
         ];
         const whole = await cli("train", [...args, "--out", `${dir}/whole`]);
         assert.equal(whole.code, 0, whole.stderr);
-        const cut = await cli("train", [...args, "--out", `${dir}/cut`], /step \d+\/20000/);
+        const cut = await cli("train", [...args, "--out", `${dir}/cut`], {
+          after: /step \d+\/20000/,
+          signals: ["SIGINT", "SIGINT"], // the second arrives during the save and must wait for it
+        });
         assert.equal(cut.code, 130, cut.stderr);
         assert.match(
           cut.stderr,
-          /interrupted at step \d+: checkpoint saved in .*cut; continue with: deno task train --resume/,
+          /interrupted by SIGINT at step \d+: checkpoint saved in .*cut; continue with: deno task train --resume/,
         );
-        assert.throws(() => Deno.statSync(`${dir}/cut/metrics.json`));
-        const resumed = await cli("train", ["--resume", `${dir}/cut`, "--backend", "cpu"]);
+        assert.deepEqual(listing(`${dir}/cut`), ["checkpoint.json"]);
+        // No --backend: the checkpoint says the run was on the CPU, and it continues there.
+        const resumed = await cli("train", ["--resume", `${dir}/cut`]);
         assert.equal(resumed.code, 0, resumed.stderr);
+        assert.match(resumed.stdout, /resuming .*cut at step \d+ with --backend cpu/);
         const a = JSON.parse(Deno.readTextFileSync(`${dir}/whole/metrics.json`));
         const b = JSON.parse(Deno.readTextFileSync(`${dir}/cut/metrics.json`));
+        assert.equal(b.backend, "cpu");
         assert.deepEqual(b.test, a.test);
         assert.deepEqual(
           b.history.map((p: { loss: number }) => p.loss),
@@ -318,6 +501,104 @@ Deno.test("train command", async (t) => {
         );
       },
     );
+
+    await t.step("SIGTERM saves a checkpoint too; resume can write elsewhere", async () => {
+      const args = [...SMALL, "--data", good, "--iterations", "20000", "--checkpoint-every", "0"];
+      const cut = await cli("train", [...args, "--out", `${dir}/term`], {
+        after: /step \d+\/20000/,
+        signals: ["SIGTERM"],
+      });
+      assert.equal(cut.code, 143, cut.stderr);
+      assert.match(cut.stderr, /interrupted by SIGTERM at step \d+: checkpoint saved/);
+      const saved = Deno.readTextFileSync(`${dir}/term/checkpoint.json`);
+      const forked = await cli("train", [
+        "--resume",
+        `${dir}/term`,
+        "--out",
+        `${dir}/forked`,
+        "--iterations",
+        String(JSON.parse(saved).iteration + 10),
+      ]);
+      assert.equal(forked.code, 0, forked.stderr);
+      assert.ok(exists(`${dir}/forked/metrics.json`));
+      assert.equal(Deno.readTextFileSync(`${dir}/term/checkpoint.json`), saved, "A is untouched");
+    });
+
+    await t.step("resume refuses what it cannot honour, with one line each", async () => {
+      const run = `${dir}/term`;
+      const state = JSON.parse(Deno.readTextFileSync(`${run}/checkpoint.json`));
+      assertUsageError(
+        await cli("train", ["--resume", run, "--lr", "0.1"]),
+        /--lr cannot be given with it \(allowed: --iterations, --backend/,
+      );
+      assertUsageError(
+        await cli("train", ["--resume", run, "--split-seed", "3", "--test-fraction", "0.3"]),
+        /--split-seed, --test-fraction cannot be given with it/,
+      );
+      assertUsageError(
+        await cli("train", ["--resume", run, "--iterations", "1"]),
+        /--iterations 1 is below the \d+ steps the run in .*term has done/,
+      );
+      const damaged = (name: string, change: Record<string, unknown>) => {
+        Deno.mkdirSync(`${dir}/${name}`);
+        file(`${name}/checkpoint.json`, JSON.stringify({ ...state, ...change }));
+        return `${dir}/${name}`;
+      };
+      for (
+        const [change, message] of [
+          [{ index: null }, /damaged: a magnet run past step 0 without its index/],
+          [{ history: null }, /damaged: history should be a list, found null/],
+          [{ iteration: -3 }, /damaged: iteration should be an integer in \[0, /],
+          [{ rng: [1, 2] }, /damaged: rng should be four 32-bit integers/],
+          [{ variables: { "mlp.0.weight": 7 } }, /variables\.mlp\.0\.weight is missing or not/],
+        ] as const
+      ) {
+        const bad = damaged(`damaged-${Object.keys(change)[0]}`, change);
+        assertUsageError(await cli("train", ["--resume", bad]), message);
+      }
+      // The data changed since the checkpoint.
+      const mutable = file("mutable.csv", csv(30, 1));
+      const base = `${dir}/mutable-run`;
+      const r = await cli("train", [
+        ...SMALL,
+        "--data",
+        mutable,
+        "--iterations",
+        "10",
+        "--out",
+        base,
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      file("mutable.csv", csv(30, 2));
+      assertUsageError(
+        await cli("train", ["--resume", base, "--iterations", "20"]),
+        /the data changed since the checkpoint/,
+      );
+    });
+
+    await t.step("relative paths are the caller's, and resume works from anywhere", async () => {
+      Deno.mkdirSync(`${dir}/caller`);
+      file("caller/mine.csv", csv(30, 4));
+      const r = await cli("train", [
+        ...SMALL,
+        "--data",
+        "mine.csv",
+        "--iterations",
+        "10",
+        "--out",
+        "here",
+      ], { env: { INIT_CWD: `${dir}/caller` } });
+      assert.equal(r.code, 0, r.stderr);
+      assert.ok(exists(`${dir}/caller/here/metrics.json`));
+      const resumed = await cli("train", ["--resume", "../caller/here", "--iterations", "20"], {
+        env: { INIT_CWD: `${dir}/term` },
+      });
+      assert.equal(resumed.code, 0, resumed.stderr);
+      assert.equal(
+        JSON.parse(Deno.readTextFileSync(`${dir}/caller/here/metrics.json`)).iterations,
+        20,
+      );
+    });
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

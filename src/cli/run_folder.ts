@@ -1,0 +1,155 @@
+/**
+ * The folder a training run writes: where its files go, whether a new run may use it, and a lock
+ * that keeps two runs from writing it at once. The lock is an operating-system file lock, so a run
+ * that dies (even by SIGKILL) releases it with its process.
+ */
+import { resolve } from "node:path";
+import { UsageError } from "./args.ts";
+
+/** The files a run writes, in the order a finished run writes them. */
+export const RUN_FILES = {
+  checkpoint: "checkpoint.json",
+  model: "model.json",
+  metrics: "metrics.json",
+  report: "report.html",
+} as const;
+
+const LOCK = ".lock";
+
+/** The directory relative paths on the command line are meant from: the caller's, also under `deno task`. */
+export function callerDirectory(): string {
+  // `deno task` runs in the configuration file's folder and says where it was called from.
+  return Deno.env.get("INIT_CWD") ?? Deno.cwd();
+}
+
+/** `path` made absolute against the caller's directory. */
+export function absolutePath(path: string, base: string = callerDirectory()): string {
+  return resolve(base, path);
+}
+
+/** What a folder holds, leaving out the lock file. */
+function entriesOf(dir: string): string[] | null {
+  try {
+    return [...Deno.readDirSync(dir)].map((e) => e.name).filter((name) => name !== LOCK).sort();
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return null;
+    if (error instanceof Deno.errors.NotADirectory) {
+      throw new UsageError(
+        `cannot write to the output folder ${dir}: a file of that name is there`,
+      );
+    }
+    throw new UsageError(`cannot read the output folder ${dir}: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * Refuses a folder that holds anything, unless `overwrite`; then only a run's own files would be
+ * replaced, and anything else in it is left alone.
+ */
+export function checkNewRunFolder(dir: string, overwrite: boolean): void {
+  const entries = entriesOf(dir);
+  if (entries === null || entries.length === 0 || overwrite) return;
+  const shown = entries.slice(0, 3).join(", ") + (entries.length > 3 ? ", ..." : "");
+  throw new UsageError(
+    `the output folder ${dir} is not empty (${shown}): choose a new --out, continue that run ` +
+      `with --resume ${dir}, or pass --overwrite to replace it`,
+  );
+}
+
+/** A run folder held by this process. */
+export class RunFolder {
+  readonly #lock: Deno.FsFile;
+  readonly #created: boolean;
+  #released = false;
+
+  private constructor(readonly dir: string, lock: Deno.FsFile, created: boolean) {
+    this.#lock = lock;
+    this.#created = created;
+  }
+
+  /**
+   * Creates `dir` if needed and locks it; refuses with a {@link UsageError} when another run holds
+   * it or it cannot be written.
+   */
+  static async acquire(dir: string): Promise<RunFolder> {
+    const existed = entriesOf(dir) !== null;
+    try {
+      await Deno.mkdir(dir, { recursive: true });
+    } catch (error) {
+      throw new UsageError(`cannot write to the output folder ${dir}: ${describe(error)}`);
+    }
+    for (let attempt = 0; attempt < 3; attempt++) {
+      let file: Deno.FsFile;
+      try {
+        file = await Deno.open(`${dir}/${LOCK}`, { read: true, write: true, create: true });
+      } catch (error) {
+        throw new UsageError(`cannot write to the output folder ${dir}: ${describe(error)}`);
+      }
+      if (!(await file.tryLock(true))) {
+        const holder = await Deno.readTextFile(`${dir}/${LOCK}`).catch(() => "");
+        file.close();
+        throw new UsageError(
+          `the output folder ${dir} is in use by another run${
+            holder ? ` (${holder.trim()})` : ""
+          }` +
+            ": wait for it to end or choose another --out",
+        );
+      }
+      // The previous holder may have removed the file between our open and our lock: then we hold
+      // a lock on a file no one else can see, and must take the one at the path instead.
+      const [held, current] = await Promise.all([
+        file.stat(),
+        Deno.stat(`${dir}/${LOCK}`).catch(() => null),
+      ]);
+      if (current !== null && held.ino === current.ino && held.dev === current.dev) {
+        await file.truncate(0);
+        await file.write(
+          new TextEncoder().encode(`pid ${Deno.pid}, started ${new Date().toISOString()}\n`),
+        );
+        return new RunFolder(dir, file, !existed);
+      }
+      file.close();
+    }
+    throw new UsageError(`the output folder ${dir} is being taken by other runs: try again`);
+  }
+
+  /** The path of one of the run's files. */
+  path(name: string): string {
+    return `${this.dir}/${name}`;
+  }
+
+  /** Removes the run files a previous run left here (for --overwrite). */
+  async clearRunFiles(): Promise<void> {
+    for (const name of Object.values(RUN_FILES)) {
+      await Deno.remove(this.path(name)).catch((error) => {
+        if (!(error instanceof Deno.errors.NotFound)) throw error;
+      });
+    }
+  }
+
+  /**
+   * Unlocks the folder; with `discard`, also removes it when this run created it and left nothing
+   * in it (a run that failed before writing anything leaves no trace).
+   */
+  release(discard = false): void {
+    if (this.#released) return;
+    this.#released = true;
+    try {
+      Deno.removeSync(this.path(LOCK));
+    } catch { /* already gone: nothing to do */ }
+    this.#lock.close(); // closing releases the lock
+    if (discard && this.#created) {
+      try {
+        Deno.removeSync(this.dir); // fails, as it should, when the folder is not empty
+      } catch { /* kept */ }
+    }
+  }
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Deno.errors.PermissionDenied) return "permission denied";
+  if (error instanceof Deno.errors.AlreadyExists || error instanceof Deno.errors.NotADirectory) {
+    return "a file of that name is in the way";
+  }
+  return (error as Error).message;
+}
