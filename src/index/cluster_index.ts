@@ -104,8 +104,10 @@ export async function buildClusterIndex(
   const initial = new Float32Array(numCentres * dim);
   seeds.forEach((row, i) => initial.set(embeddings.subarray(row * dim, (row + 1) * dim), i * dim));
   backend.writeVariable(step.centres, initial);
-  const pointClass = Float32Array.from(labels);
-  const centreClasses = Float32Array.from(centreClass);
+  // The graph compares classes as floats: dense indices keep ids above 2^24 apart.
+  const dense = new Map(classes.map((c, i) => [c, i]));
+  const pointClass = Float32Array.from(labels, (c) => dense.get(c)!);
+  const centreClasses = Float32Array.from(centreClass, (c) => dense.get(c)!);
   let assignment: Int32Array = new Int32Array(n).fill(-1);
   const maxIterations = options.maxIterations ?? 25;
   for (let it = 0; it < maxIterations; it++) {

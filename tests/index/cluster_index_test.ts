@@ -58,6 +58,25 @@ Deno.test("cluster index", gpuTestOptions, async (t) => {
           const rows = data.blob.map((b, i) => (b === blob ? i : -1)).filter((i) => i >= 0);
           assert.equal(new Set(rows.map((i) => index.assignment[i])).size, 1, `blob ${blob}`);
         }
+        // Far from the origin (embeddings drift) and with class ids that float32 would merge,
+        // the blobs are still found (class 2's one blob may split anywhere).
+        const big = 2 ** 24;
+        const moved = await buildClusterIndex(
+          backend,
+          data.points.map((v, i) => v + (i % 2 === 0 ? 1e4 : -3e4)),
+          2,
+          data.labels.map((c) => big + c),
+          { clustersPerClass: 2, seed: 3 },
+        );
+        assert.deepEqual([...moved.clusterClass], [...index.clusterClass].map((c) => big + c));
+        for (const blob of [0, 1, 2, 3]) {
+          const rows = data.blob.map((b, i) => (b === blob ? i : -1)).filter((i) => i >= 0);
+          assert.deepEqual(
+            rows.map((i) => moved.assignment[i]),
+            rows.map((i) => index.assignment[i]),
+            `moved blob ${blob}`,
+          );
+        }
         // Centres are the means of their members.
         for (let c = 0; c < index.numClusters; c++) {
           const m = index.members[c];
