@@ -25,8 +25,12 @@
  * @module
  */
 
-export { type BackendChoice, type BackendOptions, createBackend } from "./src/backend/create.ts";
-export type { MatmulKernel } from "./src/backend/webgpu/webgpu_backend.ts";
+export {
+  type BackendChoice,
+  type BackendOptions,
+  createBackend,
+  type WebGpuMatmul,
+} from "./src/backend/create.ts";
 export type {
   Backend,
   BackendKind,
@@ -39,11 +43,12 @@ export type {
   Update,
 } from "./src/backend/backend.ts";
 export {
-  type Attrs,
-  type AttrValue,
   type DType,
+  type ElementwiseOp,
   Graph,
   MAX_RANK,
+  type OpName,
+  type OpSpec,
   type Shape,
   Tensor,
   Variable,
@@ -59,6 +64,7 @@ export {
   gather,
   greater,
   greaterEqual,
+  isFinite,
   log,
   matmul,
   max,
@@ -84,6 +90,7 @@ export {
   where,
 } from "./src/graph/ops.ts";
 export {
+  allFinite,
   logSumExp,
   maskedLogSumExp,
   mean,

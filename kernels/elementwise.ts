@@ -4,49 +4,72 @@
  * (broadcasting and transposition), given per input in a uniform so one pipeline serves every shape.
  */
 import { LINEAR_ENTRY_PARAMS, linearIndex } from "./common.ts";
+import { type ExprTable, renderExpr } from "../src/graph/expr.ts";
+import type { FusedProgram } from "../src/backend/fusion.ts";
 
 /** How an input is read; see `src/backend/layout.ts`. */
 export type Access = "full" | "scalar" | "strided";
 
-/**
- * The WGSL expression of each elementwise op, over inputs x0, x1, x2. `T` stands for the value type
- * (`f32`, or `vec4<f32>` in the vectorised kernel): WGSL compares and selects only values of one type.
- *
- * WGSL lets compilers assume that no value is NaN or infinite, and llvmpipe does: it folds
- * `select(x, 0, x < 0)` into a max that turns NaN into 0, and `x - x` into 0. Where a NaN must
- * survive (so that a broken loss shows) or be detected, the test looks at the bits (`nan`, `finite`
- * in {@link WGSL_HELPERS}), which no compiler may fold away.
- */
-export const WGSL_EXPRESSIONS: Readonly<Record<string, string>> = {
-  neg: "-x0",
-  exp: "exp(x0)",
-  log: "log(x0)",
-  sqrt: "sqrt(x0)",
-  square: "x0 * x0",
-  relu: "select(select(x0, T(0.0), x0 < T(0.0)), x0, nan(x0))",
-  step: "select(T(0.0), T(1.0), x0 > T(0.0))",
-  abs: "abs(x0)",
-  sign: "sign(x0)",
-  isFinite: "select(T(0.0), T(1.0), finite(x0))",
-  // Clamped because some tanh implementations overflow to NaN for large arguments.
-  tanh: "tanh(clamp(x0, T(-20.0), T(20.0)))",
-  sigmoid: "1.0 / (1.0 + exp(-x0))",
-  broadcastTo: "x0",
-  transpose: "x0",
-  add: "x0 + x1",
-  sub: "x0 - x1",
-  mul: "x0 * x1",
-  div: "x0 / x1",
-  maximum: "select(select(x1, x0, x0 >= x1), x0 + x1, nan(x0) | nan(x1))",
-  minimum: "select(select(x1, x0, x0 <= x1), x0 + x1, nan(x0) | nan(x1))",
-  greater: "select(T(0.0), T(1.0), x0 > x1)",
-  greaterEqual: "select(T(0.0), T(1.0), x0 >= x1)",
-  equal: "select(T(0.0), T(1.0), x0 == x1)",
-  where: "select(x2, x1, x0 != T(0.0))",
-};
+/** A WGSL f32 literal for `value` (NaN and infinities through their bits: WGSL has no literal). */
+function f32Literal(value: number): string {
+  const v = Math.fround(value);
+  if (Number.isNaN(v)) return "bitcast<f32>(0x7fc00000u)";
+  if (v === Infinity) return "bitcast<f32>(0x7f800000u)";
+  if (v === -Infinity) return "bitcast<f32>(0xff800000u)";
+  const text = Object.is(v, -0) ? "-0.0" : String(v);
+  return /[.e]/.test(text) ? text : `${text}.0`;
+}
 
 /**
- * Bit tests for NaN and finiteness, scalar and per lane (see {@link WGSL_EXPRESSIONS}). Included in
+ * Rendering an expression into WGSL over values of type `T` (`f32`, or `vec4<f32>` four lanes at
+ * a time: then comparisons give `vec4<bool>`, which `select` and `&`, `|` take lane by lane).
+ *
+ * WGSL lets compilers assume that no value is NaN or infinite, and llvmpipe does: it folds
+ * `select(x, 0, x < 0)` into a max that turns NaN into 0, and `x - x` into 0. So the NaN and
+ * finiteness tests read the bits (see {@link WGSL_HELPERS}), which no compiler may fold away.
+ */
+function wgslTable(T: string, args: readonly string[]): ExprTable<string> {
+  const lanes = T === "f32" ? "f" : "v";
+  return {
+    arg: (i) => args[i],
+    constant: (v) => `${T}(${f32Literal(v)})`,
+    unary: {
+      neg: (x) => `(-${x})`,
+      abs: (x) => `abs(${x})`,
+      sqrt: (x) => `sqrt(${x})`,
+      exp: (x) => `exp(${x})`,
+      log: (x) => `log(${x})`,
+      // Clamped because some tanh implementations overflow to NaN for large arguments.
+      tanh: (x) => `tanh(clamp(${x}, ${T}(-20.0), ${T}(20.0)))`,
+    },
+    binary: {
+      add: (a, b) => `(${a} + ${b})`,
+      sub: (a, b) => `(${a} - ${b})`,
+      mul: (a, b) => `(${a} * ${b})`,
+      div: (a, b) => `(${a} / ${b})`,
+    },
+    compare: {
+      lt: (a, b) => `(${a} < ${b})`,
+      le: (a, b) => `(${a} <= ${b})`,
+      gt: (a, b) => `(${a} > ${b})`,
+      ge: (a, b) => `(${a} >= ${b})`,
+      eq: (a, b) => `(${a} == ${b})`,
+      ne: (a, b) => `(${a} != ${b})`,
+    },
+    test: {
+      isNan: (x) => `nan_${lanes}(${x})`,
+      isFinite: (x) => `finite_${lanes}(${x})`,
+    },
+    logic: {
+      and: (a, b) => `(${a} & ${b})`,
+      or: (a, b) => `(${a} | ${b})`,
+    },
+    select: (c, a, b) => `select(${b}, ${a}, ${c})`,
+  };
+}
+
+/**
+ * Bit tests for NaN and finiteness, scalar and per lane (see `wgslTable`). Included in
  * every elementwise shader; WGSL drops functions a shader does not call.
  */
 export const WGSL_HELPERS = `
@@ -58,20 +81,6 @@ fn nan_v(x: vec4<f32>) -> vec4<bool> {
 fn finite_v(x: vec4<f32>) -> vec4<bool> {
   return (bitcast<vec4<u32>>(x) & vec4<u32>(0x7f800000u)) != vec4<u32>(0x7f800000u);
 }`;
-
-/** An argument of a program node: an external input or an earlier node of the program. */
-export interface ProgramArg {
-  readonly kind: "input" | "node";
-  readonly index: number;
-}
-
-/** A chain of elementwise ops evaluated per output element; the last node is the output. */
-export interface ElementwiseProgram {
-  /** How each external input is read. */
-  readonly inputs: readonly Access[];
-  /** Nodes in evaluation order. */
-  readonly nodes: readonly { readonly op: string; readonly args: readonly ProgramArg[] }[];
-}
 
 /**
  * The uniform block's contents: `[size, 0, 0, 0]`, the output shape left-padded with 1 to rank 4, and
@@ -97,16 +106,16 @@ export function elementwiseUniforms(
  * Whether a program can run four elements per invocation: no input is read through strides and the
  * element count divides by 4 (then full inputs and the output are read and written as vec4).
  */
-export function canVectorize(program: ElementwiseProgram, size: number): boolean {
-  return size % 4 === 0 && !program.inputs.includes("strided");
+export function canVectorize(program: FusedProgram, size: number): boolean {
+  return size % 4 === 0 && !program.inputs.some((x) => x.access === "strided");
 }
 
 /**
  * The WGSL of an elementwise program; `vectorized` (see {@link canVectorize}) makes each invocation
  * handle four consecutive elements, and then the uniform's size counts groups of four.
  */
-export function elementwiseShader(program: ElementwiseProgram, vectorized = false): string {
-  const access = program.inputs;
+export function elementwiseShader(program: FusedProgram, vectorized = false): string {
+  const access = program.inputs.map((x) => x.access);
   const strided = access.includes("strided");
   if (vectorized && strided) throw new Error("a strided elementwise program cannot be vectorised");
   const T = vectorized ? "vec4<f32>" : "f32";
@@ -118,14 +127,8 @@ export function elementwiseShader(program: ElementwiseProgram, vectorized = fals
     return `  let x${j} = ${a === "scalar" ? `${T}(in${j}[0u])` : `in${j}[${index}]`};`;
   }).join("\n");
   const body = program.nodes.map((node, k) => {
-    const expr = WGSL_EXPRESSIONS[node.op];
-    if (expr === undefined) {
-      throw new Error(`webgpu backend: no WGSL expression for op "${node.op}"`);
-    }
     const args = node.args.map((a) => (a.kind === "input" ? `x${a.index}` : `t${a.index}`));
-    const typed = expr.replace(/\bT\(/g, `${T}(`)
-      .replace(/\b(nan|finite)\(/g, `$1_${vectorized ? "v" : "f"}(`);
-    return `  let t${k} = ${typed.replace(/\bx(\d)\b/g, (_, d) => `(${args[Number(d)]})`)};`;
+    return `  let t${k} = ${renderExpr(node.expr, wgslTable(T, args))};`;
   }).join("\n");
   return `${WGSL_HELPERS}
 struct Params { size: u32, pad0: u32, pad1: u32, pad2: u32, shape: vec4<u32>,

@@ -1,15 +1,25 @@
-/** Choosing a backend: WebGPU when an adapter exists, the CPU otherwise, or whichever is asked for. */
+/**
+ * Choosing a backend. Devices are loaded lazily (`await import`), so a runtime without WebGPU never
+ * loads WebGPU code and still reaches the CPU.
+ */
 import { BackendUnavailableError, MagnetInputError } from "../errors.ts";
 import type { Backend, Precision } from "./backend.ts";
-import { CpuBackend } from "./cpu/cpu_backend.ts";
-import { type MatmulKernel, WebGpuBackend } from "./webgpu/webgpu_backend.ts";
+import type { Device } from "./device.ts";
+import { Executor } from "./executor.ts";
 
 /** Which backend {@link createBackend} should give. */
 export type BackendChoice = "auto" | "webgpu" | "cpu";
 
+/** Which matrix-product kernel a WebGPU device runs: see {@link BackendOptions.matmulKernel}. */
+export type WebGpuMatmul = "register" | "tiled";
+
 /** Options of {@link createBackend}. */
 export interface BackendOptions {
-  /** "auto" (default): WebGPU when `navigator.gpu` gives an adapter, else CPU. */
+  /**
+   * "auto" (default): a hardware GPU when WebGPU offers one, else the CPU. A software adapter
+   * (llvmpipe, or any `isFallbackAdapter`) runs on the CPU anyway and more slowly than the CPU
+   * backend, so it is used only when asked for with "webgpu".
+   */
   kind?: BackendChoice;
   /** Float precision; "float64" exists only on the CPU (for gradient checking). Default "float32". */
   precision?: Precision;
@@ -17,7 +27,12 @@ export interface BackendOptions {
    * WebGPU only: the matrix-product kernel. "auto" (default) picks "register" on software adapters
    * (llvmpipe) and "tiled" (workgroup-memory tiles) on hardware GPUs.
    */
-  matmulKernel?: "auto" | MatmulKernel;
+  matmulKernel?: "auto" | WebGpuMatmul;
+}
+
+async function cpuDevice(precision: Precision): Promise<Device> {
+  const { JsDevice } = await import("./js/device.ts");
+  return new JsDevice(precision);
 }
 
 /**
@@ -27,7 +42,7 @@ export interface BackendOptions {
  * @example
  * ```ts
  * const backend = await createBackend({ kind: "auto" });
- * console.log(backend.kind); // "webgpu" or "cpu"
+ * console.log(backend.kind); // "webgpu" on a GPU, else "cpu"
  * backend.dispose();
  * ```
  */
@@ -40,22 +55,30 @@ export async function createBackend(options: BackendOptions = {}): Promise<Backe
   if (precision !== "float32" && precision !== "float64") {
     throw new MagnetInputError(`unknown precision "${precision}": expected "float32" or "float64"`);
   }
+  if (kind === "webgpu" && precision === "float64") {
+    throw new MagnetInputError('the webgpu backend has no float64: use kind "cpu" for float64');
+  }
   if (kind === "cpu" || precision === "float64") {
-    if (kind === "webgpu") {
-      throw new MagnetInputError('the webgpu backend has no float64: use kind "cpu" for float64');
-    }
-    return new CpuBackend({ precision });
+    return new Executor(await cpuDevice(precision));
   }
+  if (kind === "auto" && globalThis.navigator?.gpu === undefined) {
+    return new Executor(await cpuDevice(precision));
+  }
+  let gpu;
   try {
-    return await WebGpuBackend.create(options.matmulKernel ?? "auto");
+    const { WebGpuDevice } = await import("./webgpu/device.ts");
+    gpu = await WebGpuDevice.create(options.matmulKernel ?? "auto");
   } catch (error) {
-    if (kind === "webgpu") {
-      if (error instanceof BackendUnavailableError) throw error;
-      throw new BackendUnavailableError(
-        `could not open a WebGPU device: ${(error as Error).message}. ` +
-          'Use createBackend({ kind: "cpu" }) or "auto" to fall back to the CPU backend.',
-      );
-    }
-    return new CpuBackend({ precision });
+    if (kind === "auto") return new Executor(await cpuDevice(precision));
+    if (error instanceof BackendUnavailableError) throw error;
+    throw new BackendUnavailableError(
+      `could not open a WebGPU device: ${(error as Error).message}. ` +
+        'Use createBackend({ kind: "cpu" }) or "auto" to fall back to the CPU backend.',
+    );
   }
+  if (kind === "auto" && gpu.adapterIsSoftware) {
+    gpu.dispose();
+    return new Executor(await cpuDevice(precision));
+  }
+  return new Executor(gpu);
 }

@@ -7,7 +7,8 @@
  * output or update source), and is read either element for element (same shape as the group's
  * output) or as a scalar (size 1, then computed from element 0 of its inputs).
  */
-import { opDefinition } from "../graph/ops.ts";
+import { elementwiseExpr, opDefinition } from "../graph/ops.ts";
+import { E, type NumExpr } from "../graph/expr.ts";
 import type { Tensor } from "../graph/tensor.ts";
 import { type Access, elementwiseLayout } from "./layout.ts";
 
@@ -17,16 +18,32 @@ export const MAX_FUSED_INPUTS = 6;
 /** Where a fused node's argument comes from. */
 export type FusedArg = { kind: "input"; index: number } | { kind: "node"; index: number };
 
+/**
+ * One node of a fused kernel: its value as an expression over its own arguments (`arg(i)` is its
+ * i-th argument), and where each argument comes from.
+ */
+export interface FusedNode {
+  readonly expr: NumExpr;
+  readonly args: readonly FusedArg[];
+}
+
+/** How one external input of a fused kernel is read, relative to the output's elements. */
+export interface FusedInput {
+  readonly access: Access;
+  /** Element strides per output dimension (strided access only; else empty). */
+  readonly strides: readonly number[];
+}
+
 /** One fused kernel: its external inputs and the nodes it evaluates, the last being its output. */
 export interface FusedProgram {
-  /** How each external input is read, relative to the output's elements. */
-  readonly inputs: readonly { tensor: Tensor; access: Access; strides: readonly number[] }[];
-  /** Nodes in evaluation order; each names its op and where its arguments come from. */
-  readonly nodes: readonly { op: string; args: readonly FusedArg[] }[];
+  /** How each external input is read. */
+  readonly inputs: readonly FusedInput[];
+  /** Nodes in evaluation order. */
+  readonly nodes: readonly FusedNode[];
 }
 
 function isElementwise(t: Tensor): boolean {
-  return opDefinition(t.op)?.kind === "elementwise";
+  return opDefinition(t.op).kind === "elementwise";
 }
 
 function sameShape(a: Tensor, b: Tensor): boolean {
@@ -117,8 +134,10 @@ export function externalInputs(group: readonly Tensor[]): Tensor[] {
   return out;
 }
 
-/** The fused program of a group (its nodes in id order, the root last). */
-export function fusedProgram(group: readonly Tensor[]): FusedProgram {
+/** The fused program of a group (its nodes in id order, the root last), with the tensors it reads. */
+export function fusedProgram(
+  group: readonly Tensor[],
+): { program: FusedProgram; reads: Tensor[] } {
   const root = group[group.length - 1];
   const position = new Map(group.map((t, i) => [t.id, i]));
   const scalar = new Set<number>();
@@ -132,7 +151,8 @@ export function fusedProgram(group: readonly Tensor[]): FusedProgram {
       if (position.has(x.id) && (inScalar || layout.access === "scalar")) scalar.add(x.id);
     });
   }
-  const inputs: { tensor: Tensor; access: Access; strides: readonly number[] }[] = [];
+  const inputs: FusedInput[] = [];
+  const reads: Tensor[] = [];
   const inputKey = new Map<string, number>();
   const nodes = group.map((node) => {
     const layouts = elementwiseLayout(node);
@@ -145,12 +165,14 @@ export function fusedProgram(group: readonly Tensor[]): FusedProgram {
       let index = inputKey.get(key);
       if (index === undefined) {
         index = inputs.length;
-        inputs.push({ tensor: x, access, strides });
+        inputs.push({ access, strides });
+        reads.push(x);
         inputKey.set(key, index);
       }
       return { kind: "input", index };
     });
-    return { op: node.op, args };
+    const expr = elementwiseExpr(node.op)(...node.inputs.map((_, i) => E.arg(i)));
+    return { expr, args };
   });
-  return { inputs, nodes };
+  return { program: { inputs, nodes }, reads };
 }

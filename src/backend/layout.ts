@@ -29,9 +29,9 @@ export function rowMajorStrides(shape: Shape): number[] {
 /** The reading pattern of each input of an elementwise node (broadcast, or permuted for transpose). */
 export function elementwiseLayout(node: Tensor): InputLayout[] {
   const out = node.shape;
-  if (node.op === "transpose") {
+  if (node.spec.op === "transpose") {
     const x = node.inputs[0];
-    const perm = node.attrs.perm as Shape;
+    const perm = node.spec.perm;
     const xStrides = rowMajorStrides(x.shape);
     const identity = perm.every((p, i) => p === i);
     return [{

@@ -20,6 +20,8 @@ export interface Slot {
   readonly role: "temp" | "input" | "constant" | "variable";
   /** The input or constant node of an input or constant slot. */
   readonly source?: Tensor;
+  /** The values of a constant slot. */
+  readonly data?: Float64Array;
   /** The variable of a variable slot. */
   readonly variable?: Variable;
 }
@@ -59,7 +61,7 @@ export interface PlanOptions {
 
 /** The tensor whose storage `t` uses: itself, or the base of a chain of views. */
 export function storageBase(t: Tensor): Tensor {
-  while (opDefinition(t.op)?.kind === "view") t = t.inputs[0];
+  while (opDefinition(t.op).kind === "view") t = t.inputs[0];
   return t;
 }
 
@@ -101,8 +103,7 @@ export function makePlan(request: CompileRequest, options: PlanOptions = {}): Pl
 
   // Last step reading each base; outputs and update sources live to the end.
   const computed = nodes.filter((t) => {
-    const kind = opDefinition(t.op)?.kind;
-    if (kind === undefined) throw new ShapeError("compile", `unknown op "${t.op}" in ${t}`);
+    const kind = opDefinition(t.op).kind;
     return kind !== "source" && kind !== "view";
   });
   let groups: Map<number, Tensor[]> | null = null;
@@ -128,13 +129,14 @@ export function makePlan(request: CompileRequest, options: PlanOptions = {}): Pl
   const inputs: Tensor[] = [];
   const variableSlots = new Map<Variable, Slot>();
   for (const t of nodes) {
-    if (t.op === "input") {
+    const spec = t.spec;
+    if (spec.op === "input") {
       inputs.push(t);
       slotOf.set(t.id, newSlot(t.size, t.dtype, "input", { source: t }));
-    } else if (t.op === "constant") {
-      slotOf.set(t.id, newSlot(t.size, t.dtype, "constant", { source: t }));
-    } else if (t.op === "variable") {
-      const v = t.attrs.variable as Variable;
+    } else if (spec.op === "constant") {
+      slotOf.set(t.id, newSlot(t.size, t.dtype, "constant", { source: t, data: spec.data }));
+    } else if (spec.op === "variable") {
+      const v = spec.variable;
       let slot = variableSlots.get(v);
       if (slot === undefined) {
         slot = newSlot(v.size, "float", "variable", { variable: v });
@@ -182,12 +184,14 @@ export function makePlan(request: CompileRequest, options: PlanOptions = {}): Pl
 
   const indexChecks: IndexCheck[] = [];
   for (const t of steps) {
-    if (t.op !== "gather" && t.op !== "segmentSum") continue;
+    const spec = t.spec;
+    if (spec.op !== "gather" && spec.op !== "segmentSum") continue;
     const indices = storageBase(t.inputs[1]);
-    const bound = t.op === "gather" ? t.inputs[0].shape[0] : (t.attrs.numSegments as number);
-    if (indices.op === "input") indexChecks.push({ input: indices, bound, op: t.op });
-    if (indices.op === "constant") {
-      checkIndexValues(indices.attrs.data as Float64Array, bound, t.op, `constant ${indices}`);
+    const bound = spec.op === "gather" ? t.inputs[0].shape[0] : spec.numSegments;
+    const source = indices.spec;
+    if (source.op === "input") indexChecks.push({ input: indices, bound, op: spec.op });
+    if (source.op === "constant") {
+      checkIndexValues(source.data, bound, spec.op, `constant ${indices}`);
     }
   }
   return { steps, slots, slotOf, inputs, outputs, updates, guard, indexChecks, groups };

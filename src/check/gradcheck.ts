@@ -9,7 +9,8 @@ import { sumAll } from "../graph/functions.ts";
 import { mul, reshape } from "../graph/ops.ts";
 import { type DType, Graph, type Shape, sizeOf, type Tensor } from "../graph/tensor.ts";
 import type { Backend, HostArray } from "../backend/backend.ts";
-import { CpuBackend } from "../backend/cpu/cpu_backend.ts";
+import { Executor } from "../backend/executor.ts";
+import { JsDevice } from "../backend/js/device.ts";
 import { Random } from "../util/random.ts";
 
 /** One input of a checked graph: its name, shape, value and whether to differentiate it. */
@@ -139,7 +140,7 @@ export async function gradcheck(
   const maxElements = options.maxElementsPerInput ?? 512;
   const seed = options.seed ?? 1;
   const built = buildObjective(build, inputs, seed);
-  const backend = new CpuBackend({ precision: "float64" });
+  const backend = new Executor(new JsDevice("float64"));
   try {
     const analyticExe = await backend.compile({ outputs: built.grads });
     const forward = await backend.compile({ outputs: [built.objective] });
@@ -236,7 +237,7 @@ export async function crossCheck(
   const built = buildObjective(build, inputs, options.seed ?? 1);
   const outputs = [built.output, ...built.grads];
   const names = ["output", ...built.differentiable.map((s) => `d/d${s.name}`)];
-  const reference = new CpuBackend({ precision: "float64" });
+  const reference = new Executor(new JsDevice("float64"));
   let expected: HostArray[];
   try {
     expected = await reference.run(outputs, feedsOf(inputs));

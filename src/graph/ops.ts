@@ -1,15 +1,24 @@
 /**
- * The primitive ops. Each op is declared once here: its shape rule (checked when the node is created)
- * and its gradient, written in terms of other ops so that every backend differentiates it for free.
- * Backends implement only forward kernels, looked up by {@link Tensor.op}.
+ * The primitive ops. Each op is declared once here: its shape rule (checked when the node is created),
+ * its gradient, written in terms of other ops so that every backend differentiates it for free, and,
+ * for elementwise ops, its value as an expression (expr.ts) that every device renders for itself.
+ * Devices implement kernels per op kind, not per op.
  */
 import { ShapeError } from "../errors.ts";
-import { formatShape, type Shape, sizeOf, type Tensor } from "./tensor.ts";
+import { E, type NumExpr } from "./expr.ts";
+import {
+  type ElementwiseOp,
+  formatShape,
+  type OpName,
+  type Shape,
+  sizeOf,
+  type Tensor,
+} from "./tensor.ts";
 
 /** A tensor, or a number that becomes a scalar constant of the other operand's graph. */
 export type TensorLike = Tensor | number;
 
-/** How a backend runs an op. */
+/** How the executor runs an op. */
 export type OpKind =
   | "source" // input, constant, variable: storage only
   | "view" // reshape, stopGradient: the input's storage, seen with another shape
@@ -20,33 +29,42 @@ export type OpKind =
   | "segmentSum"
   | "oneHot";
 
+/** Gradients with respect to each input given the output's gradient `dy`; null where none flows. */
+type GradFn = (dy: Tensor, y: Tensor) => (Tensor | null)[];
+
 /** The declaration of one primitive op. */
-export interface OpDefinition {
-  /** How backends run it. */
-  readonly kind: OpKind;
-  /** Number of inputs of an elementwise op. */
-  readonly arity?: number;
-  /**
-   * Gradients with respect to each input given the output's gradient `dy`, built from ops; `null` where
-   * an input receives none. Absent for ops that are not differentiable (comparisons, argmax...), whose
-   * inputs then receive no gradient.
-   */
-  readonly grad?: (dy: Tensor, y: Tensor) => (Tensor | null)[];
-}
+export type OpDefinition =
+  | {
+    readonly kind: "elementwise";
+    /** Number of inputs. */
+    readonly arity: number;
+    /** The value of one output element from one element of each input (see expr.ts). */
+    readonly expr: (...args: NumExpr[]) => NumExpr;
+    /** Absent for ops without a gradient (comparisons, step...): their inputs receive none. */
+    readonly grad?: GradFn;
+  }
+  | { readonly kind: Exclude<OpKind, "elementwise">; readonly grad?: GradFn };
 
-const definitions = new Map<string, OpDefinition>();
+const definitions = new Map<OpName, OpDefinition>();
 
-function define(name: string, def: OpDefinition): void {
+function define(name: OpName, def: OpDefinition): void {
   definitions.set(name, def);
 }
 
-/** The declaration of op `name`, or undefined. */
-export function opDefinition(name: string): OpDefinition | undefined {
-  return definitions.get(name);
+/** The declaration of op `name` (every op of {@link OpName} has one). */
+export function opDefinition(name: OpName): OpDefinition {
+  return definitions.get(name)!;
 }
 
-/** Names of all declared ops (backends test that they implement each one). */
-export function opNames(): string[] {
+/** The value expression of an elementwise op. */
+export function elementwiseExpr(name: OpName): (...args: NumExpr[]) => NumExpr {
+  const def = definitions.get(name);
+  if (def?.kind !== "elementwise") throw new Error(`op "${name}" is not elementwise`);
+  return def.expr;
+}
+
+/** Names of all declared ops (the tests check that each has a case). */
+export function opNames(): OpName[] {
   return [...definitions.keys()];
 }
 
@@ -82,7 +100,7 @@ function lift(op: string, args: readonly TensorLike[]): Tensor[] {
   });
 }
 
-function elementwise(op: string, args: readonly TensorLike[]): Tensor {
+function elementwise(op: Exclude<ElementwiseOp, "transpose">, args: readonly TensorLike[]): Tensor {
   const inputs = lift(op, args);
   let shape: Shape = [];
   for (const t of inputs) {
@@ -95,7 +113,7 @@ function elementwise(op: string, args: readonly TensorLike[]): Tensor {
     }
     shape = next;
   }
-  return inputs[0].graph.addNode(op, inputs, {}, shape, "float");
+  return inputs[0].graph.addNode({ op }, inputs, shape, "float");
 }
 
 /**
@@ -122,46 +140,86 @@ define("variable", { kind: "source" });
 // ---------------------------------------------------------------------------------------------------
 // Unary elementwise
 
-function unary(name: string, grad?: (dy: Tensor, y: Tensor, x: Tensor) => Tensor | null) {
+function unary(
+  name: Exclude<ElementwiseOp, "transpose">,
+  expr: (x: NumExpr) => NumExpr,
+  grad?: (dy: Tensor, y: Tensor, x: Tensor) => Tensor | null,
+) {
   define(name, {
     kind: "elementwise",
     arity: 1,
+    expr,
     grad: grad && ((dy, y) => [grad(dy, y, y.inputs[0])]),
   });
   return (x: Tensor): Tensor => elementwise(name, [x]);
 }
 
+const nanOr = (x: NumExpr, value: NumExpr): NumExpr => E.select(E.test("isNan", x), x, value);
+const bool = (cond: ReturnType<typeof E.compare>): NumExpr => E.select(cond, 1, 0);
+
 /** -x */
-export const neg: (x: Tensor) => Tensor = unary("neg", (dy) => neg(dy));
+export const neg: (x: Tensor) => Tensor = unary("neg", (x) => E.unary("neg", x), (dy) => neg(dy));
 /** e^x */
-export const exp: (x: Tensor) => Tensor = unary("exp", (dy, y) => mul(dy, y));
+export const exp: (x: Tensor) => Tensor = unary(
+  "exp",
+  (x) => E.unary("exp", x),
+  (dy, y) => mul(dy, y),
+);
 /** Natural logarithm. */
-export const log: (x: Tensor) => Tensor = unary("log", (dy, _y, x) => div(dy, x));
+export const log: (x: Tensor) => Tensor = unary(
+  "log",
+  (x) => E.unary("log", x),
+  (dy, _y, x) => div(dy, x),
+);
 /** Square root. */
-export const sqrt: (x: Tensor) => Tensor = unary("sqrt", (dy, y) => div(dy, mul(y, 2)));
+export const sqrt: (x: Tensor) => Tensor = unary(
+  "sqrt",
+  (x) => E.unary("sqrt", x),
+  (dy, y) => div(dy, mul(y, 2)),
+);
 /** x^2 */
-export const square: (x: Tensor) => Tensor = unary("square", (dy, _y, x) => mul(dy, mul(x, 2)));
-/** max(x, 0) */
-export const relu: (x: Tensor) => Tensor = unary("relu", (dy, _y, x) => mul(dy, step(x)));
+export const square: (x: Tensor) => Tensor = unary(
+  "square",
+  (x) => E.binary("mul", x, x),
+  (dy, _y, x) => mul(dy, mul(x, 2)),
+);
+/** max(x, 0); NaN stays NaN, so that a broken loss shows. */
+export const relu: (x: Tensor) => Tensor = unary(
+  "relu",
+  (x) => nanOr(x, E.select(E.compare("lt", x, 0), 0, x)),
+  (dy, _y, x) => mul(dy, step(x)),
+);
 /** 1 where x > 0, else 0 (no gradient). */
-export const step: (x: Tensor) => Tensor = unary("step");
+export const step: (x: Tensor) => Tensor = unary("step", (x) => bool(E.compare("gt", x, 0)));
 /** |x| */
-export const abs: (x: Tensor) => Tensor = unary("abs", (dy, _y, x) => mul(dy, sign(x)));
+export const abs: (x: Tensor) => Tensor = unary(
+  "abs",
+  (x) => E.unary("abs", x),
+  (dy, _y, x) => mul(dy, sign(x)),
+);
 /** -1, 0 or 1 (no gradient). */
-export const sign: (x: Tensor) => Tensor = unary("sign");
+export const sign: (x: Tensor) => Tensor = unary(
+  "sign",
+  (x) => E.select(E.compare("gt", x, 0), 1, E.select(E.compare("lt", x, 0), -1, 0)),
+);
 /**
  * 1 where x is finite, 0 where it is NaN or infinite (no gradient). Decided from the bits of the
  * value, so it holds on devices whose compilers assume arithmetic never meets a NaN.
  */
-export const isFinite: (x: Tensor) => Tensor = unary("isFinite");
+export const isFinite: (x: Tensor) => Tensor = unary(
+  "isFinite",
+  (x) => E.select(E.test("isFinite", x), 1, 0),
+);
 /** Hyperbolic tangent. */
 export const tanh: (x: Tensor) => Tensor = unary(
   "tanh",
+  (x) => E.unary("tanh", x),
   (dy, y) => mul(dy, sub(1, square(y))),
 );
 /** 1 / (1 + e^-x) */
 export const sigmoid: (x: Tensor) => Tensor = unary(
   "sigmoid",
+  (x) => E.binary("div", 1, E.binary("add", 1, E.unary("exp", E.unary("neg", x)))),
   (dy, y) => mul(dy, mul(y, sub(1, y))),
 );
 
@@ -169,12 +227,14 @@ export const sigmoid: (x: Tensor) => Tensor = unary(
 // Binary elementwise, broadcasting
 
 function binary(
-  name: string,
+  name: Exclude<ElementwiseOp, "transpose">,
+  expr: (a: NumExpr, b: NumExpr) => NumExpr,
   grad?: (dy: Tensor, y: Tensor, a: Tensor, b: Tensor) => [Tensor | null, Tensor | null],
 ) {
   define(name, {
     kind: "elementwise",
     arity: 2,
+    expr,
     grad: grad &&
       ((dy, y) => {
         const [a, b] = y.inputs;
@@ -185,49 +245,72 @@ function binary(
   return (a: TensorLike, b: TensorLike): Tensor => elementwise(name, [a, b]);
 }
 
+/** `pick` when neither operand is NaN, else NaN (the sum of the two). */
+const nanEither = (a: NumExpr, b: NumExpr, pick: NumExpr): NumExpr =>
+  E.select(E.or(E.test("isNan", a), E.test("isNan", b)), E.binary("add", a, b), pick);
+
 /** a + b (broadcasting) */
-export const add: (a: TensorLike, b: TensorLike) => Tensor = binary("add", (dy) => [dy, dy]);
+export const add: (a: TensorLike, b: TensorLike) => Tensor = binary(
+  "add",
+  (a, b) => E.binary("add", a, b),
+  (dy) => [dy, dy],
+);
 /** a - b (broadcasting) */
 export const sub: (a: TensorLike, b: TensorLike) => Tensor = binary(
   "sub",
+  (a, b) => E.binary("sub", a, b),
   (dy) => [dy, neg(dy)],
 );
 /** a * b (broadcasting) */
 export const mul: (a: TensorLike, b: TensorLike) => Tensor = binary(
   "mul",
+  (a, b) => E.binary("mul", a, b),
   (dy, _y, a, b) => [mul(dy, b), mul(dy, a)],
 );
 /** a / b (broadcasting) */
 export const div: (a: TensorLike, b: TensorLike) => Tensor = binary(
   "div",
+  (a, b) => E.binary("div", a, b),
   (dy, y, _a, b) => [div(dy, b), neg(div(mul(dy, y), b))],
 );
-/** The larger of a and b; on ties the gradient goes to a. */
+/** The larger of a and b (NaN if either is); on ties the gradient goes to a. */
 export const maximum: (a: TensorLike, b: TensorLike) => Tensor = binary(
   "maximum",
+  (a, b) => nanEither(a, b, E.select(E.compare("ge", a, b), a, b)),
   (dy, _y, a, b) => {
     const pickA = greaterEqual(a, b);
     return [mul(dy, pickA), mul(dy, sub(1, pickA))];
   },
 );
-/** The smaller of a and b; on ties the gradient goes to a. */
+/** The smaller of a and b (NaN if either is); on ties the gradient goes to a. */
 export const minimum: (a: TensorLike, b: TensorLike) => Tensor = binary(
   "minimum",
+  (a, b) => nanEither(a, b, E.select(E.compare("le", a, b), a, b)),
   (dy, _y, a, b) => {
     const pickA = greaterEqual(b, a);
     return [mul(dy, pickA), mul(dy, sub(1, pickA))];
   },
 );
 /** 1 where a > b, else 0 (no gradient). */
-export const greater: (a: TensorLike, b: TensorLike) => Tensor = binary("greater");
+export const greater: (a: TensorLike, b: TensorLike) => Tensor = binary(
+  "greater",
+  (a, b) => bool(E.compare("gt", a, b)),
+);
 /** 1 where a >= b, else 0 (no gradient). */
-export const greaterEqual: (a: TensorLike, b: TensorLike) => Tensor = binary("greaterEqual");
+export const greaterEqual: (a: TensorLike, b: TensorLike) => Tensor = binary(
+  "greaterEqual",
+  (a, b) => bool(E.compare("ge", a, b)),
+);
 /** 1 where a == b, else 0 (no gradient). */
-export const equal: (a: TensorLike, b: TensorLike) => Tensor = binary("equal");
+export const equal: (a: TensorLike, b: TensorLike) => Tensor = binary(
+  "equal",
+  (a, b) => bool(E.compare("eq", a, b)),
+);
 
 define("where", {
   kind: "elementwise",
   arity: 3,
+  expr: (cond, a, b) => E.select(E.compare("ne", cond, 0), a, b),
   grad: (dy, y) => {
     const [cond, a, b] = y.inputs;
     const zero = dy.graph.scalar(0);
@@ -249,6 +332,7 @@ export function where(cond: TensorLike, a: TensorLike, b: TensorLike): Tensor {
 define("broadcastTo", {
   kind: "elementwise",
   arity: 1,
+  expr: (x) => x,
   grad: (dy, y) => [sumToShape(dy, y.inputs[0].shape)],
 });
 /** `x` repeated along broadcast dimensions to `shape`. */
@@ -261,14 +345,16 @@ export function broadcastTo(x: Tensor, shape: Shape): Tensor {
     );
   }
   if (x.rank === shape.length && x.shape.every((d, i) => d === shape[i])) return x;
-  return x.graph.addNode("broadcastTo", [x], {}, [...shape], x.dtype);
+  return x.graph.addNode({ op: "broadcastTo" }, [x], [...shape], x.dtype);
 }
 
 define("transpose", {
   kind: "elementwise",
   arity: 1,
+  expr: (x) => x,
   grad: (dy, y) => {
-    const perm = y.attrs.perm as Shape;
+    if (y.spec.op !== "transpose") throw new Error("transpose gradient of another op");
+    const perm = y.spec.perm;
     const inverse = perm.map((_, i) => perm.indexOf(i));
     return [transpose(dy, inverse)];
   },
@@ -285,7 +371,12 @@ export function transpose(x: Tensor, perm?: Shape): Tensor {
       }`,
     );
   }
-  return x.graph.addNode("transpose", [x], { perm: [...p] }, p.map((i) => x.shape[i]), x.dtype);
+  return x.graph.addNode(
+    { op: "transpose", perm: [...p] },
+    [x],
+    p.map((i) => x.shape[i]),
+    x.dtype,
+  );
 }
 
 define("reshape", { kind: "view", grad: (dy, y) => [reshape(dy, y.inputs[0].shape)] });
@@ -306,13 +397,13 @@ export function reshape(x: Tensor, shape: Shape): Tensor {
     );
   }
   if (target.length === x.rank && target.every((d, i) => d === x.shape[i])) return x;
-  return x.graph.addNode("reshape", [x], { shape: target }, target, x.dtype);
+  return x.graph.addNode({ op: "reshape", shape: target }, [x], target, x.dtype);
 }
 
 define("stopGradient", { kind: "view", grad: () => [null] });
 /** `x` itself, through which no gradient flows. */
 export function stopGradient(x: Tensor): Tensor {
-  return x.graph.addNode("stopGradient", [x], {}, x.shape, x.dtype);
+  return x.graph.addNode({ op: "stopGradient" }, [x], x.shape, x.dtype);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -332,26 +423,34 @@ function reduced(x: Tensor, axis: number, keepDims: boolean): number[] {
     : x.shape.filter((_, i) => i !== axis);
 }
 
+/** The axis of a reduction node. */
+function axisOf(y: Tensor): number {
+  const spec = y.spec;
+  if (spec.op !== "sum" && spec.op !== "max" && spec.op !== "argmax") {
+    throw new Error(`${y} is not a reduction`);
+  }
+  return spec.axis;
+}
+
 define("sum", {
   kind: "reduce",
   grad: (dy, y) => {
     const x = y.inputs[0];
-    const axis = y.attrs.axis as number;
-    return [broadcastTo(reshape(dy, reduced(x, axis, true)), x.shape)];
+    return [broadcastTo(reshape(dy, reduced(x, axisOf(y), true)), x.shape)];
   },
 });
 /** Sum along `axis` (negative counts from the end); `keepDims` keeps it as size 1. */
 export function sum(x: Tensor, axis: number, keepDims = false): Tensor {
   if (x.dtype !== "float") throw new ShapeError("sum", `expects a float tensor, got ${x}`);
   const a = normalizeAxis("sum", x, axis);
-  return x.graph.addNode("sum", [x], { axis: a, keepDims }, reduced(x, a, keepDims), "float");
+  return x.graph.addNode({ op: "sum", axis: a, keepDims }, [x], reduced(x, a, keepDims), "float");
 }
 
 define("max", {
   kind: "reduce",
   grad: (dy, y) => {
     const x = y.inputs[0];
-    const keep = reduced(x, y.attrs.axis as number, true);
+    const keep = reduced(x, axisOf(y), true);
     const mask = equal(x, reshape(y, keep));
     return [mul(mask, reshape(dy, keep))];
   },
@@ -360,7 +459,7 @@ define("max", {
 export function max(x: Tensor, axis: number, keepDims = false): Tensor {
   if (x.dtype !== "float") throw new ShapeError("max", `expects a float tensor, got ${x}`);
   const a = normalizeAxis("max", x, axis);
-  return x.graph.addNode("max", [x], { axis: a, keepDims }, reduced(x, a, keepDims), "float");
+  return x.graph.addNode({ op: "max", axis: a, keepDims }, [x], reduced(x, a, keepDims), "float");
 }
 
 define("argmax", { kind: "reduce" });
@@ -369,9 +468,8 @@ export function argmax(x: Tensor, axis: number): Tensor {
   if (x.dtype !== "float") throw new ShapeError("argmax", `expects a float tensor, got ${x}`);
   const a = normalizeAxis("argmax", x, axis);
   return x.graph.addNode(
-    "argmax",
+    { op: "argmax", axis: a, keepDims: false },
     [x],
-    { axis: a, keepDims: false },
     reduced(x, a, false),
     "int32",
   );
@@ -384,8 +482,8 @@ define("matmul", {
   kind: "matmul",
   grad: (dy, y) => {
     const [a, b] = y.inputs;
-    const tA = y.attrs.transposeA as boolean;
-    const tB = y.attrs.transposeB as boolean;
+    if (y.spec.op !== "matmul") throw new Error("matmul gradient of another op");
+    const { transposeA: tA, transposeB: tB } = y.spec;
     if (!tA && !tB) return [matmul(dy, b, false, true), matmul(a, dy, true, false)];
     if (tA && !tB) return [matmul(b, dy, false, true), matmul(a, dy, false, false)];
     if (!tA && tB) return [matmul(dy, b, false, false), matmul(dy, a, true, false)];
@@ -415,7 +513,7 @@ export function matmul(a: Tensor, b: Tensor, transposeA = false, transposeB = fa
       }${transposeB ? "ᵀ" : ""} (${ka} vs ${kb})`,
     );
   }
-  return a.graph.addNode("matmul", [a, b], { transposeA, transposeB }, [m, n], "float");
+  return a.graph.addNode({ op: "matmul", transposeA, transposeB }, [a, b], [m, n], "float");
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -453,9 +551,8 @@ export function gather(x: Tensor, indices: Tensor): Tensor {
   }
   checkIndices("gather", indices, null);
   return x.graph.addNode(
-    "gather",
+    { op: "gather" },
     [x, indices],
-    {},
     [indices.size, ...x.shape.slice(1)],
     "float",
   );
@@ -484,9 +581,8 @@ export function segmentSum(x: Tensor, segmentIds: Tensor, numSegments: number): 
     );
   }
   return x.graph.addNode(
-    "segmentSum",
+    { op: "segmentSum", numSegments },
     [x, segmentIds],
-    { numSegments },
     [numSegments, ...x.shape.slice(1)],
     "float",
   );
@@ -502,5 +598,5 @@ export function oneHot(indices: Tensor, depth: number): Tensor {
   if (!Number.isInteger(depth) || depth < 1) {
     throw new ShapeError("oneHot", `depth must be a positive integer, got ${depth}`);
   }
-  return indices.graph.addNode("oneHot", [indices], { depth }, [indices.size, depth], "float");
+  return indices.graph.addNode({ op: "oneHot", depth }, [indices], [indices.size, depth], "float");
 }

@@ -13,11 +13,53 @@ export type DType = "float" | "int32";
 /** A tensor shape: a list of positive integer dimensions (empty for a scalar). */
 export type Shape = readonly number[];
 
-/** Values an op may carry as attributes (axis numbers, flags, target shapes, variables, constant data). */
-export type AttrValue = number | boolean | string | Shape | Variable | Float64Array | undefined;
+/** The elementwise ops: each computes one output element from one element of each input. */
+export type ElementwiseOp =
+  | "neg"
+  | "exp"
+  | "log"
+  | "sqrt"
+  | "square"
+  | "relu"
+  | "step"
+  | "abs"
+  | "sign"
+  | "isFinite"
+  | "tanh"
+  | "sigmoid"
+  | "add"
+  | "sub"
+  | "mul"
+  | "div"
+  | "maximum"
+  | "minimum"
+  | "greater"
+  | "greaterEqual"
+  | "equal"
+  | "where"
+  | "broadcastTo"
+  | "transpose";
 
-/** The attributes of a node, read by the backends' kernels. */
-export type Attrs = Readonly<Record<string, AttrValue>>;
+/**
+ * What a node computes: its op and that op's attributes, one shape per op, so code that reads an
+ * attribute first narrows on `op` and the compiler checks the rest (no casts).
+ */
+export type OpSpec =
+  | { readonly op: "input"; readonly name: string }
+  | { readonly op: "constant"; readonly data: Float64Array }
+  | { readonly op: "variable"; readonly variable: Variable }
+  | { readonly op: Exclude<ElementwiseOp, "transpose"> }
+  | { readonly op: "transpose"; readonly perm: Shape }
+  | { readonly op: "reshape"; readonly shape: Shape }
+  | { readonly op: "stopGradient" }
+  | { readonly op: "sum" | "max" | "argmax"; readonly axis: number; readonly keepDims: boolean }
+  | { readonly op: "matmul"; readonly transposeA: boolean; readonly transposeB: boolean }
+  | { readonly op: "gather" }
+  | { readonly op: "segmentSum"; readonly numSegments: number }
+  | { readonly op: "oneHot"; readonly depth: number };
+
+/** The name of an op. */
+export type OpName = OpSpec["op"];
 
 /** The largest rank any tensor may have; kernels address up to this many dimensions. */
 export const MAX_RANK = 4;
@@ -88,13 +130,17 @@ export class Tensor {
   constructor(
     readonly graph: Graph,
     readonly id: number,
-    readonly op: string,
+    readonly spec: OpSpec,
     readonly inputs: readonly Tensor[],
-    readonly attrs: Attrs,
     readonly shape: Shape,
     readonly dtype: DType,
     readonly name?: string,
   ) {}
+
+  /** The op's name (`spec.op`). */
+  get op(): OpName {
+    return this.spec.op;
+  }
 
   /** Number of elements. */
   get size(): number {
@@ -130,14 +176,14 @@ export class Graph {
   }
 
   /** Adds a node. Ops call this after checking their shapes. */
-  addNode(op: string, inputs: readonly Tensor[], attrs: Attrs, shape: Shape, dtype: DType): Tensor {
+  addNode(spec: OpSpec, inputs: readonly Tensor[], shape: Shape, dtype: DType): Tensor {
     for (const t of inputs) {
       if (t.graph !== this) {
-        throw new ShapeError(op, `input ${t} belongs to another graph`);
+        throw new ShapeError(spec.op, `input ${t} belongs to another graph`);
       }
     }
-    checkShape(op, shape);
-    const node = new Tensor(this, this.#nodes.length, op, inputs, attrs, shape, dtype);
+    checkShape(spec.op, shape);
+    const node = new Tensor(this, this.#nodes.length, spec, inputs, shape, dtype);
     this.#nodes.push(node);
     return node;
   }
@@ -146,7 +192,15 @@ export class Graph {
   input(name: string, shape: Shape, dtype: DType = "float"): Tensor {
     if (this.#inputs.has(name)) throw new ShapeError("input", `an input named "${name}" exists`);
     checkShape(`input "${name}"`, shape);
-    const node = new Tensor(this, this.#nodes.length, "input", [], { name }, shape, dtype, name);
+    const node = new Tensor(
+      this,
+      this.#nodes.length,
+      { op: "input", name },
+      [],
+      shape,
+      dtype,
+      name,
+    );
     this.#nodes.push(node);
     this.#inputs.set(name, node);
     return node;
@@ -166,7 +220,7 @@ export class Graph {
         `${data.length} values given for shape ${formatShape(shape)} (${sizeOf(shape)} elements)`,
       );
     }
-    return this.addNode("constant", [], { data: Float64Array.from(data) }, shape, dtype);
+    return this.addNode({ op: "constant", data: Float64Array.from(data) }, [], shape, dtype);
   }
 
   /** A scalar float constant; equal values share one node. */
@@ -183,7 +237,7 @@ export class Graph {
   variable(v: Variable): Tensor {
     let node = this.#variables.get(v);
     if (node === undefined) {
-      node = this.addNode("variable", [], { variable: v }, v.shape, "float");
+      node = this.addNode({ op: "variable", variable: v }, [], v.shape, "float");
       this.#variables.set(v, node);
     }
     return node;

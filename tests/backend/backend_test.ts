@@ -23,12 +23,20 @@ Deno.test("createBackend", gpuTestOptions, async (t) => {
     f64.dispose();
   });
 
-  await t.step("auto picks WebGPU when an adapter exists", async () => {
+  await t.step("auto picks a hardware GPU, else the CPU; webgpu gives any adapter", async () => {
     if (skipWebGpu) return;
-    const backend = await createBackend();
-    assert.equal(backend.kind, "webgpu");
-    assert.match(backend.description, /WebGPU/);
-    backend.dispose();
+    const { WebGpuDevice } = await import("../../src/backend/webgpu/device.ts");
+    const probe = await WebGpuDevice.create();
+    const software = probe.adapterIsSoftware;
+    probe.dispose();
+    const auto = await createBackend();
+    // A software adapter (llvmpipe here) runs on the CPU, slower than the CPU backend.
+    assert.equal(auto.kind, software ? "cpu" : "webgpu");
+    auto.dispose();
+    const webgpu = await createBackend({ kind: "webgpu" });
+    assert.equal(webgpu.kind, "webgpu");
+    assert.match(webgpu.description, /WebGPU/);
+    webgpu.dispose();
   });
 
   await t.step(
@@ -247,12 +255,14 @@ Deno.test(
     if (skipWebGpu) return;
     const { crossCheck } = await import("../../src/check/gradcheck.ts");
     const { Random } = await import("../../src/util/random.ts");
-    const { WebGpuBackend } = await import("../../src/backend/webgpu/webgpu_backend.ts");
-    const backend = await WebGpuBackend.create("tiled");
+    const { WebGpuDevice } = await import("../../src/backend/webgpu/device.ts");
+    const { Executor } = await import("../../src/backend/executor.ts");
+    const device = await WebGpuDevice.create("tiled");
+    const backend = new Executor(device);
     // llvmpipe compiles each variant of this kernel (256 invocations with barriers) in about 11 s
     // on a cold shader cache: on a software adapter only the untransposed product is checked,
     // forward only, on edge-tile shapes. A hardware adapter checks every variant with gradients.
-    const software = backend.adapterIsSoftware;
+    const software = device.adapterIsSoftware;
     try {
       const rng = new Random(4);
       const shapes = software ? [[7, 33, 65], [65, 7, 130]] : [[1, 1, 1], [7, 33, 65], [

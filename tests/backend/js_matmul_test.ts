@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { type FloatArray, matmul } from "../../src/backend/cpu/matmul.ts";
+import { type FloatArray, matmul } from "../../src/backend/js/matmul.ts";
 import { Random } from "../../src/util/random.ts";
 
 type ArrayType = Float32ArrayConstructor | Float64ArrayConstructor;

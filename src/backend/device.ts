@@ -1,0 +1,80 @@
+/**
+ * The interface a device implements: memory (allocate, write, read, free), kernels (prepare one,
+ * bound to its buffers), and programs (a compiled sequence of prepared kernels run as one unit,
+ * with its read-backs and its guarded variable updates). Everything above it (planning, fusion,
+ * slots, feeds, variables, caching) is the executor's, written once for every device.
+ */
+import type { DType } from "../graph/tensor.ts";
+import type { BackendKind, HostArray, Precision } from "./backend.ts";
+import type { Kernel } from "./kernel.ts";
+
+/** A device's storage for one tensor's values (opaque outside its device). */
+export interface DeviceBuffer {
+  /** Capacity in elements. */
+  readonly elements: number;
+  readonly dtype: DType;
+}
+
+/** A kernel bound to its buffers, ready to run as a step of a program. */
+export interface PreparedKernel {
+  /** The kernel it runs (for profiling and messages). */
+  readonly kernel: Kernel;
+}
+
+/** A copy of `elements` values from one buffer to another at the end of a program. */
+export interface Copy {
+  readonly from: DeviceBuffer;
+  readonly to: DeviceBuffer;
+  readonly elements: number;
+}
+
+/** What a program does each time it runs. */
+export interface ProgramSpec {
+  /** Steps in order. */
+  readonly steps: readonly PreparedKernel[];
+  /** Buffers read back after the steps, with how many elements of each. */
+  readonly reads: readonly { readonly buffer: DeviceBuffer; readonly elements: number }[];
+  /** Copies made after the steps and the reads (variable updates). */
+  readonly copies: readonly Copy[];
+  /** When given, a float scalar: the copies happen only where it is positive. */
+  readonly guard: DeviceBuffer | null;
+}
+
+/** A compiled program. */
+export interface DeviceProgram {
+  /**
+   * Runs the program once. Writes made before the call are seen by it; the work is queued before
+   * this returns (a device may run it at once), and the promise gives the reads.
+   */
+  run(): Promise<HostArray[]>;
+}
+
+/** A place that stores tensors and runs kernels. */
+export interface Device {
+  /** Which kind of backend this device makes. */
+  readonly kind: BackendKind;
+  /** Precision of float buffers. */
+  readonly precision: Precision;
+  /** A human-readable description. */
+  readonly description: string;
+  /** A buffer of `elements` values of `dtype` (contents unspecified until written). */
+  alloc(elements: number, dtype: DType): DeviceBuffer;
+  /** Queues a write of `data` to the start of `buffer`, seen by every later run or read. */
+  write(buffer: DeviceBuffer, data: ArrayLike<number>): void;
+  /** The first `elements` values of `buffer`, after all queued work. */
+  read(buffer: DeviceBuffer, elements: number): Promise<HostArray>;
+  /** Releases a buffer. */
+  free(buffer: DeviceBuffer): void;
+  /** Prepares `kernel` reading `inputs` (in the kernel's order) and writing `output`. */
+  prepare(
+    kernel: Kernel,
+    inputs: readonly DeviceBuffer[],
+    output: DeviceBuffer,
+  ): Promise<PreparedKernel>;
+  /** Compiles a program of prepared steps. */
+  program(spec: ProgramSpec): Promise<DeviceProgram>;
+  /** Waits until all queued work has finished. */
+  synchronize(): Promise<void>;
+  /** Releases everything the device holds. */
+  dispose(): void;
+}

@@ -1,0 +1,136 @@
+/**
+ * The one executor above every device: it plans a request (which nodes, in what order, fused how,
+ * stored where), allocates the plan's slots and the variables on the device, turns steps into
+ * kernels, and runs the compiled program with checked feeds. A device only stores values and runs
+ * kernels (see device.ts), so a new device needs none of this again.
+ */
+import type { Graph, Tensor, Variable } from "../graph/tensor.ts";
+import { MagnetInputError } from "../errors.ts";
+import type {
+  Backend,
+  BackendKind,
+  CompileRequest,
+  Executable,
+  Feeds,
+  FloatArray,
+  HostArray,
+  Precision,
+} from "./backend.ts";
+import type { Device, DeviceBuffer, DeviceProgram } from "./device.ts";
+import { kernelOf } from "./kernel.ts";
+import { checkFeeds, makePlan } from "./plan.ts";
+import { compileOnce } from "./compile_once.ts";
+
+/** A {@link Backend} made of the shared executor and one device. */
+export class Executor implements Backend {
+  readonly kind: BackendKind;
+  readonly precision: Precision;
+  readonly description: string;
+  readonly #device: Device;
+  readonly #variables = new Map<Variable, DeviceBuffer>();
+  readonly #buffers = new Set<DeviceBuffer>();
+  #disposed = false;
+
+  /** Wraps `device`; the executor owns it from now on and disposes it with itself. */
+  constructor(device: Device) {
+    this.#device = device;
+    this.kind = device.kind;
+    this.precision = device.precision;
+    this.description = device.description;
+  }
+
+  /** The device this executor runs on (for device-specific tests and benchmarks). */
+  get device(): Device {
+    return this.#device;
+  }
+
+  #check(): void {
+    if (this.#disposed) throw new Error("this backend has been disposed");
+  }
+
+  #alloc(elements: number, dtype: Tensor["dtype"]): DeviceBuffer {
+    const buffer = this.#device.alloc(Math.max(elements, 1), dtype);
+    this.#buffers.add(buffer);
+    return buffer;
+  }
+
+  #variableBuffer(v: Variable): DeviceBuffer {
+    let buffer = this.#variables.get(v);
+    if (buffer === undefined) {
+      buffer = this.#alloc(v.size, "float");
+      this.#device.write(buffer, v.initial);
+      this.#variables.set(v, buffer);
+    }
+    return buffer;
+  }
+
+  async compile(request: CompileRequest): Promise<Executable> {
+    this.#check();
+    const plan = makePlan(request, { fuse: true });
+    const device = this.#device;
+    const buffers = plan.slots.map((slot) => {
+      if (slot.role === "variable") return this.#variableBuffer(slot.variable!);
+      const buffer = this.#alloc(slot.size, slot.dtype);
+      if (slot.role === "constant") device.write(buffer, slot.data!);
+      return buffer;
+    });
+    const bufferOf = (t: Tensor) => buffers[plan.slotOf.get(t.id)!.index];
+    const steps = await Promise.all(plan.steps.map((node) => {
+      const { kernel, reads } = kernelOf(node, plan.groups?.get(node.id) ?? [node]);
+      return device.prepare(kernel, reads.map(bufferOf), bufferOf(node));
+    }));
+    const program: DeviceProgram = await device.program({
+      steps,
+      reads: plan.outputs.map((t) => ({ buffer: bufferOf(t), elements: t.size })),
+      copies: plan.updates
+        .map(([v, t]) => ({ from: bufferOf(t), to: this.#variableBuffer(v), elements: v.size }))
+        .filter((c) => c.from !== c.to),
+      guard: plan.guard === null ? null : bufferOf(plan.guard),
+    });
+    const inputs = plan.inputs.map(bufferOf);
+    // deno-lint-ignore require-await -- async so that bad feeds reject rather than throw
+    const run = async (feeds: Feeds = {}): Promise<HostArray[]> => {
+      this.#check();
+      const data = checkFeeds(plan, feeds);
+      inputs.forEach((buffer, i) => device.write(buffer, data[i]));
+      return program.run();
+    };
+    return { outputs: plan.outputs, run };
+  }
+
+  run(outputs: readonly Tensor[], feeds: Feeds = {}): Promise<HostArray[]> {
+    const graph: Graph | object = outputs[0]?.graph ?? {};
+    const key = outputs.map((t) => t.id).join(",");
+    return compileOnce(this, graph, `run ${key}`, () => this.compile({ outputs }))
+      .then((exe) => exe.run(feeds));
+  }
+
+  async readVariable(variable: Variable): Promise<FloatArray> {
+    this.#check();
+    return await this.#device.read(this.#variableBuffer(variable), variable.size) as FloatArray;
+  }
+
+  writeVariable(variable: Variable, data: ArrayLike<number>): void {
+    this.#check();
+    if (data.length !== variable.size) {
+      throw new MagnetInputError(
+        `variable "${variable.name}" holds ${variable.size} values, got ${data.length}`,
+      );
+    }
+    this.#device.write(this.#variableBuffer(variable), data);
+  }
+
+  synchronize(): Promise<void> {
+    this.#check();
+    return this.#device.synchronize();
+  }
+
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    for (const buffer of this.#buffers) this.#device.free(buffer);
+    this.#buffers.clear();
+    this.#variables.clear();
+    this.#device.dispose();
+  }
+}

@@ -1,0 +1,162 @@
+/**
+ * Kernels as plain data: what one step of a compiled plan computes, with every size worked out and
+ * no reference to the graph, so a device needs no knowledge of ops. The executor turns plan steps
+ * into these (see {@link kernelOf}); each device implements one kernel per kind.
+ */
+import type { Tensor } from "../graph/tensor.ts";
+import { opDefinition } from "../graph/ops.ts";
+import { type FusedProgram, fusedProgram } from "./fusion.ts";
+import { reductionExtents } from "./layout.ts";
+
+/** A chain of elementwise ops computed per output element (see fusion.ts). */
+export interface ElementwiseKernel {
+  readonly kind: "elementwise";
+  readonly program: FusedProgram;
+  /** The output's shape (strided inputs are addressed by its coordinates). */
+  readonly shape: readonly number[];
+  readonly size: number;
+}
+
+/** sum / max / argmax along the middle axis of an input seen as [outer, length, inner]. */
+export interface ReduceKernel {
+  readonly kind: "reduce";
+  readonly op: "sum" | "max" | "argmax";
+  readonly outer: number;
+  readonly length: number;
+  readonly inner: number;
+}
+
+/** op(A) op(B): op(A) is m x k (stored k x m when transposeA), op(B) k x n (n x k when transposeB). */
+export interface MatmulKernel {
+  readonly kind: "matmul";
+  readonly m: number;
+  readonly n: number;
+  readonly k: number;
+  readonly transposeA: boolean;
+  readonly transposeB: boolean;
+}
+
+/** out[r] = x[indices[r]] for `rows` rows of `inner` values; x has `bound` rows. */
+export interface GatherKernel {
+  readonly kind: "gather";
+  readonly rows: number;
+  readonly inner: number;
+  readonly bound: number;
+}
+
+/** out[s] = sum of the `rows` rows r of x with ids[r] == s, for `segments` segments. */
+export interface SegmentSumKernel {
+  readonly kind: "segmentSum";
+  readonly rows: number;
+  readonly inner: number;
+  readonly segments: number;
+}
+
+/** out[r, k] = 1 where indices[r] == k, for `rows` rows of `depth`. */
+export interface OneHotKernel {
+  readonly kind: "oneHot";
+  readonly rows: number;
+  readonly depth: number;
+}
+
+/** Every kernel a device implements. */
+export type Kernel =
+  | ElementwiseKernel
+  | ReduceKernel
+  | MatmulKernel
+  | GatherKernel
+  | SegmentSumKernel
+  | OneHotKernel;
+
+/**
+ * The kernel of a plan step computing `node` (with `group`, the elementwise nodes fused into it,
+ * itself last) and the tensors it reads, in the order the kernel binds them.
+ */
+export function kernelOf(
+  node: Tensor,
+  group: readonly Tensor[],
+): { kernel: Kernel; reads: readonly Tensor[] } {
+  const spec = node.spec;
+  const kind = opDefinition(node.op).kind;
+  if (kind === "elementwise") {
+    const { program, reads } = fusedProgram(group);
+    return { kernel: { kind, program, shape: node.shape, size: node.size }, reads };
+  }
+  switch (spec.op) {
+    case "sum":
+    case "max":
+    case "argmax": {
+      const [outer, length, inner] = reductionExtents(node.inputs[0], spec.axis);
+      return { kernel: { kind: "reduce", op: spec.op, outer, length, inner }, reads: node.inputs };
+    }
+    case "matmul": {
+      const [m, n] = node.shape;
+      const { transposeA, transposeB } = spec;
+      const k = transposeA ? node.inputs[0].shape[0] : node.inputs[0].shape[1];
+      return { kernel: { kind: "matmul", m, n, k, transposeA, transposeB }, reads: node.inputs };
+    }
+    case "gather": {
+      const rows = node.shape[0];
+      const kernel: GatherKernel = {
+        kind: "gather",
+        rows,
+        inner: node.size / rows,
+        bound: node.inputs[0].shape[0],
+      };
+      return { kernel, reads: node.inputs };
+    }
+    case "segmentSum": {
+      const x = node.inputs[0];
+      const kernel: SegmentSumKernel = {
+        kind: "segmentSum",
+        rows: x.shape[0],
+        inner: x.size / x.shape[0],
+        segments: spec.numSegments,
+      };
+      return { kernel, reads: node.inputs };
+    }
+    case "oneHot":
+      return {
+        kernel: { kind: "oneHot", rows: node.shape[0], depth: spec.depth },
+        reads: node.inputs,
+      };
+    default:
+      throw new Error(`no kernel computes op "${node.op}" (${kind})`);
+  }
+}
+
+/** Elements each input of a kernel covers (undefined: the whole buffer). */
+export function inputSizes(kernel: Kernel): (number | undefined)[] {
+  switch (kernel.kind) {
+    case "elementwise":
+      return [];
+    case "reduce":
+      return [kernel.outer * kernel.length * kernel.inner];
+    case "matmul":
+      return [kernel.m * kernel.k, kernel.k * kernel.n];
+    case "gather":
+      return [kernel.bound * kernel.inner, kernel.rows];
+    case "segmentSum":
+      return [kernel.rows * kernel.inner, kernel.rows];
+    case "oneHot":
+      return [kernel.rows];
+  }
+}
+
+/** Elements a kernel writes. */
+export function outputSize(kernel: Kernel): number {
+  switch (kernel.kind) {
+    case "elementwise":
+      return kernel.size;
+    case "reduce":
+      return kernel.outer * kernel.inner;
+    case "matmul":
+      return kernel.m * kernel.n;
+    case "gather":
+      return kernel.rows * kernel.inner;
+    case "segmentSum":
+      return kernel.segments * kernel.inner;
+    case "oneHot":
+      return kernel.rows * kernel.depth;
+  }
+}
