@@ -28,11 +28,24 @@ export interface BackendOptions {
    * (llvmpipe) and "tiled" (workgroup-memory tiles) on hardware GPUs.
    */
   matmulKernel?: "auto" | WebGpuMatmul;
+  /**
+   * CPU only: threads in all (the caller included). Default `navigator.hardwareConcurrency`.
+   * Large kernels are split across them.
+   */
+  threads?: number;
 }
 
-async function cpuDevice(precision: Precision): Promise<Device> {
-  const { JsDevice } = await import("./js/device.ts");
-  return new JsDevice(precision);
+/**
+ * The CPU device: WebAssembly SIMD on worker threads in float32, the plain JavaScript device in
+ * float64 (the reference that checks every other device).
+ */
+async function cpuDevice(precision: Precision, threads: number | undefined): Promise<Device> {
+  if (precision === "float64") {
+    const { JsDevice } = await import("./js/device.ts");
+    return new JsDevice("float64");
+  }
+  const { WasmDevice } = await import("./wasm/device.ts");
+  return await WasmDevice.create({ threads });
 }
 
 /**
@@ -55,21 +68,25 @@ export async function createBackend(options: BackendOptions = {}): Promise<Backe
   if (precision !== "float32" && precision !== "float64") {
     throw new MagnetInputError(`unknown precision "${precision}": expected "float32" or "float64"`);
   }
+  const threads = options.threads;
+  if (threads !== undefined && (!Number.isInteger(threads) || threads < 1 || threads > 256)) {
+    throw new MagnetInputError(`threads must be an integer from 1 to 256, got ${threads}`);
+  }
   if (kind === "webgpu" && precision === "float64") {
     throw new MagnetInputError('the webgpu backend has no float64: use kind "cpu" for float64');
   }
   if (kind === "cpu" || precision === "float64") {
-    return new Executor(await cpuDevice(precision));
+    return new Executor(await cpuDevice(precision, threads));
   }
   if (kind === "auto" && globalThis.navigator?.gpu === undefined) {
-    return new Executor(await cpuDevice(precision));
+    return new Executor(await cpuDevice(precision, threads));
   }
   let gpu;
   try {
     const { WebGpuDevice } = await import("./webgpu/device.ts");
     gpu = await WebGpuDevice.create(options.matmulKernel ?? "auto");
   } catch (error) {
-    if (kind === "auto") return new Executor(await cpuDevice(precision));
+    if (kind === "auto") return new Executor(await cpuDevice(precision, threads));
     if (error instanceof BackendUnavailableError) throw error;
     throw new BackendUnavailableError(
       `could not open a WebGPU device: ${(error as Error).message}. ` +
@@ -78,7 +95,7 @@ export async function createBackend(options: BackendOptions = {}): Promise<Backe
   }
   if (kind === "auto" && gpu.adapterIsSoftware) {
     gpu.dispose();
-    return new Executor(await cpuDevice(precision));
+    return new Executor(await cpuDevice(precision, threads));
   }
   return new Executor(gpu);
 }

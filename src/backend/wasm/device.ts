@@ -1,0 +1,326 @@
+/**
+ * The WebAssembly CPU device: every buffer lives in one shared WebAssembly memory, kernels are SIMD
+ * WebAssembly emitted at run time (kernels.ts, elementwise.ts), and large kernels are split across
+ * worker threads sharing the memory (threads.ts). Relaxed SIMD (fused multiply-add) is used where
+ * the engine has it. A program runs its steps synchronously in the calling thread, which takes a
+ * share of each split kernel itself.
+ */
+import type { DType } from "../../graph/tensor.ts";
+import type { HostArray } from "../backend.ts";
+import type {
+  Device,
+  DeviceBuffer,
+  DeviceProgram,
+  PreparedKernel,
+  ProgramSpec,
+} from "../device.ts";
+import type { Kernel } from "../kernel.ts";
+import { rowBases } from "../js/elementwise.ts";
+import { buildKernelModule, KERNEL_ARGS, KERNEL_EXPORTS, type KernelExport } from "./kernels.ts";
+import {
+  buildElementwiseModule,
+  elementwiseArgs,
+  type ElementwiseLayout,
+  layoutKey,
+  strideClass,
+} from "./elementwise.ts";
+import { defaultMatmulConfig, matmulScratchBytes, relaxedSimdSupported } from "./matmul_kernel.ts";
+import { ALIGN, Allocator } from "./memory.ts";
+import { ThreadPool } from "./threads.ts";
+
+/** A buffer of the device: a region of the shared memory. */
+interface WasmBuffer extends DeviceBuffer {
+  /** Byte offset. */
+  readonly offset: number;
+}
+
+interface WasmStep extends PreparedKernel {
+  readonly run: () => void;
+}
+
+/** Options of {@link WasmDevice.create}. */
+export interface WasmDeviceOptions {
+  /** Threads in all (the caller included); default `navigator.hardwareConcurrency`. */
+  readonly threads?: number;
+  /** Use relaxed SIMD when the engine has it (default true); false forces plain SIMD. */
+  readonly relaxed?: boolean;
+}
+
+/**
+ * Below these amounts of work a kernel runs on the calling thread alone: a hand-over costs a few
+ * microseconds, so it pays only for kernels that take many times that.
+ */
+const SPLIT_FLOPS = 1 << 20;
+const SPLIT_ELEMENTS = 1 << 15;
+
+/** Runs kernels as WebAssembly SIMD on the CPU, on worker threads where it pays. */
+export class WasmDevice implements Device {
+  readonly kind = "cpu" as const;
+  readonly precision = "float32" as const;
+  readonly description: string;
+  /** Whether kernels use relaxed SIMD (fused multiply-add). */
+  readonly relaxed: boolean;
+  readonly #memory: WebAssembly.Memory;
+  readonly #allocator: Allocator;
+  readonly #pool: ThreadPool;
+  readonly #kernels: number;
+  readonly #modules = new Map<string, number>();
+  /** Per-thread matmul scratch: the region and the distance between threads' parts. */
+  #scratch = { offset: 0, stride: 0 };
+  /** Two words in the memory telling the matmul kernel where the scratch is (see kernels.ts). */
+  readonly #scratchWords: number;
+  #disposed = false;
+
+  private constructor(
+    memory: WebAssembly.Memory,
+    pool: ThreadPool,
+    relaxed: boolean,
+    allocator: Allocator,
+  ) {
+    this.#memory = memory;
+    this.#pool = pool;
+    this.relaxed = relaxed;
+    this.#allocator = allocator;
+    const simd = relaxed ? "relaxed SIMD" : "SIMD";
+    const threads = pool.size === 1 ? "1 thread" : `${pool.size} threads`;
+    this.description = `CPU (WebAssembly ${simd}, ${threads})`;
+    this.#kernels = this.#load(buildKernelModule(relaxed));
+    this.#scratchWords = allocator.alloc(8);
+  }
+
+  /** Starts a device (its worker threads included). */
+  static async create(options: WasmDeviceOptions = {}): Promise<WasmDevice> {
+    const threads = options.threads ?? globalThis.navigator?.hardwareConcurrency ?? 1;
+    if (!Number.isInteger(threads) || threads < 1) {
+      throw new RangeError(`threads must be a positive integer, got ${threads}`);
+    }
+    const relaxed = (options.relaxed ?? true) && relaxedSimdSupported();
+    const memory = new WebAssembly.Memory({ initial: 16, maximum: 65536, shared: true });
+    const pool = await ThreadPool.create(memory, threads);
+    return new WasmDevice(memory, pool, relaxed, new Allocator(memory, ALIGN));
+  }
+
+  /** Threads in all. */
+  get threads(): number {
+    return this.#pool.size;
+  }
+
+  /** Bytes of the shared memory in use, and the most ever in use. */
+  get memoryUse(): { used: number; peak: number } {
+    return { used: this.#allocator.usedBytes, peak: this.#allocator.peakBytes };
+  }
+
+  #check(): void {
+    if (this.#disposed) throw new Error("this backend has been disposed");
+  }
+
+  /** Loads a module on every thread; returns its id. */
+  #load(bytes: Uint8Array): number {
+    const scratch = this.#allocator.alloc(bytes.length);
+    try {
+      return this.#pool.load(bytes, scratch);
+    } finally {
+      this.#allocator.free(scratch);
+    }
+  }
+
+  #f32(offset: number, n: number): Float32Array {
+    return new Float32Array(this.#memory.buffer, offset, n);
+  }
+
+  #i32(offset: number, n: number): Int32Array {
+    return new Int32Array(this.#memory.buffer, offset, n);
+  }
+
+  alloc(elements: number, dtype: DType): DeviceBuffer {
+    this.#check();
+    const buffer: WasmBuffer = { elements, dtype, offset: this.#allocator.alloc(elements * 4) };
+    return buffer;
+  }
+
+  write(buffer: DeviceBuffer, data: ArrayLike<number>): void {
+    this.#check();
+    const { offset, dtype } = buffer as WasmBuffer;
+    (dtype === "int32" ? this.#i32(offset, data.length) : this.#f32(offset, data.length)).set(data);
+  }
+
+  read(buffer: DeviceBuffer, elements: number): Promise<HostArray> {
+    this.#check();
+    return Promise.resolve(this.#view(buffer, elements).slice());
+  }
+
+  #view(buffer: DeviceBuffer, elements: number): Float32Array | Int32Array {
+    const { offset, dtype } = buffer as WasmBuffer;
+    return dtype === "int32" ? this.#i32(offset, elements) : this.#f32(offset, elements);
+  }
+
+  free(buffer: DeviceBuffer): void {
+    if (this.#disposed) return;
+    this.#allocator.free((buffer as WasmBuffer).offset);
+  }
+
+  /** An argument block holding `words`; its offset. */
+  #args(words: ArrayLike<number>): number {
+    const offset = this.#allocator.alloc(words.length * 4);
+    this.#i32(offset, words.length).set(words);
+    return offset;
+  }
+
+  /** A step running kernel export `name` with `words` on up to `threads` threads. */
+  #fixed(kernel: Kernel, name: KernelExport, words: number[], threads: number): WasmStep {
+    if (words.length !== KERNEL_ARGS[name].length) {
+      throw new Error(`wasm ${name}: ${words.length} argument words for ${KERNEL_ARGS[name]}`);
+    }
+    const args = this.#args(words);
+    const func = KERNEL_EXPORTS.indexOf(name);
+    const pool = this.#pool, module = this.#kernels;
+    return { kernel, run: () => pool.run(module, func, args, threads) };
+  }
+
+  /** Makes sure every thread has `bytes` of matmul scratch. */
+  #ensureScratch(bytes: number): void {
+    const stride = Math.ceil(bytes / ALIGN) * ALIGN;
+    if (stride <= this.#scratch.stride) return;
+    if (this.#scratch.stride > 0) this.#allocator.free(this.#scratch.offset);
+    this.#scratch = { offset: this.#allocator.alloc(stride * this.threads), stride };
+    this.#i32(this.#scratchWords, 2).set([this.#scratch.offset, stride]);
+  }
+
+  prepare(
+    kernel: Kernel,
+    inputs: readonly DeviceBuffer[],
+    output: DeviceBuffer,
+  ): Promise<PreparedKernel> {
+    this.#check();
+    const at = (b: DeviceBuffer) => (b as WasmBuffer).offset;
+    const out = at(output);
+    const all = this.threads;
+    switch (kernel.kind) {
+      case "matmul": {
+        const { m, n, k } = kernel;
+        const config = defaultMatmulConfig(this.relaxed);
+        // Threads take bands of whole micro-tile rows; a band too thin to fill one would take
+        // the kernel's unpacked path, so small products stay on one thread.
+        const threads = 2 * m * n * k >= SPLIT_FLOPS
+          ? Math.max(1, Math.min(all, Math.floor(m / config.mr)))
+          : 1;
+        const band = Math.ceil(m / threads);
+        this.#ensureScratch(matmulScratchBytes(Math.min(m, band + config.mr), n, k, config));
+        const flags = (kernel.transposeA ? 1 : 0) | (kernel.transposeB ? 2 : 0);
+        const words = [
+          at(inputs[0]),
+          at(inputs[1]),
+          out,
+          m,
+          n,
+          k,
+          flags,
+          this.#scratchWords,
+          config.mr,
+        ];
+        return Promise.resolve(this.#fixed(kernel, "matmul", words, threads));
+      }
+      case "reduce": {
+        const { outer, length, inner } = kernel;
+        const threads = outer * length * inner >= SPLIT_ELEMENTS ? all : 1;
+        const x = at(inputs[0]);
+        if (kernel.op === "argmax") {
+          return Promise.resolve(
+            this.#fixed(kernel, "argmax", [x, out, outer, length, inner], threads),
+          );
+        }
+        const name = `${kernel.op}_${inner === 1 ? "rows" : "columns"}` as KernelExport;
+        const words = inner === 1 ? [x, out, outer, length] : [x, out, outer, length, inner];
+        return Promise.resolve(this.#fixed(kernel, name, words, threads));
+      }
+      case "gather": {
+        const threads = kernel.rows * kernel.inner >= SPLIT_ELEMENTS ? all : 1;
+        const words = [at(inputs[0]), at(inputs[1]), out, kernel.rows, kernel.inner, kernel.bound];
+        return Promise.resolve(this.#fixed(kernel, "gather", words, threads));
+      }
+      case "segmentSum": {
+        const threads = kernel.rows * kernel.inner >= SPLIT_ELEMENTS ? all : 1;
+        const words = [
+          at(inputs[0]),
+          at(inputs[1]),
+          out,
+          kernel.rows,
+          kernel.inner,
+          kernel.segments,
+        ];
+        return Promise.resolve(this.#fixed(kernel, "segment_sum", words, threads));
+      }
+      case "oneHot": {
+        const threads = kernel.rows * kernel.depth >= SPLIT_ELEMENTS ? all : 1;
+        const words = [at(inputs[0]), out, kernel.rows, kernel.depth];
+        return Promise.resolve(this.#fixed(kernel, "one_hot", words, threads));
+      }
+      case "elementwise":
+        return Promise.resolve(this.#elementwise(kernel, inputs.map(at), out));
+    }
+  }
+
+  #elementwise(kernel: Kernel & { kind: "elementwise" }, inputs: number[], out: number): WasmStep {
+    const { program, shape, size } = kernel;
+    const strided = program.inputs.map((x) => x.access === "strided");
+    const lastStride = program.inputs.map((x) => x.strides[x.strides.length - 1] ?? 0);
+    const layout: ElementwiseLayout = {
+      program,
+      strides: strided.map((s, j) => (s ? strideClass(lastStride[j]) : null)),
+    };
+    const key = layoutKey(layout);
+    let module = this.#modules.get(key);
+    if (module === undefined) {
+      module = this.#load(buildElementwiseModule(layout));
+      this.#modules.set(key, module);
+    }
+    const rowwise = strided.some((s) => s);
+    const inner = rowwise && shape.length > 0 ? shape[shape.length - 1] : size;
+    // Row tables of the strided inputs, kept in the memory for the job to read.
+    const bases = program.inputs.map((x, j) => {
+      if (!strided[j]) return 0;
+      const table = rowBases(shape, x.strides);
+      const offset = this.#allocator.alloc(table.length * 4);
+      this.#i32(offset, table.length).set(table);
+      return offset;
+    });
+    const args = this.#args(elementwiseArgs(out, size, inner, inputs, bases, lastStride));
+    const threads = size >= SPLIT_ELEMENTS ? this.threads : 1;
+    const pool = this.#pool, id = module;
+    return { kernel, run: () => pool.run(id, 0, args, threads) };
+  }
+
+  program(spec: ProgramSpec): Promise<DeviceProgram> {
+    this.#check();
+    const steps = (spec.steps as readonly WasmStep[]).map((s) => s.run);
+    const reads = spec.reads.map((r) => ({ buffer: r.buffer, elements: r.elements }));
+    const copies = spec.copies.map((c) => ({
+      from: (c.from as WasmBuffer).offset,
+      to: (c.to as WasmBuffer).offset,
+      bytes: c.elements * 4,
+    }));
+    const guard = spec.guard === null ? null : (spec.guard as WasmBuffer).offset;
+    // deno-lint-ignore require-await -- failures reject, as on every device
+    const run = async (): Promise<HostArray[]> => {
+      this.#check();
+      for (const step of steps) step();
+      const results = reads.map((r) => this.#view(r.buffer, r.elements).slice());
+      if (guard === null || this.#f32(guard, 1)[0] > 0) {
+        const bytes = new Uint8Array(this.#memory.buffer);
+        for (const c of copies) bytes.copyWithin(c.to, c.from, c.from + c.bytes);
+      }
+      return results;
+    };
+    return Promise.resolve({ run });
+  }
+
+  synchronize(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    this.#pool.dispose();
+  }
+}

@@ -1,0 +1,397 @@
+/**
+ * The WebAssembly device's fixed kernels, in one module: matrix product, reductions, gather,
+ * segment sum and one-hot. Every kernel is a job with the signature `(args, tid, threads)`: `args`
+ * is the byte offset of its argument block in the shared memory (i32 words written once when the
+ * kernel is prepared), and a thread `tid` of `threads` computes its own share, so the same export
+ * runs alone on the calling thread or split across the worker pool (see threads.ts).
+ *
+ * Addresses are byte offsets; float data is f32, indices i32.
+ */
+import { type FunctionBuilder, type Local, ModuleBuilder, type Operand } from "./assembler.ts";
+import { defaultMatmulConfig, emitMatmul, type MatmulConfig } from "./matmul_kernel.ts";
+import { MAX_PAGES } from "./memory.ts";
+
+/** The exports of the kernel module, in export order (threads.ts calls them by index). */
+export const KERNEL_EXPORTS = [
+  "matmul",
+  "sum_rows",
+  "sum_columns",
+  "max_rows",
+  "max_columns",
+  "argmax",
+  "gather",
+  "segment_sum",
+  "one_hot",
+] as const;
+
+/** The name of a kernel export. */
+export type KernelExport = (typeof KERNEL_EXPORTS)[number];
+
+/** Argument words of each job, in order. */
+export const KERNEL_ARGS: { readonly [K in KernelExport]: readonly string[] } = {
+  // scratch: two words, the first thread's scratch area and the distance to the next thread's
+  // (read at each call, so the device may move the area when a larger product needs more).
+  matmul: ["a", "b", "out", "m", "n", "k", "flags", "scratch", "rowGrain"],
+  // x seen as [outer, length, inner]; rows: inner == 1, columns: inner > 1.
+  sum_rows: ["x", "out", "outer", "length"],
+  sum_columns: ["x", "out", "outer", "length", "inner"],
+  max_rows: ["x", "out", "outer", "length"],
+  max_columns: ["x", "out", "outer", "length", "inner"],
+  argmax: ["x", "out", "outer", "length", "inner"],
+  gather: ["x", "indices", "out", "rows", "inner", "bound"],
+  segment_sum: ["x", "ids", "out", "rows", "inner", "segments"],
+  one_hot: ["indices", "out", "rows", "depth"],
+};
+
+const JOB = { args: "i32", tid: "i32", threads: "i32" } as const;
+
+/**
+ * The share [begin, end) of `total` items that thread `tid` of `threads` takes, in multiples of
+ * `grain` (the last thread takes the rest); sets the two locals.
+ */
+export function share(
+  b: FunctionBuilder,
+  total: Local | number,
+  grain: number | Local,
+  tid: Local,
+  threads: Local,
+  begin: Local,
+  end: Local,
+): void {
+  const per = b.local(`per_${begin.name}`, "i32");
+  // per = ceil(ceil(total / grain) / threads) * grain
+  b.set(per, b.i32.div_u(b.i32.add(total, b.i32.sub(grain, 1)), grain));
+  b.set(per, b.i32.mul(b.i32.div_u(b.i32.add(per, b.i32.sub(threads, 1)), threads), grain));
+  b.set(begin, b.i32.mul(tid, per));
+  b.set(end, b.i32.add(begin, per));
+  b.if(b.i32.gt_s(end, total), () => b.set(end, total));
+  b.if(b.i32.gt_s(begin, total), () => b.set(begin, total));
+}
+
+/** Reads argument word `i` of the job's block. */
+function word(b: FunctionBuilder, args: Local, i: number) {
+  return b.i32.load(args, { offset: 4 * i });
+}
+
+/** Declares a local per argument word and loads it. */
+function loadArgs(b: FunctionBuilder, name: KernelExport, args: Local): Record<string, Local> {
+  const locals: Record<string, Local> = {};
+  KERNEL_ARGS[name].forEach((arg, i) => {
+    locals[arg] = b.local(arg, "i32");
+    b.set(locals[arg], word(b, args, i));
+  });
+  return locals;
+}
+
+function emitMatmulJob(mod: ModuleBuilder, relaxed: boolean, config: Readonly<MatmulConfig>) {
+  const matmul = emitMatmul(mod, relaxed, config);
+  mod.func({ name: "matmul_job", params: JOB, export: "matmul" }, (b, { args, tid, threads }) => {
+    const a = loadArgs(b, "matmul", args);
+    const begin = b.local("begin", "i32"), end = b.local("end", "i32");
+    share(b, a.m, a.rowGrain, tid, threads, begin, end);
+    b.if(b.i32.lt_s(begin, end), () => {
+      b.call(
+        matmul,
+        a.a,
+        a.b,
+        a.out,
+        a.m,
+        a.n,
+        a.k,
+        a.flags,
+        b.i32.add(b.i32.load(a.scratch), b.i32.mul(tid, b.i32.load(a.scratch, { offset: 4 }))),
+        begin,
+        end,
+      );
+    });
+  });
+}
+
+/**
+ * Sum or max of each row of `length` values (inner == 1), four lanes at a time with four
+ * accumulators. Max uses f32x4.max, which lets a NaN win, as the other devices do.
+ */
+function emitRowReduce(mod: ModuleBuilder, op: "sum" | "max") {
+  const name: KernelExport = op === "sum" ? "sum_rows" : "max_rows";
+  mod.func({ name, params: JOB, export: name }, (b, { args, tid, threads }) => {
+    const a = loadArgs(b, name, args);
+    const begin = b.local("begin", "i32"), end = b.local("end", "i32");
+    share(b, a.outer, 1, tid, threads, begin, end);
+    const o = b.local("o", "i32"), r = b.local("r", "i32"), at = b.local("at", "i32");
+    const acc = [0, 1, 2, 3].map((i) => b.local(`acc${i}`, "v128"));
+    const s = b.local("s", "f32");
+    const body = b.local("body", "i32");
+    const p = b.local("p", "i32");
+    const combine = (
+      x: Operand,
+      y: Operand,
+    ) => (op === "sum" ? b.f32x4.add(x, y) : b.f32x4.max(x, y));
+    const scalar = (x: Operand, y: Operand) => (op === "sum" ? b.f32.add(x, y) : b.f32.max(x, y));
+    b.set(body, b.i32.and(a.length, -16));
+    b.for(o, begin, end, 1, () => {
+      b.set(at, b.i32.add(a.x, b.i32.shl(b.i32.mul(o, a.length), 2)));
+      b.set(acc[0], op === "sum" ? b.f32x4.splat(0) : b.v128.load32_splat(at));
+      for (const v of acc.slice(1)) b.set(v, acc[0]);
+      b.for(r, 0, body, 16, () => {
+        b.set(p, b.i32.add(at, b.i32.shl(r, 2)));
+        acc.forEach((v, i) => b.set(v, combine(v, b.v128.load(p, { offset: 16 * i }))));
+      });
+      b.set(acc[0], combine(combine(acc[0], acc[1]), combine(acc[2], acc[3])));
+      b.set(
+        s,
+        scalar(
+          scalar(b.f32x4.extract_lane(0, acc[0]), b.f32x4.extract_lane(1, acc[0])),
+          scalar(b.f32x4.extract_lane(2, acc[0]), b.f32x4.extract_lane(3, acc[0])),
+        ),
+      );
+      b.for(r, body, a.length, 1, () => {
+        b.set(s, scalar(s, b.f32.load(b.i32.add(at, b.i32.shl(r, 2)))));
+      });
+      b.f32.store(b.i32.add(a.out, b.i32.shl(o, 2)), s);
+    });
+  });
+}
+
+/**
+ * Sum or max along the middle axis of [outer, length, inner] with inner > 1: each output row is
+ * combined with the input rows in turn, four columns at a time. Threads split the outer rows, or
+ * the columns when there is a single outer row.
+ */
+function emitColumnReduce(mod: ModuleBuilder, op: "sum" | "max") {
+  const name: KernelExport = op === "sum" ? "sum_columns" : "max_columns";
+  mod.func({ name, params: JOB, export: name }, (b, { args, tid, threads }) => {
+    const a = loadArgs(b, name, args);
+    const oBegin = b.local("o_begin", "i32"), oEnd = b.local("o_end", "i32");
+    const jBegin = b.local("j_begin", "i32"), jEnd = b.local("j_end", "i32");
+    b.if(
+      b.i32.ge_s(a.outer, threads),
+      () => {
+        share(b, a.outer, 1, tid, threads, oBegin, oEnd);
+        b.set(jBegin, 0);
+        b.set(jEnd, a.inner);
+      },
+      () => {
+        b.set(oBegin, 0);
+        b.set(oEnd, a.outer);
+        share(b, a.inner, 4, tid, threads, jBegin, jEnd);
+      },
+    );
+    const o = b.local("o", "i32"), r = b.local("r", "i32"), j = b.local("j", "i32");
+    const src = b.local("src", "i32"), dst = b.local("dst", "i32");
+    const cell = b.local("cell", "i32");
+    const vectorEnd = b.local("vector_end", "i32");
+    b.set(vectorEnd, b.i32.sub(jEnd, b.i32.and(b.i32.sub(jEnd, jBegin), 3)));
+    b.for(o, oBegin, oEnd, 1, () => {
+      const outRow = () => b.i32.add(a.out, b.i32.shl(b.i32.mul(o, a.inner), 2));
+      const inRow = (row: Operand) =>
+        b.i32.add(a.x, b.i32.shl(b.i32.mul(b.i32.add(b.i32.mul(o, a.length), row), a.inner), 2));
+      // Row 0 initialises the output, every later row is combined into it.
+      b.set(src, inRow(0));
+      b.set(dst, outRow());
+      b.for(j, jBegin, vectorEnd, 4, () => {
+        b.v128.store(b.i32.add(dst, b.i32.shl(j, 2)), b.v128.load(b.i32.add(src, b.i32.shl(j, 2))));
+      });
+      b.for(j, vectorEnd, jEnd, 1, () => {
+        b.f32.store(b.i32.add(dst, b.i32.shl(j, 2)), b.f32.load(b.i32.add(src, b.i32.shl(j, 2))));
+      });
+      b.for(r, 1, a.length, 1, () => {
+        b.set(src, inRow(r));
+        b.for(j, jBegin, vectorEnd, 4, () => {
+          b.set(cell, b.i32.add(dst, b.i32.shl(j, 2)));
+          const x = b.v128.load(b.i32.add(src, b.i32.shl(j, 2)));
+          b.v128.store(
+            cell,
+            op === "sum" ? b.f32x4.add(x, b.v128.load(cell)) : b.f32x4.max(x, b.v128.load(cell)),
+          );
+        });
+        b.for(j, vectorEnd, jEnd, 1, () => {
+          b.set(cell, b.i32.add(dst, b.i32.shl(j, 2)));
+          const x = b.f32.load(b.i32.add(src, b.i32.shl(j, 2)));
+          b.f32.store(
+            cell,
+            op === "sum" ? b.f32.add(x, b.f32.load(cell)) : b.f32.max(x, b.f32.load(cell)),
+          );
+        });
+      });
+    });
+  });
+}
+
+/**
+ * Index of the first maximum along the middle axis, as i32; a NaN wins (the first NaN), as on the
+ * other devices. Scalar: argmax serves assignment steps, where the axis is short.
+ */
+function emitArgmax(mod: ModuleBuilder) {
+  mod.func({ name: "argmax", params: JOB, export: "argmax" }, (b, { args, tid, threads }) => {
+    const a = loadArgs(b, "argmax", args);
+    const begin = b.local("begin", "i32"), end = b.local("end", "i32");
+    const total = b.local("total", "i32");
+    b.set(total, b.i32.mul(a.outer, a.inner));
+    share(b, total, 1, tid, threads, begin, end);
+    const i = b.local("i", "i32"), r = b.local("r", "i32"), at = b.local("at", "i32");
+    const best = b.local("best", "f32"), v = b.local("v", "f32"), index = b.local("index", "i32");
+    const step = b.local("step", "i32");
+    b.set(step, b.i32.shl(a.inner, 2));
+    const o = b.local("o", "i32");
+    b.for(i, begin, end, 1, () => {
+      // Output i is (o, j): its first input at (o * length * inner + j), j = i - o * inner.
+      b.set(o, b.i32.div_u(i, a.inner));
+      b.set(
+        at,
+        b.i32.add(
+          a.x,
+          b.i32.shl(
+            b.i32.add(
+              b.i32.mul(b.i32.mul(o, a.length), a.inner),
+              b.i32.sub(i, b.i32.mul(o, a.inner)),
+            ),
+            2,
+          ),
+        ),
+      );
+      b.set(best, b.f32.load(at));
+      b.set(index, 0);
+      b.for(r, 1, a.length, 1, () => {
+        b.set(at, b.i32.add(at, step));
+        b.set(v, b.f32.load(at));
+        // v > best, or v is NaN and best is not.
+        b.if(
+          b.i32.or(b.f32.gt(v, best), b.i32.and(b.f32.ne(v, v), b.f32.eq(best, best))),
+          () => {
+            b.set(best, v);
+            b.set(index, r);
+          },
+        );
+      });
+      b.i32.store(b.i32.add(a.out, b.i32.shl(i, 2)), index);
+    });
+  });
+}
+
+/** Copies `count` f32 from `src` to `dst`, four at a time, then one at a time. */
+function copyFloats(
+  b: FunctionBuilder,
+  src: Local,
+  dst: Local,
+  count: Operand,
+  j: Local,
+  vectorEnd: Local,
+) {
+  b.set(vectorEnd, b.i32.and(count, -4));
+  b.for(j, 0, vectorEnd, 4, () => {
+    b.v128.store(b.i32.add(dst, b.i32.shl(j, 2)), b.v128.load(b.i32.add(src, b.i32.shl(j, 2))));
+  });
+  b.for(j, vectorEnd, count as Local | number, 1, () => {
+    b.f32.store(b.i32.add(dst, b.i32.shl(j, 2)), b.f32.load(b.i32.add(src, b.i32.shl(j, 2))));
+  });
+}
+
+/** out[r] = x[indices[r]] (a row of zeros for an index outside [0, bound)); threads split rows. */
+function emitGather(mod: ModuleBuilder) {
+  mod.func({ name: "gather", params: JOB, export: "gather" }, (b, { args, tid, threads }) => {
+    const a = loadArgs(b, "gather", args);
+    const begin = b.local("begin", "i32"), end = b.local("end", "i32");
+    share(b, a.rows, 1, tid, threads, begin, end);
+    const r = b.local("r", "i32"),
+      j = b.local("j", "i32"),
+      vectorEnd = b.local("vector_end", "i32");
+    const row = b.local("row", "i32"), src = b.local("src", "i32"), dst = b.local("dst", "i32");
+    const rowBytes = b.local("row_bytes", "i32");
+    b.set(rowBytes, b.i32.shl(a.inner, 2));
+    b.for(r, begin, end, 1, () => {
+      b.set(row, b.i32.load(b.i32.add(a.indices, b.i32.shl(r, 2))));
+      b.set(dst, b.i32.add(a.out, b.i32.mul(r, rowBytes)));
+      b.if(
+        b.i32.lt_u(row, a.bound), // unsigned: a negative index is huge
+        () => {
+          b.set(src, b.i32.add(a.x, b.i32.mul(row, rowBytes)));
+          copyFloats(b, src, dst, a.inner, j, vectorEnd);
+        },
+        () => {
+          b.for(j, 0, a.inner, 1, () => b.f32.store(b.i32.add(dst, b.i32.shl(j, 2)), 0));
+        },
+      );
+    });
+  });
+}
+
+/**
+ * out[s] = sum of the rows r with ids[r] == s (rows with an id outside [0, segments) dropped).
+ * Threads split the columns, so no two write the same value.
+ */
+function emitSegmentSum(mod: ModuleBuilder) {
+  mod.func(
+    { name: "segment_sum", params: JOB, export: "segment_sum" },
+    (b, { args, tid, threads }) => {
+      const a = loadArgs(b, "segment_sum", args);
+      const begin = b.local("begin", "i32"), end = b.local("end", "i32");
+      share(b, a.inner, 4, tid, threads, begin, end);
+      const s = b.local("s", "i32"), r = b.local("r", "i32"), j = b.local("j", "i32");
+      const id = b.local("id", "i32"), src = b.local("src", "i32"), dst = b.local("dst", "i32");
+      const cell = b.local("cell", "i32");
+      const vectorEnd = b.local("vector_end", "i32");
+      b.set(vectorEnd, b.i32.sub(end, b.i32.and(b.i32.sub(end, begin), 3)));
+      b.for(s, 0, a.segments, 1, () => {
+        b.set(dst, b.i32.add(a.out, b.i32.shl(b.i32.mul(s, a.inner), 2)));
+        b.for(j, begin, end, 1, () => b.f32.store(b.i32.add(dst, b.i32.shl(j, 2)), 0));
+      });
+      b.for(r, 0, a.rows, 1, () => {
+        b.set(id, b.i32.load(b.i32.add(a.ids, b.i32.shl(r, 2))));
+        b.if(b.i32.lt_u(id, a.segments), () => {
+          b.set(src, b.i32.add(a.x, b.i32.shl(b.i32.mul(r, a.inner), 2)));
+          b.set(dst, b.i32.add(a.out, b.i32.shl(b.i32.mul(id, a.inner), 2)));
+          b.for(j, begin, vectorEnd, 4, () => {
+            b.set(cell, b.i32.add(dst, b.i32.shl(j, 2)));
+            b.v128.store(
+              cell,
+              b.f32x4.add(b.v128.load(cell), b.v128.load(b.i32.add(src, b.i32.shl(j, 2)))),
+            );
+          });
+          b.for(j, vectorEnd, end, 1, () => {
+            b.set(cell, b.i32.add(dst, b.i32.shl(j, 2)));
+            b.f32.store(
+              cell,
+              b.f32.add(b.f32.load(cell), b.f32.load(b.i32.add(src, b.i32.shl(j, 2)))),
+            );
+          });
+        });
+      });
+    },
+  );
+}
+
+/** out[r, k] = 1 where indices[r] == k, else 0; threads split rows. */
+function emitOneHot(mod: ModuleBuilder) {
+  mod.func({ name: "one_hot", params: JOB, export: "one_hot" }, (b, { args, tid, threads }) => {
+    const a = loadArgs(b, "one_hot", args);
+    const begin = b.local("begin", "i32"), end = b.local("end", "i32");
+    share(b, a.rows, 1, tid, threads, begin, end);
+    const r = b.local("r", "i32"), c = b.local("c", "i32"), row = b.local("row", "i32");
+    const k = b.local("k", "i32");
+    b.for(r, begin, end, 1, () => {
+      b.set(row, b.i32.add(a.out, b.i32.shl(b.i32.mul(r, a.depth), 2)));
+      b.for(c, 0, a.depth, 1, () => b.f32.store(b.i32.add(row, b.i32.shl(c, 2)), 0));
+      b.set(k, b.i32.load(b.i32.add(a.indices, b.i32.shl(r, 2))));
+      b.if(b.i32.lt_u(k, a.depth), () => b.f32.store(b.i32.add(row, b.i32.shl(k, 2)), 1));
+    });
+  });
+}
+
+/** The kernel module's bytes (memory imported as `env.memory`, shared). */
+export function buildKernelModule(
+  relaxed: boolean,
+  config: Readonly<MatmulConfig> = defaultMatmulConfig(relaxed),
+): Uint8Array<ArrayBuffer> {
+  const mod = new ModuleBuilder();
+  mod.importMemory({ initial: 1, maximum: MAX_PAGES, shared: true });
+  emitMatmulJob(mod, relaxed, config);
+  emitRowReduce(mod, "sum");
+  emitColumnReduce(mod, "sum");
+  emitRowReduce(mod, "max");
+  emitColumnReduce(mod, "max");
+  emitArgmax(mod);
+  emitGather(mod);
+  emitSegmentSum(mod);
+  emitOneHot(mod);
+  return mod.toBytes();
+}
