@@ -31,9 +31,16 @@ export class Executor implements Backend {
   readonly #buffers = new Set<DeviceBuffer>();
   #disposed = false;
 
-  /** Wraps `device`; the executor owns it from now on and disposes it with itself. */
-  constructor(device: Device) {
+  readonly #fuse: boolean;
+
+  /**
+   * Wraps `device`; the executor owns it from now on and disposes it with itself. `fuse: false`
+   * runs every elementwise op as its own kernel (the float64 reference does, so that checks hold
+   * fused code to unfused code).
+   */
+  constructor(device: Device, options: { fuse?: boolean } = {}) {
     this.#device = device;
+    this.#fuse = options.fuse ?? true;
     this.kind = device.kind;
     this.precision = device.precision;
     this.description = device.description;
@@ -66,7 +73,7 @@ export class Executor implements Backend {
 
   async compile(request: CompileRequest): Promise<Executable> {
     this.#check();
-    const plan = makePlan(request, { fuse: true });
+    const plan = makePlan(request, { fuse: this.#fuse });
     const device = this.#device;
     const buffers = plan.slots.map((slot) => {
       if (slot.role === "variable") return this.#variableBuffer(slot.variable!);

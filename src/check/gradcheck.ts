@@ -140,7 +140,7 @@ export async function gradcheck(
   const maxElements = options.maxElementsPerInput ?? 512;
   const seed = options.seed ?? 1;
   const built = buildObjective(build, inputs, seed);
-  const backend = new Executor(new JsDevice("float64"));
+  const backend = new Executor(new JsDevice("float64"), { fuse: false });
   try {
     const analyticExe = await backend.compile({ outputs: built.grads });
     const forward = await backend.compile({ outputs: [built.objective] });
@@ -237,7 +237,7 @@ export async function crossCheck(
   const built = buildObjective(build, inputs, options.seed ?? 1);
   const outputs = [built.output, ...built.grads];
   const names = ["output", ...built.differentiable.map((s) => `d/d${s.name}`)];
-  const reference = new Executor(new JsDevice("float64"));
+  const reference = new Executor(new JsDevice("float64"), { fuse: false });
   let expected: HostArray[];
   try {
     expected = await reference.run(outputs, feedsOf(inputs));

@@ -47,7 +47,12 @@ export const TRAIN_FLAGS: Readonly<Record<string, FlagSpec>> = {
     kind: "choice",
     default: "auto",
     choices: ["auto", "webgpu", "cpu"],
-    help: "compute backend (auto: WebGPU when an adapter exists)",
+    help: "compute backend (auto: a hardware GPU when WebGPU has one, else the CPU)",
+  },
+  "threads": {
+    kind: "int",
+    default: "all cores",
+    help: "CPU backend: threads that share large kernels",
   },
   "loss": {
     kind: "choice",
@@ -129,6 +134,8 @@ export interface TrainArgs {
   testFraction: number;
   labelColumn: string;
   backend: "auto" | "webgpu" | "cpu";
+  /** CPU threads, or null for all cores. */
+  threads: number | null;
   out: string | null;
   resume: string | null;
   checkpointEvery: number;
@@ -274,6 +281,10 @@ export function parseTrainArgs(args: readonly string[]): TrainArgs {
   for (const key of Object.keys(config) as (keyof TrainConfig)[]) {
     if (config[key] === undefined) delete config[key];
   }
+  const threads = int("threads") ?? null;
+  if (threads !== null && (threads < 1 || threads > 256)) {
+    throw new UsageError(`--threads must be an integer from 1 to 256, got ${threads}`);
+  }
   const splitSeed = int("split-seed") ?? 0;
   if (splitSeed < 0 || splitSeed > MAX_SEED) {
     throw new UsageError(`--split-seed must be an integer in [0, ${MAX_SEED}], got ${splitSeed}`);
@@ -291,6 +302,7 @@ export function parseTrainArgs(args: readonly string[]): TrainArgs {
     testFraction,
     labelColumn: str("label-column") ?? "label",
     backend: (choice("backend") ?? "auto") as TrainArgs["backend"],
+    threads,
     out: str("out") ?? null,
     resume: str("resume") ?? null,
     checkpointEvery,

@@ -9,7 +9,7 @@ import { readCsvRows } from "../data/csv.ts";
 import { MNIST_DIM } from "../data/mnist.ts";
 import { classify, loadModel } from "../train/saved_model.ts";
 import { writeFileAtomic } from "../io/files.ts";
-import { helpText, parseFlags, reportFailure, UsageError } from "./args.ts";
+import { helpText, intFlag, parseFlags, reportFailure, UsageError } from "./args.ts";
 import { absolutePath } from "./run_folder.ts";
 
 function exists(path: string): boolean {
@@ -46,6 +46,7 @@ const FLAGS = {
     choices: ["auto", "webgpu", "cpu"],
     help: "compute backend",
   },
+  "threads": { kind: "int", default: "all cores", help: "CPU backend: threads" },
   "help": { kind: "flag", help: "show this help" },
 } as const;
 
@@ -105,7 +106,8 @@ export async function main(args: readonly string[]): Promise<number> {
             : ""),
       );
     }
-    backend = await createBackend({ kind: kind as "auto" });
+    const threads = v.threads === undefined ? undefined : intFlag("threads", v.threads as string);
+    backend = await createBackend({ kind: kind as "auto", threads });
     const { embeddings, predicted } = await classify(backend, saved, rows.features);
     const dim = saved.model.outputDim;
     const header = [

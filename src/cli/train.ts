@@ -53,6 +53,7 @@ const RESUME_FLAGS = [
   "resume",
   "iterations",
   "backend",
+  "threads",
   "checkpoint-every",
   "out",
   "overwrite",
@@ -225,7 +226,7 @@ export async function main(args: readonly string[]): Promise<number> {
         } no longer hold the same rows), so the run cannot continue exactly`,
       );
     }
-    backend = await createBackend({ kind: settings.backend });
+    backend = await createBackend({ kind: settings.backend, threads: parsed.threads ?? undefined });
     const extra: CheckpointExtra = {
       source,
       data: dataHash,

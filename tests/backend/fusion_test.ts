@@ -11,7 +11,7 @@ import { makePlan } from "../../src/backend/plan.ts";
 import { MAX_FUSED_INPUTS } from "../../src/backend/fusion.ts";
 import { crossCheck, type GraphBuilder } from "../../src/check/gradcheck.ts";
 import { Random } from "../../src/util/random.ts";
-import { gpuTestOptions, openBackends } from "../helpers/backends.ts";
+import { gpuTestOptions, openAllBackends } from "../helpers/backends.ts";
 
 const UNARY = [ops.neg, ops.exp, ops.tanh, ops.sigmoid, ops.square, ops.abs, ops.relu];
 const BINARY = [ops.add, ops.sub, ops.mul, ops.maximum, ops.minimum];
@@ -65,11 +65,11 @@ Deno.test("elementwise fusion", gpuTestOptions, async (t) => {
     assert.equal(plan.steps.length, 3);
   });
 
-  const backends = await openBackends();
+  const backends = await openAllBackends();
   try {
-    for (const backend of backends.filter((b) => b.kind === "webgpu")) {
+    for (const backend of backends) {
       await t.step(
-        "random fused chains on WebGPU match float64 CPU, values and gradients",
+        `random fused chains on ${backend.description} match float64 CPU, values and gradients`,
         async () => {
           await fc.assert(
             fc.asyncProperty(fc.integer({ min: 1, max: 1 << 30 }), async (seed) => {

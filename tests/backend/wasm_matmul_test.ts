@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import {
   buildMatmulModule,
+  defaultMatmulConfig,
   matmulScratchBytes,
   relaxedSimdSupported,
   TRANSPOSE_A,
@@ -249,4 +250,33 @@ Deno.test("wasm matmul: both modules validate, and the empty sum (k = 0) is zero
     3,
   ]]);
   assert.deepEqual(Array.from(out), new Array(15).fill(0));
+});
+
+Deno.test("a row band never writes past matmulScratchBytes(m, n, k) of scratch", () => {
+  // Threads each compute a band of rows with their own scratch sized by the whole product's m;
+  // a write beyond it would land in another tensor.
+  const module = new WebAssembly.Module(buildMatmulModule({ relaxed: relaxedSimdSupported() }));
+  const memory = new WebAssembly.Memory({ initial: 64, maximum: 65536, shared: true });
+  const kernel = new WebAssembly.Instance(module, { env: { memory } }).exports.matmul as (
+    ...args: number[]
+  ) => void;
+  const config = defaultMatmulConfig(relaxedSimdSupported());
+  for (const [m, n, k] of [[27, 12, 33], [130, 9, 257], [48, 256, 784], [13, 5, 40]]) {
+    for (const flags of [0, TRANSPOSE_A, TRANSPOSE_B, TRANSPOSE_A | TRANSPOSE_B]) {
+      for (
+        const [begin, end] of [[0, m], [0, Math.ceil(m / 2)], [Math.ceil(m / 2), m], [m - 1, m]]
+      ) {
+        const scratchBytes = matmulScratchBytes(m, n, k, config);
+        const a = 64, b = a + 4 * m * k + 64, out = b + 4 * k * n + 64;
+        const scratch = Math.ceil((out + 4 * m * n) / 64) * 64;
+        const guard = new Int32Array(memory.buffer, scratch + scratchBytes, 1024);
+        guard.fill(0x7eadbeef);
+        kernel(a, b, out, m, n, k, flags, scratch, begin, end);
+        assert.ok(
+          guard.every((v) => v === 0x7eadbeef),
+          `${m}x${n}x${k} flags ${flags} rows [${begin}, ${end}) wrote past its scratch`,
+        );
+      }
+    }
+  }
 });

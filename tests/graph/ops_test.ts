@@ -12,7 +12,7 @@ import { type Shape, sizeOf, type Tensor } from "../../src/graph/tensor.ts";
 import { Graph } from "../../src/graph/tensor.ts";
 import { assertGradcheck, type CheckInput, crossCheck } from "../../src/check/gradcheck.ts";
 import { Random } from "../../src/util/random.ts";
-import { assertClose, gpuTestOptions, openBackends } from "../helpers/backends.ts";
+import { assertClose, gpuTestOptions, openAllBackends } from "../helpers/backends.ts";
 
 type Values = (rng: Random, size: number, shape: Shape) => number[];
 
@@ -431,12 +431,12 @@ Deno.test("every declared op has a test case here", () => {
 });
 
 Deno.test("ops", gpuTestOptions, async (t) => {
-  const backends = await openBackends();
+  const backends = await openAllBackends();
   try {
     for (const c of cases) {
       await t.step(c.name, async (t) => {
         for (const backend of backends) {
-          await t.step(`forward by hand on ${backend.kind}`, async () => {
+          await t.step(`forward by hand on ${backend.description}`, async () => {
             const g = new Graph();
             const xs = c.hand.shapes.map((s, j) =>
               g.input(`x${j}`, s, (c.hand.ints ?? [])[j] ? "int32" : "float")
@@ -444,7 +444,7 @@ Deno.test("ops", gpuTestOptions, async (t) => {
             const y = c.build(xs);
             const feeds = Object.fromEntries(c.hand.data.map((d, j) => [`x${j}`, d]));
             const [out] = await backend.run([y], feeds);
-            assertClose(out, c.hand.expected, 1e-5, `${c.name} on ${backend.kind}`);
+            assertClose(out, c.hand.expected, 1e-5, `${c.name} on ${backend.description}`);
           });
         }
         if (!c.noGrad) {
@@ -459,24 +459,27 @@ Deno.test("ops", gpuTestOptions, async (t) => {
           });
         }
         for (const backend of backends) {
-          await t.step(`${backend.kind} float32 against float64 CPU (random shapes)`, async () => {
-            await fc.assert(
-              fc.asyncProperty(fc.integer({ min: 1, max: 1 << 30 }), async (seed) => {
-                const inputs = randomInputs(c, new Random(seed));
-                const report = await crossCheck(backend, buildFrom(c), inputs, {
-                  rtol: c.rtol ?? 2e-5,
-                  seed,
-                });
-                assert.ok(
-                  report.ok,
-                  `${c.name}: shapes ${inputs.map((i) => `[${i.shape}]`).join(" ")}: ${
-                    JSON.stringify(report.comparisons)
-                  }`,
-                );
-              }),
-              { numRuns: 4, seed: 11 },
-            );
-          });
+          await t.step(
+            `${backend.description} float32 against float64 CPU (random shapes)`,
+            async () => {
+              await fc.assert(
+                fc.asyncProperty(fc.integer({ min: 1, max: 1 << 30 }), async (seed) => {
+                  const inputs = randomInputs(c, new Random(seed));
+                  const report = await crossCheck(backend, buildFrom(c), inputs, {
+                    rtol: c.rtol ?? 2e-5,
+                    seed,
+                  });
+                  assert.ok(
+                    report.ok,
+                    `${c.name}: shapes ${inputs.map((i) => `[${i.shape}]`).join(" ")}: ${
+                      JSON.stringify(report.comparisons)
+                    }`,
+                  );
+                }),
+                { numRuns: 4, seed: 11 },
+              );
+            },
+          );
         }
       });
     }
@@ -489,13 +492,13 @@ Deno.test("ops", gpuTestOptions, async (t) => {
           x: [1, 9, 9, 2, -5, -1, -3, -1],
         });
         assert.ok(rows instanceof Int32Array);
-        assert.deepEqual([...rows], [1, 1], backend.kind);
-        assert.deepEqual([...cols], [0, 0, 0, 0], backend.kind);
+        assert.deepEqual([...rows], [1, 1], backend.description);
+        assert.deepEqual([...cols], [0, 0, 0, 0], backend.description);
         const long = g.input("long", [3000]);
         const values = new Float32Array(3000).map((_, i) => Math.sin(i));
         values[1234] = 5;
         const [at] = await backend.run([ops.argmax(long, 0)], { long: values });
-        assert.equal(at[0], 1234, backend.kind);
+        assert.equal(at[0], 1234, backend.description);
       }
     });
 
@@ -510,7 +513,10 @@ Deno.test("ops", gpuTestOptions, async (t) => {
           const results = await backend.run(outs, { x: values });
           const at = values.findIndex((v) => Number.isNaN(v));
           for (const [k, r] of results.entries()) {
-            assert.ok(Number.isNaN(r[k === 3 ? 0 : at]), `${backend.kind} output ${k}: ${[...r]}`);
+            assert.ok(
+              Number.isNaN(r[k === 3 ? 0 : at]),
+              `${backend.description} output ${k}: ${[...r]}`,
+            );
           }
         }
       }

@@ -20,6 +20,21 @@ export async function openBackends(): Promise<Backend[]> {
   return backends;
 }
 
+/**
+ * The default backends plus the WebAssembly device's other paths: every kernel split across two
+ * threads (the default splits only large ones, which small test shapes never are), and plain SIMD
+ * (no relaxed multiply-add) on one thread. Name them by `description`.
+ */
+export async function openAllBackends(): Promise<Backend[]> {
+  const { WasmDevice } = await import("../../src/backend/wasm/device.ts");
+  const { Executor } = await import("../../src/backend/executor.ts");
+  return [
+    ...await openBackends(),
+    new Executor(await WasmDevice.create({ threads: 2, splitAbove: 0 })),
+    new Executor(await WasmDevice.create({ threads: 1, relaxed: false })),
+  ];
+}
+
 /** Test options for files that hold a WebGPU device across steps. */
 export const gpuTestOptions = { sanitizeOps: false, sanitizeResources: false } as const;
 

@@ -14,7 +14,7 @@ import {
 } from "../../src/check/gradcheck.ts";
 import { MagnetInputError } from "../../src/errors.ts";
 import { Random } from "../../src/util/random.ts";
-import { assertClose, gpuTestOptions, openBackends } from "../helpers/backends.ts";
+import { assertClose, gpuTestOptions, openAllBackends } from "../helpers/backends.ts";
 
 /** Paper eq. 5 in float64 with plain loops: the independent reference. */
 function referenceMagnet(b: MagnetBatch): { loss: number; losses: number[]; variance: number } {
@@ -92,7 +92,7 @@ function graphChecked(b: MagnetBatch): { build: GraphBuilder; inputs: CheckInput
 }
 
 Deno.test("magnet loss", gpuTestOptions, async (t) => {
-  const backends = await openBackends();
+  const backends = await openAllBackends();
   try {
     // Worked by hand (dim 1): A = {0, 2} (class 0, mean 1), B = {1, 5} (class 1, mean 3).
     // Own distances 1, 1, 4, 4, so s2 = 10/3 and 2 s2 = 20/3. Per row:
@@ -105,7 +105,7 @@ Deno.test("magnet loss", gpuTestOptions, async (t) => {
       classes: new Int32Array([0, 0, 1, 1]),
     };
     for (const backend of backends) {
-      await t.step(`${backend.kind}: the case worked by hand`, async () => {
+      await t.step(`${backend.description}: the case worked by hand`, async () => {
         const r = await computeMagnetLoss(backend, hand);
         assertClose([r.loss], [0.65]);
         assertClose(r.losses, [0, 1, 1.6, 0]);
@@ -113,20 +113,23 @@ Deno.test("magnet loss", gpuTestOptions, async (t) => {
         assert.equal(r.gradient.length, 4);
       });
 
-      await t.step(`${backend.kind}: random batches against the float64 reference`, async () => {
-        const rng = new Random(5);
-        for (const [dim, clusters] of [[1, 3], [7, 5], [33, 12], [64, 8]]) {
-          const b = randomBatch(rng, dim, clusters);
-          const expected = referenceMagnet(b);
-          const r = await computeMagnetLoss(backend, b);
-          assertClose([r.loss], [expected.loss], 1e-4, `loss dim ${dim}`);
-          assertClose(r.losses, expected.losses, 1e-4, `losses dim ${dim}`);
-          assertClose([r.variance], [expected.variance], 1e-5, `variance dim ${dim}`);
-        }
-      });
+      await t.step(
+        `${backend.description}: random batches against the float64 reference`,
+        async () => {
+          const rng = new Random(5);
+          for (const [dim, clusters] of [[1, 3], [7, 5], [33, 12], [64, 8]]) {
+            const b = randomBatch(rng, dim, clusters);
+            const expected = referenceMagnet(b);
+            const r = await computeMagnetLoss(backend, b);
+            assertClose([r.loss], [expected.loss], 1e-4, `loss dim ${dim}`);
+            assertClose(r.losses, expected.losses, 1e-4, `losses dim ${dim}`);
+            assertClose([r.variance], [expected.variance], 1e-5, `variance dim ${dim}`);
+          }
+        },
+      );
 
       await t.step(
-        `${backend.kind}: the same batch scaled by 1e-3 or 1e3 has the same loss`,
+        `${backend.description}: the same batch scaled by 1e-3 or 1e3 has the same loss`,
         async () => {
           const b = randomBatch(new Random(9), 16, 6, 0.5);
           const base = await computeMagnetLoss(backend, b);
@@ -150,7 +153,7 @@ Deno.test("magnet loss", gpuTestOptions, async (t) => {
       );
 
       await t.step(
-        `${backend.kind}: an offset of 1e3, 1e4 or -1e5 changes nothing beyond float32 rounding`,
+        `${backend.description}: an offset of 1e3, 1e4 or -1e5 changes nothing beyond float32 rounding`,
         async () => {
           // The shifted rows are rounded to float32 first; the float64 reference sees the same rows,
           // so any difference is the loss's own error (it was 8 % at 1e3 through |a|^2 + |b|^2 -
@@ -175,7 +178,7 @@ Deno.test("magnet loss", gpuTestOptions, async (t) => {
       );
 
       await t.step(
-        `${backend.kind}: embeddings near 1e20 or 1e-20 give the loss of the unscaled batch`,
+        `${backend.description}: embeddings near 1e20 or 1e-20 give the loss of the unscaled batch`,
         async () => {
           const b = randomBatch(new Random(9), 16, 6, 0.5);
           const base = await computeMagnetLoss(backend, b);
@@ -192,7 +195,7 @@ Deno.test("magnet loss", gpuTestOptions, async (t) => {
         },
       );
 
-      await t.step(`${backend.kind}: class ids above 2^24 stay apart`, async () => {
+      await t.step(`${backend.description}: class ids above 2^24 stay apart`, async () => {
         // As float32, 2^24 and 2^24 + 1 are the same number: the two classes must not merge.
         const big = 2 ** 24;
         const r = await computeMagnetLoss(backend, {
@@ -203,7 +206,7 @@ Deno.test("magnet loss", gpuTestOptions, async (t) => {
       });
 
       await t.step(
-        `${backend.kind}: far-apart clusters give exactly zero loss and gradient`,
+        `${backend.description}: far-apart clusters give exactly zero loss and gradient`,
         async () => {
           const b = randomBatch(new Random(3), 8, 6, 1000);
           const r = await computeMagnetLoss(backend, b);
@@ -213,7 +216,7 @@ Deno.test("magnet loss", gpuTestOptions, async (t) => {
         },
       );
 
-      await t.step(`${backend.kind}: the graph matches float64 CPU`, async () => {
+      await t.step(`${backend.description}: the graph matches float64 CPU`, async () => {
         for (const seed of [1, 2, 3]) {
           const { build, inputs } = graphChecked(randomBatch(new Random(seed), 12, 9));
           const report = await crossCheck(backend, build, inputs, { rtol: 1e-4 });

@@ -44,14 +44,18 @@ export interface WasmDeviceOptions {
   readonly threads?: number;
   /** Use relaxed SIMD when the engine has it (default true); false forces plain SIMD. */
   readonly relaxed?: boolean;
+  /**
+   * A kernel is split across the threads when its work (elements it writes or reads, or a
+   * product's multiply-adds / 32) reaches this. Default 32768; 0 splits every kernel (tests).
+   */
+  readonly splitAbove?: number;
 }
 
 /**
- * Below these amounts of work a kernel runs on the calling thread alone: a hand-over costs a few
+ * Below this much work a kernel runs on the calling thread alone: a hand-over costs a few
  * microseconds, so it pays only for kernels that take many times that.
  */
-const SPLIT_FLOPS = 1 << 20;
-const SPLIT_ELEMENTS = 1 << 15;
+const SPLIT_ABOVE = 1 << 15;
 
 /** Runs kernels as WebAssembly SIMD on the CPU, on worker threads where it pays. */
 export class WasmDevice implements Device {
@@ -65,6 +69,7 @@ export class WasmDevice implements Device {
   readonly #pool: ThreadPool;
   readonly #kernels: number;
   readonly #modules = new Map<string, number>();
+  readonly #splitAbove: number;
   /** Per-thread matmul scratch: the region and the distance between threads' parts. */
   #scratch = { offset: 0, stride: 0 };
   /** Two words in the memory telling the matmul kernel where the scratch is (see kernels.ts). */
@@ -76,14 +81,17 @@ export class WasmDevice implements Device {
     pool: ThreadPool,
     relaxed: boolean,
     allocator: Allocator,
+    splitAbove: number,
   ) {
     this.#memory = memory;
+    this.#splitAbove = splitAbove;
     this.#pool = pool;
     this.relaxed = relaxed;
     this.#allocator = allocator;
     const simd = relaxed ? "relaxed SIMD" : "SIMD";
     const threads = pool.size === 1 ? "1 thread" : `${pool.size} threads`;
-    this.description = `CPU (WebAssembly ${simd}, ${threads})`;
+    const split = splitAbove === 0 && pool.size > 1 ? ", every kernel split" : "";
+    this.description = `CPU (WebAssembly ${simd}, ${threads}${split})`;
     this.#kernels = this.#load(buildKernelModule(relaxed));
     this.#scratchWords = allocator.alloc(8);
   }
@@ -97,7 +105,8 @@ export class WasmDevice implements Device {
     const relaxed = (options.relaxed ?? true) && relaxedSimdSupported();
     const memory = new WebAssembly.Memory({ initial: 16, maximum: 65536, shared: true });
     const pool = await ThreadPool.create(memory, threads);
-    return new WasmDevice(memory, pool, relaxed, new Allocator(memory, ALIGN));
+    const splitAbove = options.splitAbove ?? SPLIT_ABOVE;
+    return new WasmDevice(memory, pool, relaxed, new Allocator(memory, ALIGN), splitAbove);
   }
 
   /** Threads in all. */
@@ -177,6 +186,11 @@ export class WasmDevice implements Device {
     return { kernel, run: () => pool.run(module, func, args, threads) };
   }
 
+  /** The threads for a kernel of this much work. */
+  #threadsFor(work: number): number {
+    return work >= this.#splitAbove ? this.threads : 1;
+  }
+
   /** Makes sure every thread has `bytes` of matmul scratch. */
   #ensureScratch(bytes: number): void {
     const stride = Math.ceil(bytes / ALIGN) * ALIGN;
@@ -194,18 +208,18 @@ export class WasmDevice implements Device {
     this.#check();
     const at = (b: DeviceBuffer) => (b as WasmBuffer).offset;
     const out = at(output);
-    const all = this.threads;
     switch (kernel.kind) {
       case "matmul": {
         const { m, n, k } = kernel;
         const config = defaultMatmulConfig(this.relaxed);
         // Threads take bands of whole micro-tile rows; a band too thin to fill one would take
         // the kernel's unpacked path, so small products stay on one thread.
-        const threads = 2 * m * n * k >= SPLIT_FLOPS
-          ? Math.max(1, Math.min(all, Math.floor(m / config.mr)))
+        const threads = this.#threadsFor((m * n * k) / 32) > 1
+          ? Math.max(1, Math.min(this.threads, Math.floor(m / config.mr)))
           : 1;
-        const band = Math.ceil(m / threads);
-        this.#ensureScratch(matmulScratchBytes(Math.min(m, band + config.mr), n, k, config));
+        // Each thread's scratch is sized for the whole product: the kernel packs blocks of up to
+        // min(m, mc) rows whatever band it computes.
+        this.#ensureScratch(matmulScratchBytes(m, n, k, config));
         const flags = (kernel.transposeA ? 1 : 0) | (kernel.transposeB ? 2 : 0);
         const words = [
           at(inputs[0]),
@@ -222,7 +236,7 @@ export class WasmDevice implements Device {
       }
       case "reduce": {
         const { outer, length, inner } = kernel;
-        const threads = outer * length * inner >= SPLIT_ELEMENTS ? all : 1;
+        const threads = this.#threadsFor(outer * length * inner);
         const x = at(inputs[0]);
         if (kernel.op === "argmax") {
           return Promise.resolve(
@@ -234,12 +248,12 @@ export class WasmDevice implements Device {
         return Promise.resolve(this.#fixed(kernel, name, words, threads));
       }
       case "gather": {
-        const threads = kernel.rows * kernel.inner >= SPLIT_ELEMENTS ? all : 1;
+        const threads = this.#threadsFor(kernel.rows * kernel.inner);
         const words = [at(inputs[0]), at(inputs[1]), out, kernel.rows, kernel.inner, kernel.bound];
         return Promise.resolve(this.#fixed(kernel, "gather", words, threads));
       }
       case "segmentSum": {
-        const threads = kernel.rows * kernel.inner >= SPLIT_ELEMENTS ? all : 1;
+        const threads = this.#threadsFor(kernel.rows * kernel.inner);
         const words = [
           at(inputs[0]),
           at(inputs[1]),
@@ -251,7 +265,7 @@ export class WasmDevice implements Device {
         return Promise.resolve(this.#fixed(kernel, "segment_sum", words, threads));
       }
       case "oneHot": {
-        const threads = kernel.rows * kernel.depth >= SPLIT_ELEMENTS ? all : 1;
+        const threads = this.#threadsFor(kernel.rows * kernel.depth);
         const words = [at(inputs[0]), out, kernel.rows, kernel.depth];
         return Promise.resolve(this.#fixed(kernel, "one_hot", words, threads));
       }
@@ -285,7 +299,7 @@ export class WasmDevice implements Device {
       return offset;
     });
     const args = this.#args(elementwiseArgs(out, size, inner, inputs, bases, lastStride));
-    const threads = size >= SPLIT_ELEMENTS ? this.threads : 1;
+    const threads = this.#threadsFor(size);
     const pool = this.#pool, id = module;
     return { kernel, run: () => pool.run(id, 0, args, threads) };
   }
