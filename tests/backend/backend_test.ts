@@ -64,6 +64,30 @@ Deno.test("createBackend", gpuTestOptions, async (t) => {
     },
   );
 
+  await t.step("a runtime without WebGPU imports the library and reaches the CPU", async () => {
+    // A fresh process whose WebGPU globals are gone before the library loads.
+    const code = `
+      Object.defineProperty(Navigator.prototype, "gpu", { get: () => undefined });
+      for (const name of Object.getOwnPropertyNames(globalThis)) {
+        if (name.startsWith("GPU")) delete globalThis[name];
+      }
+      const { createBackend } = await import(${
+      JSON.stringify(new URL("../../mod.ts", import.meta.url).href)
+    });
+      const backend = await createBackend();
+      console.log(backend.kind, typeof GPUBufferUsage);
+      backend.dispose();`;
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["eval", "--ext=js", code],
+      env: { NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 0, text);
+    assert.equal(text.trim(), "cpu undefined");
+  });
+
   await t.step("bad choices are named", async () => {
     await assert.rejects(
       createBackend({ kind: "tpu" as "cpu" }),

@@ -218,10 +218,10 @@ for (const path of PATHS) {
               const whole = runBands(w, a, b, m, n, k, ta, tb, [[0, m]]);
               const split = runBands(w, a, b, m, n, k, ta, tb, bands.reverse());
               assertClose(split, a, b, m, n, k, ta, tb, `bands ${JSON.stringify(bands)}`);
-              // Each entry's sum runs in the same order whatever band it is in, so the results
-              // are identical, except where a band is thin enough for the direct path.
-              const direct = n <= 3 || bands.some(([s, e]) => e > s && e - s <= 3);
-              if (!direct) assert.deepEqual(split, whole);
+              // Each entry's sum runs in the same order whatever band it is in (the path is chosen
+              // by the whole product), so threads never change a result. Only the direct path of
+              // products with at most 3 rows or columns, which the device never splits, differs.
+              if (m > 3 && n > 3) assert.deepEqual(split, whole);
             },
           ),
           { numRuns: 100 },

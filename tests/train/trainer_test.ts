@@ -112,6 +112,27 @@ Deno.test("trainer", gpuTestOptions, async (t) => {
     cpu.dispose();
   }
 
+  await t.step("on the CPU, the number of threads changes no result", async () => {
+    const { WasmDevice } = await import("../../src/backend/wasm/device.ts");
+    const { Executor } = await import("../../src/backend/executor.ts");
+    const results = [];
+    for (const options of [{ threads: 1 }, { threads: 2, splitAbove: 0 }]) {
+      const backend = new Executor(await WasmDevice.create(options));
+      try {
+        const trainer = await Trainer.create({ backend, train: TRAIN, test: TEST, ...SMALL });
+        const result = await trainer.run();
+        results.push({
+          test: result.test,
+          losses: result.history.map((p) => p.loss),
+          variables: await Promise.all(trainer.variables.map((v) => backend.readVariable(v))),
+        });
+      } finally {
+        backend.dispose();
+      }
+    }
+    assert.deepEqual(results[1], results[0]);
+  });
+
   const backends = await openBackends();
   try {
     for (const backend of backends) {

@@ -68,7 +68,7 @@ export const TRANSPOSE_A = 1;
 /** `flags` bit: `b` holds B as n x k and op(B) = Bᵀ. */
 export const TRANSPOSE_B = 2;
 
-/** Products with at most this many rows (in the caller's band) or columns take the direct path. */
+/** Products with at most this many rows or columns take the direct path. */
 const DIRECT_MAX = 3;
 
 /** Byte alignment of the regions inside the scratch area (one cache line). */
@@ -668,7 +668,10 @@ function emitDriver(
     b.set(aBase, b.i32.add(p.a, b.i32.mul(p.row_begin, aRs)));
 
     // -- Direct path ----------------------------------------------------------------------------
-    b.if(b.i32.or(b.i32.le_s(rows, DIRECT_MAX), b.i32.le_s(p.n, DIRECT_MAX)), () => {
+    // Decided on the whole product, not the band: a thin band of a large product takes the
+    // packed path like its neighbours, whose arithmetic does not depend on the band, so a
+    // product splits across any number of threads with bit-identical results.
+    b.if(b.i32.or(b.i32.le_s(p.m, DIRECT_MAX), b.i32.le_s(p.n, DIRECT_MAX)), () => {
       const s = local("s");
       const src = local("src");
       const srcLs = local("src_ls");
