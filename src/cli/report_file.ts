@@ -4,6 +4,7 @@ import type { Trainer, TrainResult } from "../train/trainer.ts";
 import { embed } from "../train/embed.ts";
 import { renderReport } from "../report/report.ts";
 import { writeFileAtomic } from "../io/files.ts";
+import { runTimes } from "./metrics_file.ts";
 import type { LoadedData } from "./data_source.ts";
 
 /** Writes the report of a finished run (atomically). */
@@ -14,7 +15,7 @@ export async function writeReport(
   data: LoadedData,
   backend: Backend,
 ): Promise<void> {
-  const t = result.timings;
+  const time = runTimes(result);
   const test = result.test;
   const html = renderReport({
     title: `${trainer.config.loss} on ${data.name} (${backend.kind})`,
@@ -26,9 +27,9 @@ export async function writeReport(
       rPrecision: test?.rPrecision ?? null,
       mapAtR: test?.mapAtR ?? null,
       nmi: test?.nmi ?? null,
-      trainSeconds: result.seconds,
-      stepMs: (1000 * t.steps) / Math.max(t.stepCount, 1),
-      refreshSeconds: t.refreshCount > 0 ? t.refresh / t.refreshCount : null,
+      trainSeconds: time.seconds,
+      stepMs: time.msPerStep,
+      refreshSeconds: time.refreshes.secondsEach,
       iterations: result.iterations,
     },
     history: result.history,

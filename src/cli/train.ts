@@ -30,6 +30,7 @@ import {
 } from "./args.ts";
 import { type DataSource, fingerprint, loadData, type LoadedData } from "./data_source.ts";
 import { formatDuration, percent, ProgressPrinter, table } from "./progress.ts";
+import { runMetrics, runTimes } from "./metrics_file.ts";
 import { writeReport } from "./report_file.ts";
 import { absolutePath, checkNewRunFolder, RUN_FILES, RunFolder } from "./run_folder.ts";
 import { StopSignals } from "./signals.ts";
@@ -211,6 +212,7 @@ export async function main(args: readonly string[]): Promise<number> {
     const newFolder = saved === null || out !== saved.dir;
     if (newFolder) checkNewRunFolder(out, parsed.overwrite);
 
+    const startedAt = new Date();
     const progress = new ProgressPrinter(Deno.stdout.isTerminal(), parsed.quiet);
     printer.current = progress;
     const settings = settingsOf(parsed, saved, (line) => progress.line(line));
@@ -255,6 +257,7 @@ export async function main(args: readonly string[]): Promise<number> {
       })
       : await Trainer.create(options);
 
+    const startedFrom = trainer.iteration;
     folder = await RunFolder.acquire(out);
     if (newFolder) {
       checkNewRunFolder(out, parsed.overwrite); // again, now that no other run can write it
@@ -305,31 +308,37 @@ export async function main(args: readonly string[]): Promise<number> {
       standardization: data.standardization,
       classifier: await classifierOf(backend, trainer, result, data),
     });
-    const t = result.timings;
-    const metrics = {
-      backend: backend.kind,
-      device: backend.description,
-      loss: c.loss,
-      data: data.name,
-      iterations: result.iterations,
-      seconds: result.seconds,
-      msPerStep: (1000 * t.steps) / Math.max(t.stepCount, 1),
-      secondsPerRefresh: t.refreshCount > 0 ? t.refresh / t.refreshCount : null,
-      test: result.test,
-      variance: result.variance,
-      timings: t,
+    const metrics = runMetrics(result, {
+      backend,
       config: c,
-      history: result.history,
-    };
+      refreshEvery: trainer.refreshEvery,
+      checkpointEvery: settings.checkpointEvery,
+      data,
+      dataHash,
+      startedAt,
+      startedFrom,
+    });
     await writeFileAtomic(folder.path(RUN_FILES.metrics), JSON.stringify(metrics, null, 2));
     await writeReport(folder.path(RUN_FILES.report), trainer, result, data, backend);
     const m = result.test;
+    const time = runTimes(result);
+    const each = (x: { count: number; secondsEach: number | null }) =>
+      x.count === 0 ? "none" : `${x.count} x ${x.secondsEach!.toFixed(2)} s`;
     const rows: [string, string][] = [
       ["backend", backend.description],
       ["loss", c.loss],
       ["data", `${data.name}: ${data.train.labels.length} train / ${data.test.labels.length} test`],
       ["steps", `${result.iterations}`],
-      ["time", `${formatDuration(result.seconds)} (${metrics.msPerStep.toFixed(1)} ms/step)`],
+      [
+        "wall time",
+        `${formatDuration(time.seconds)} (${time.secondsPer1000Steps.toFixed(1)} s per 1,000 ` +
+        "steps, all included)",
+      ],
+      ["one step", `${time.msPerStep.toFixed(2)} ms (sample, forward, backward, update)`],
+      ...(c.loss === "magnet"
+        ? [["index refreshes", each(time.refreshes)] as [string, string]]
+        : []),
+      ["evaluations", each(time.evaluations)],
       ["magnet-rule error", percent(m?.magnetError)],
       [`${c.knnK}-NN error`, percent(m?.knnError)],
       ["precision@1", percent(m?.precisionAt1)],

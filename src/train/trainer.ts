@@ -401,6 +401,27 @@ export class Trainer {
     this.#window = { sum: 0, count: 0 };
   }
 
+  /**
+   * Wall time still to go: the remaining steps at the measured time per step, plus the refreshes
+   * and evaluations still scheduled (the final evaluation included) at their measured mean cost.
+   * Before the first evaluation its cost is unknown and left out; it is re-estimated as it goes.
+   */
+  #remainingSeconds(secondsPerStep: number): number {
+    const { iterations, evalEvery } = this.config;
+    const from = this.#iteration;
+    const t = this.#timings;
+    const scheduled = (every: number) =>
+      // Multiples of `every` in [from, iterations): those steps are still to come.
+      every > 0 ? Math.floor((iterations - 1) / every) - Math.floor((from - 1) / every) : 0;
+    const refreshes = this.config.loss === "magnet" ? Math.max(0, scheduled(this.refreshEvery)) : 0;
+    const evaluations = this.#options.test === undefined
+      ? 0
+      : Math.max(0, scheduled(evalEvery)) + 1;
+    const mean = (total: number, count: number) => (count > 0 ? total / count : 0);
+    return (iterations - from) * secondsPerStep + refreshes * mean(t.refresh, t.refreshCount) +
+      evaluations * mean(t.eval, t.evalCount);
+  }
+
   /** Gathers the batch's rows into the reusable feature buffer. */
   #features(plan: BatchPlan): Float32Array {
     const { features, dim } = this.#options.train;
@@ -529,7 +550,7 @@ export class Trainer {
           iterations,
           loss: this.#recent.reduce((s, v) => s + v, 0) / this.#recent.length,
           stepsPerSecond: rate,
-          etaSeconds: (iterations - this.#iteration) / rate,
+          etaSeconds: this.#remainingSeconds(1 / rate),
         });
       }
     }

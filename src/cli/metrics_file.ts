@@ -1,0 +1,76 @@
+/**
+ * The metrics.json of a finished run: everything needed to read its numbers without the command
+ * line that made them (data, resolved settings, times, results). Its fields are described in the
+ * README ("metrics.json"); `format` and `version` name the schema.
+ */
+import denoConfig from "../../deno.json" with { type: "json" };
+import type { TrainConfig } from "../train/config.ts";
+import type { TrainResult } from "../train/trainer.ts";
+import type { LoadedData } from "./data_source.ts";
+
+/** What the run was, beyond the trainer's result. */
+export interface RunContext {
+  readonly backend: { readonly kind: string; readonly description: string };
+  readonly config: TrainConfig;
+  /** Steps between index refreshes, as the trainer resolved them (one epoch when 0 was given). */
+  readonly refreshEvery: number;
+  readonly checkpointEvery: number;
+  readonly data: LoadedData;
+  /** SHA-256 of the data's rows (see data_source.ts). */
+  readonly dataHash: string;
+  /** When this invocation started, and the step it started from (0 unless resumed). */
+  readonly startedAt: Date;
+  readonly startedFrom: number;
+}
+
+/** Time per unit of a run, as the summary and metrics.json give it. */
+export function runTimes(result: TrainResult) {
+  const t = result.timings;
+  return {
+    /** Wall time of the whole run, refreshes and evaluations included. */
+    seconds: result.seconds,
+    /** The same per 1,000 steps. */
+    secondsPer1000Steps: (1000 * result.seconds) / Math.max(result.iterations, 1),
+    /** Time of one training step alone: sampling, forward, backward, update, reading the loss. */
+    msPerStep: (1000 * t.steps) / Math.max(t.stepCount, 1),
+    refreshes: {
+      count: t.refreshCount,
+      secondsEach: t.refreshCount > 0 ? t.refresh / t.refreshCount : null,
+    },
+    evaluations: { count: t.evalCount, secondsEach: t.evalCount > 0 ? t.eval / t.evalCount : null },
+  };
+}
+
+/** The contents of metrics.json. */
+export function runMetrics(result: TrainResult, run: RunContext): Record<string, unknown> {
+  const { data, config } = run;
+  return {
+    format: "magnet-metrics",
+    version: 1,
+    magnet: denoConfig.version,
+    startedAt: run.startedAt.toISOString(),
+    endedAt: new Date().toISOString(),
+    resumedFrom: run.startedFrom > 0 ? run.startedFrom : null,
+    backend: run.backend.kind,
+    device: run.backend.description,
+    loss: config.loss,
+    iterations: result.iterations,
+    data: {
+      name: data.name,
+      source: data.source,
+      trainRows: data.train.labels.length,
+      testRows: data.test.labels.length,
+      features: data.train.dim,
+      classes: data.train.classNames,
+      sha256: run.dataHash,
+    },
+    settings: { ...config, refreshEvery: run.refreshEvery, checkpointEvery: run.checkpointEvery },
+    test: result.test,
+    variance: result.variance,
+    varianceMeaning: result.variance === null ? null : "the running mean of the training " +
+      "batches' within-cluster variance s2 (paper eq. 5), the width the magnet rule votes with",
+    time: runTimes(result),
+    timings: result.timings,
+    history: result.history,
+  };
+}
