@@ -14,7 +14,7 @@ import { computeMagnetLoss, type MagnetBatch } from "../src/losses/magnet_batch.
 import { Random } from "../src/util/random.ts";
 import { timed } from "./helpers/throughput.ts";
 
-setWasmPaths(new URL("../node_modules/@tensorflow/tfjs-backend-wasm/dist/", import.meta.url).href);
+setWasmPaths(new URL("./node_modules/@tensorflow/tfjs-backend-wasm/dist/", import.meta.url).href);
 
 const backends: Record<string, Backend> = {
   cpu: await createBackend({ kind: "cpu" }),

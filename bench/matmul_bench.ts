@@ -20,7 +20,7 @@ import { Random } from "../src/util/random.ts";
 import { timed } from "./helpers/throughput.ts";
 import { initJaxWasm } from "./helpers/jax.ts";
 
-setWasmPaths(new URL("../node_modules/@tensorflow/tfjs-backend-wasm/dist/", import.meta.url).href);
+setWasmPaths(new URL("./node_modules/@tensorflow/tfjs-backend-wasm/dist/", import.meta.url).href);
 await initJaxWasm();
 
 const backends: Record<string, Backend> = {

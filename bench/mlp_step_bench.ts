@@ -26,7 +26,7 @@ import { createMlp } from "../src/nn/mlp.ts";
 import { timed } from "./helpers/throughput.ts";
 import { initJaxWasm } from "./helpers/jax.ts";
 
-setWasmPaths(new URL("../node_modules/@tensorflow/tfjs-backend-wasm/dist/", import.meta.url).href);
+setWasmPaths(new URL("./node_modules/@tensorflow/tfjs-backend-wasm/dist/", import.meta.url).href);
 await initJaxWasm();
 
 const SIZES = [784, 256, 128, 64];
