@@ -144,13 +144,23 @@ export interface TrainArgs {
   config: Partial<TrainConfig>;
 }
 
-/** The help text of a command whose flags are `flags`. */
+/**
+ * The help text of `deno task <name>` (also run as `deno run -A jsr:@magnet/magnet/<name>`) whose
+ * flags are `flags`.
+ */
 export function helpText(
-  command: string,
+  name: string,
   summary: string,
   flags: Readonly<Record<string, FlagSpec>>,
 ): string {
-  const lines = [`Usage: ${command} [flags]`, "", summary, "", "Flags:"];
+  const lines = [
+    `Usage: deno task ${name} [flags]`,
+    `   or: deno run -A jsr:@magnet/magnet/${name} [flags]`,
+    "",
+    summary,
+    "",
+    "Flags:",
+  ];
   for (const [name, spec] of Object.entries(flags)) {
     const value = spec.kind === "flag"
       ? ""

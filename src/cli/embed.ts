@@ -61,7 +61,7 @@ export async function main(args: readonly string[]): Promise<number> {
     const v = parseFlags(args, FLAGS);
     if (v.help === true) {
       console.log(
-        helpText("deno task embed", "Embeds and classifies CSV rows with a saved model.", FLAGS),
+        helpText("embed", "Embeds and classifies CSV rows with a saved model.", FLAGS),
       );
       return 0;
     }

@@ -198,7 +198,7 @@ export async function main(args: readonly string[]): Promise<number> {
     const parsed = parseTrainArgs(args);
     if (parsed.help) {
       console.log(helpText(
-        "deno task train",
+        "train",
         "Trains an embedding with the Magnet loss (or a baseline) and writes a run folder.",
         TRAIN_FLAGS,
       ));

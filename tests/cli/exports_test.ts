@@ -1,0 +1,27 @@
+/**
+ * The package's export map: the library and both commands resolve, and the commands run from the
+ * path the map gives (as `deno run -A jsr:@magnet/magnet/train` would run them).
+ */
+import assert from "node:assert/strict";
+import config from "../../deno.json" with { type: "json" };
+
+const ROOT = new URL("../../", import.meta.url);
+
+Deno.test("the export map's commands run and print their help", async () => {
+  const exports = config.exports as Record<string, string>;
+  assert.deepEqual(Object.keys(exports).sort(), [".", "./embed", "./train"]);
+  const library = await import(new URL(exports["."], ROOT).href);
+  assert.equal(typeof library.createBackend, "function");
+  for (const [name, command] of [["./train", "train"], ["./embed", "embed"]]) {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", new URL(exports[name], ROOT).href, "--help"],
+      env: { NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(out.stdout);
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    assert.match(text, new RegExp(`Usage: deno task ${command} \\[flags\\]`));
+    assert.match(text, new RegExp(`or: deno run -A jsr:@magnet/magnet/${command} \\[flags\\]`));
+  }
+});
