@@ -37,7 +37,11 @@ const FLAGS = {
     help: "run folder holding model.json (or the model.json file itself)",
   },
   "data": { kind: "string", help: "CSV of rows to embed, with the model's feature columns" },
-  "out": { kind: "string", default: "<data>.embeddings.csv", help: "output CSV" },
+  "out": {
+    kind: "string",
+    default: "<data without .csv>.embeddings.csv",
+    help: "output CSV",
+  },
   "overwrite": { kind: "flag", help: "replace --out if it exists" },
   "label-column": { kind: "string", default: "label", help: "optional label column to carry over" },
   "backend": {
@@ -49,6 +53,18 @@ const FLAGS = {
   "threads": { kind: "int", default: "all cores", help: "CPU backend: threads" },
   "help": { kind: "flag", help: "show this help" },
 } as const;
+
+/**
+ * The shortest decimal that reads back as the same float32 (at most 9 significant digits), rather
+ * than the 17 a float64 conversion would print.
+ */
+export function float32Text(x: number): string {
+  for (let digits = 1; digits < 9; digits++) {
+    const text = String(Number(x.toPrecision(digits)));
+    if (Math.fround(Number(text)) === x) return text;
+  }
+  return String(Number(x.toPrecision(9)));
+}
 
 function csvField(value: string): string {
   return /[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
@@ -120,7 +136,7 @@ export async function main(args: readonly string[]): Promise<number> {
       const fields = [
         ...(rows.labels !== null ? [rows.labels[i]] : []),
         saved.classNames[predicted[i]],
-        ...Array.from(embeddings.subarray(i * dim, (i + 1) * dim), (x) => String(x)),
+        ...Array.from(embeddings.subarray(i * dim, (i + 1) * dim), float32Text),
       ];
       lines.push(fields.map(csvField).join(","));
     }
