@@ -59,6 +59,7 @@ const FLAGS = {
  * than the 17 a float64 conversion would print.
  */
 export function float32Text(x: number): string {
+  if (Object.is(x, -0)) return "-0";
   for (let digits = 1; digits < 9; digits++) {
     const text = String(Number(x.toPrecision(digits)));
     if (Math.fround(Number(text)) === x) return text;
