@@ -1,6 +1,7 @@
 /**
  * Error types. Every error a user can cause by their input is a {@link MagnetInputError} with a message
- * that says what is wrong, where (file, row, column, op, cluster) and what was expected.
+ * that says what is wrong, where (file, row, column, op, cluster) and what was expected. Anything
+ * else escaping a command is a bug of ours, reported as such (see `reportFailure` in the CLI).
  */
 
 /** A user mistake: bad data, bad options, an impossible request. The message is meant for people. */
@@ -12,8 +13,12 @@ export class MagnetInputError extends Error {
   }
 }
 
-/** A shape or dtype mismatch found while building a graph. The message names the op and the shapes. */
-export class ShapeError extends MagnetInputError {
+/**
+ * A shape or dtype mismatch found while building a graph; the message names the op and the shapes.
+ * It is the mistake of whoever built the graph: a library user's own graph, or, when it escapes a
+ * command, a bug of the command's (so it is not a {@link MagnetInputError}).
+ */
+export class ShapeError extends Error {
   /** Creates a shape error for `op` with a message that already names the shapes involved. */
   constructor(op: string, message: string) {
     super(`${op}: ${message}`);

@@ -322,16 +322,20 @@ export function parseTrainArgs(args: readonly string[]): TrainArgs {
 }
 
 /**
- * Prints a command's failure as one line and returns its exit code: 2 for a user's mistake (bad
- * input, flags, or no WebGPU where it was asked for), 1 for anything else (with the stack when
- * MAGNET_DEBUG is set).
+ * Prints a command's failure and returns its exit code: 2 and one line for a user's mistake (bad
+ * input, flags, or no WebGPU where it was asked for); 1 for anything else, which is a bug of ours:
+ * its message, a request to report it, and its stack when MAGNET_DEBUG=1 is set.
  */
 export function reportFailure(error: unknown): number {
   if (error instanceof MagnetInputError || error instanceof BackendUnavailableError) {
     console.error(`error: ${error.message}`);
     return 2;
   }
-  console.error(`error: ${(error as Error)?.message ?? error}`);
-  if (Deno.env.get("MAGNET_DEBUG")) console.error((error as Error)?.stack);
+  const message = error instanceof Error ? error.message : String(error);
+  console.error(
+    `internal error: ${message}\nThis is a bug in magnet: please report it with the command ` +
+      "you ran (set MAGNET_DEBUG=1 to print where it happened).",
+  );
+  if (Deno.env.get("MAGNET_DEBUG")) console.error(error instanceof Error ? error.stack : error);
   return 1;
 }
