@@ -47,6 +47,8 @@ export interface DeviceProgram {
    * this returns (a device may run it at once), and the promise gives the reads.
    */
   run(): Promise<HostArray[]>;
+  /** Releases what the program and its steps hold on the device (not their buffers). */
+  free(): void;
 }
 
 /** A place that stores tensors and runs kernels. */

@@ -28,7 +28,24 @@ export class Executor implements Backend {
   readonly description: string;
   readonly #device: Device;
   readonly #variables = new Map<Variable, DeviceBuffer>();
+  readonly #running = new Set<unknown>();
   readonly #buffers = new Set<DeviceBuffer>();
+  /**
+   * A compiled graph nobody can run any more (its run function was collected) gives its memory back:
+   * its program and the buffers of its slots (not the variables, which outlive it).
+   */
+  readonly #collected = new FinalizationRegistry<
+    { program: DeviceProgram; buffers: DeviceBuffer[] }
+  >(
+    ({ program, buffers }) => {
+      if (this.#disposed) return;
+      program.free();
+      for (const buffer of buffers) {
+        this.#buffers.delete(buffer);
+        this.#device.free(buffer);
+      }
+    },
+  );
   #disposed = false;
 
   readonly #fuse: boolean;
@@ -95,18 +112,26 @@ export class Executor implements Backend {
       guard: plan.guard === null ? null : bufferOf(plan.guard),
     });
     const inputs = plan.inputs.map(bufferOf);
-    // deno-lint-ignore require-await -- async so that bad feeds reject rather than throw
     const run = async (feeds: Feeds = {}): Promise<HostArray[]> => {
       this.#check();
       const data = checkFeeds(plan, feeds);
       inputs.forEach((buffer, i) => device.write(buffer, data[i]));
-      return program.run();
+      // Held while it runs: whoever awaits the result may have let go of the function itself.
+      this.#running.add(run);
+      try {
+        return await program.run();
+      } finally {
+        this.#running.delete(run);
+      }
     };
+    const owned = buffers.filter((_, i) => plan.slots[i].role !== "variable");
+    this.#collected.register(run, { program, buffers: owned });
     return { outputs: plan.outputs, run };
   }
 
   run(outputs: readonly Tensor[], feeds: Feeds = {}): Promise<HostArray[]> {
-    const graph: Graph | object = outputs[0]?.graph ?? {};
+    if (outputs.length === 0) return Promise.resolve([]);
+    const graph: Graph = outputs[0].graph;
     const key = outputs.map((t) => t.id).join(",");
     return compileOnce(this, graph, `run ${key}`, () => this.compile({ outputs }))
       .then((exe) => exe.run(feeds));

@@ -114,7 +114,7 @@ export class JsDevice implements Device {
       }
       return results;
     };
-    return Promise.resolve({ run });
+    return Promise.resolve({ run, free: () => {} });
   }
 
   synchronize(): Promise<void> {

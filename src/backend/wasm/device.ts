@@ -36,6 +36,8 @@ interface WasmBuffer extends DeviceBuffer {
 
 interface WasmStep extends PreparedKernel {
   readonly run: () => void;
+  /** Memory the step alone uses (its argument block, row tables), freed with its program. */
+  readonly blocks: readonly number[];
 }
 
 /** Options of {@link WasmDevice.create}. */
@@ -183,7 +185,7 @@ export class WasmDevice implements Device {
     const args = this.#args(words);
     const func = KERNEL_EXPORTS.indexOf(name);
     const pool = this.#pool, module = this.#kernels;
-    return { kernel, run: () => pool.run(module, func, args, threads) };
+    return { kernel, run: () => pool.run(module, func, args, threads), blocks: [args] };
   }
 
   /** The threads for a kernel of this much work. */
@@ -301,7 +303,8 @@ export class WasmDevice implements Device {
     const args = this.#args(elementwiseArgs(out, size, inner, inputs, bases, lastStride));
     const threads = this.#threadsFor(size);
     const pool = this.#pool, id = module;
-    return { kernel, run: () => pool.run(id, 0, args, threads) };
+    const blocks = [args, ...bases.filter((b) => b !== 0)];
+    return { kernel, run: () => pool.run(id, 0, args, threads), blocks };
   }
 
   program(spec: ProgramSpec): Promise<DeviceProgram> {
@@ -325,7 +328,13 @@ export class WasmDevice implements Device {
       }
       return results;
     };
-    return Promise.resolve({ run });
+    const free = () => {
+      if (this.#disposed) return;
+      for (const step of spec.steps as readonly WasmStep[]) {
+        for (const block of step.blocks) this.#allocator.free(block);
+      }
+    };
+    return Promise.resolve({ run, free });
   }
 
   synchronize(): Promise<void> {

@@ -49,6 +49,8 @@ interface Dispatch {
   readonly pipeline: GPUComputePipeline;
   readonly bindGroup: GPUBindGroup;
   readonly workgroups: [number, number, number];
+  /** The dispatch's own uniform buffer, freed with its program. */
+  readonly uniform: GPUBuffer;
 }
 
 /** A prepared kernel of this device. */
@@ -267,7 +269,10 @@ export class WebGpuDevice implements Device {
   }
 
   free(buffer: DeviceBuffer): void {
-    const gpu = (buffer as GpuBuffer).gpu;
+    this.#destroy((buffer as GpuBuffer).gpu);
+  }
+
+  #destroy(gpu: GPUBuffer): void {
     if (this.#owned.delete(gpu)) gpu.destroy();
   }
 
@@ -279,6 +284,7 @@ export class WebGpuDevice implements Device {
         layout: "auto",
         compute: { module, entryPoint: "main" },
       });
+      pipeline.catch(() => this.#pipelines.delete(shader));
       this.#pipelines.set(shader, pipeline);
     }
     return pipeline;
@@ -289,20 +295,33 @@ export class WebGpuDevice implements Device {
     spec: ShaderSpec,
     resources: readonly GPUBindingResource[],
   ): Promise<Dispatch> {
-    this.device.pushErrorScope("validation");
-    const pipeline = await this.#pipeline(spec.shader);
+    // The uniform buffer is created before the scope opens, so that nothing between push and pop
+    // can throw and leave the scope open (it would swallow later validation errors).
     const uniform = this.#buffer(
       bytesOf(spec.uniforms.length),
       GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
     );
     this.#upload(uniform, spec.uniforms);
-    const bindGroup = this.device.createBindGroup({
-      layout: pipeline.getBindGroupLayout(0),
-      entries: [...resources, { buffer: uniform }].map((resource, i) => ({ binding: i, resource })),
-    });
+    const pipeline = await this.#pipeline(spec.shader);
+    this.device.pushErrorScope("validation");
+    let bindGroup: GPUBindGroup | undefined;
+    let thrown: unknown = null;
+    try {
+      bindGroup = this.device.createBindGroup({
+        layout: pipeline.getBindGroupLayout(0),
+        entries: [...resources, { buffer: uniform }].map((resource, i) => ({
+          binding: i,
+          resource,
+        })),
+      });
+    } catch (error) {
+      thrown = error;
+    }
+    // Popped whatever happened, so that no scope stays open to swallow later errors.
     const error = await this.device.popErrorScope();
+    if (thrown !== null) throw thrown;
     if (error !== null) throw new Error(`webgpu: preparing ${what} failed: ${error.message}`);
-    return { pipeline, bindGroup, workgroups: spec.workgroups };
+    return { pipeline, bindGroup: bindGroup!, workgroups: spec.workgroups, uniform };
   }
 
   async prepare(
@@ -345,9 +364,9 @@ export class WebGpuDevice implements Device {
     }));
     // Staging buffers for the reads: a run takes one set and gives it back once read, so runs
     // queued back to back each read into their own set.
-    const free: GPUBuffer[][] = [];
+    const stagingSets: GPUBuffer[][] = [];
     const acquire = () =>
-      free.pop() ??
+      stagingSets.pop() ??
         reads.map((r) =>
           this.#buffer(bytesOf(r.bytes / 4), GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST)
         );
@@ -370,10 +389,14 @@ export class WebGpuDevice implements Device {
         staging[i].unmap();
         return r.dtype === "int32" ? new Int32Array(bytes) : new Float32Array(bytes);
       });
-      free.push(staging);
+      stagingSets.push(staging);
       return results;
     };
-    return { run };
+    const free = () => {
+      for (const d of [...steps, ...guarded]) this.#destroy(d.uniform);
+      for (const set of stagingSets) for (const b of set) this.#destroy(b);
+    };
+    return { run, free };
   }
 
   synchronize(): Promise<void> {
