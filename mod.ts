@@ -200,7 +200,7 @@ export {
   resolveConfig,
   type TrainConfig,
 } from "./src/train/config.ts";
-export { DEFAULT_CHUNK_ROWS, embed } from "./src/train/embed.ts";
+export { DEFAULT_CHUNK_ROWS, embed } from "./src/nn/embed.ts";
 export {
   type Classifier,
   classify,

@@ -10,7 +10,7 @@ import { createBackend } from "../src/backend/create.ts";
 import { loadMnist } from "../src/data/mnist.ts";
 import { subset } from "../src/data/dataset.ts";
 import { stratifiedSplit } from "../src/data/split.ts";
-import { embed } from "../src/train/embed.ts";
+import { embed } from "../src/nn/embed.ts";
 import { buildClusterIndex } from "../src/index/cluster_index.ts";
 import { Trainer } from "../src/train/trainer.ts";
 import { timed } from "./helpers/throughput.ts";

@@ -4,11 +4,24 @@
  * (broadcasting and transposition), given per input in a uniform so one pipeline serves every shape.
  */
 import { LINEAR_ENTRY_PARAMS, linearIndex } from "./common.ts";
-import { type ExprTable, renderExpr } from "../src/graph/expr.ts";
-import type { FusedProgram } from "../src/backend/fusion.ts";
+import { type ExprTable, type NumExpr, renderExpr } from "../src/graph/expr.ts";
 
 /** How an input is read; see `src/backend/layout.ts`. */
 export type Access = "full" | "scalar" | "strided";
+
+/**
+ * A chain of elementwise ops evaluated per output element, the last node being the output (the
+ * executor's fused program, src/backend/fusion.ts, has this shape).
+ */
+export interface ElementwiseProgram {
+  /** How each external input is read, and its strides when read through them. */
+  readonly inputs: readonly { readonly access: Access; readonly strides: readonly number[] }[];
+  /** Each node's value over its arguments, and where each argument comes from. */
+  readonly nodes: readonly {
+    readonly expr: NumExpr;
+    readonly args: readonly { readonly kind: "input" | "node"; readonly index: number }[];
+  }[];
+}
 
 /** A WGSL f32 literal for `value` (NaN and infinities through their bits: WGSL has no literal). */
 function f32Literal(value: number): string {
@@ -106,7 +119,7 @@ export function elementwiseUniforms(
  * Whether a program can run four elements per invocation: no input is read through strides and the
  * element count divides by 4 (then full inputs and the output are read and written as vec4).
  */
-export function canVectorize(program: FusedProgram, size: number): boolean {
+export function canVectorize(program: ElementwiseProgram, size: number): boolean {
   return size % 4 === 0 && !program.inputs.some((x) => x.access === "strided");
 }
 
@@ -114,7 +127,7 @@ export function canVectorize(program: FusedProgram, size: number): boolean {
  * The WGSL of an elementwise program; `vectorized` (see {@link canVectorize}) makes each invocation
  * handle four consecutive elements, and then the uniform's size counts groups of four.
  */
-export function elementwiseShader(program: FusedProgram, vectorized = false): string {
+export function elementwiseShader(program: ElementwiseProgram, vectorized = false): string {
   const access = program.inputs.map((x) => x.access);
   const strided = access.includes("strided");
   if (vectorized && strided) throw new Error("a strided elementwise program cannot be vectorised");

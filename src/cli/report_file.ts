@@ -1,7 +1,7 @@
 /** Writes a finished run's report.html from its result. */
 import type { Backend } from "../backend/backend.ts";
 import type { Trainer, TrainResult } from "../train/trainer.ts";
-import { embed } from "../train/embed.ts";
+import { embed } from "../nn/embed.ts";
 import { renderReport } from "../report/report.ts";
 import { writeFileAtomic } from "../io/files.ts";
 import { runTimes } from "./metrics_file.ts";

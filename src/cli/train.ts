@@ -18,7 +18,7 @@ import {
 } from "../train/trainer.ts";
 import { stateFromJson, stateToJson } from "../train/checkpoint.ts";
 import { type Classifier, saveModel } from "../train/saved_model.ts";
-import { embed } from "../train/embed.ts";
+import { embed } from "../nn/embed.ts";
 import { writeFileAtomic } from "../io/files.ts";
 import {
   helpText,

@@ -7,7 +7,7 @@ import type { Backend } from "../backend/backend.ts";
 import type { Dataset } from "../data/dataset.ts";
 import { buildClusterIndex, type ClusterIndex } from "../index/cluster_index.ts";
 import type { Mlp } from "../nn/mlp.ts";
-import { embed } from "../train/embed.ts";
+import { embed } from "../nn/embed.ts";
 import { errorRate, knnClassify } from "./knn.ts";
 import { DEFAULT_VOTING_CLUSTERS, magnetClassify } from "./magnet_rule.ts";
 import { nearestNeighbours } from "./neighbours.ts";

@@ -14,7 +14,7 @@ import { nearestNeighbours } from "../eval/neighbours.ts";
 import { knnClassify } from "../eval/knn.ts";
 import { encodeArray, type EncodedArray, writeFileAtomic } from "../io/files.ts";
 import { JsonFields } from "../io/json_fields.ts";
-import { embed } from "./embed.ts";
+import { embed } from "../nn/embed.ts";
 import type { LossKind } from "./config.ts";
 
 /** How a saved model assigns classes. */

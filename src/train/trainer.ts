@@ -26,7 +26,7 @@ import {
 import { type EvalMetrics, evaluate } from "../eval/evaluate.ts";
 import { Random } from "../util/random.ts";
 import { resolveConfig, type TrainConfig } from "./config.ts";
-import { embed } from "./embed.ts";
+import { embed } from "../nn/embed.ts";
 import { preflight } from "./preflight.ts";
 
 /** A point of the training history. */

@@ -6,25 +6,11 @@ import assert from "node:assert/strict";
 import { createBackend } from "../../src/backend/create.ts";
 import { makePlan } from "../../src/backend/plan.ts";
 import { BackendUnavailableError, MagnetInputError } from "../../src/errors.ts";
-import {
-  add,
-  div,
-  exp,
-  gather,
-  matmul,
-  mul,
-  segmentSum,
-  sub,
-} from "../../src/graph/ops.ts";
+import { add, div, exp, gather, matmul, mul, segmentSum, sub } from "../../src/graph/ops.ts";
 import { allFinite, sumAll } from "../../src/graph/functions.ts";
 import { gradients } from "../../src/graph/autodiff.ts";
 import { Graph, Variable } from "../../src/graph/tensor.ts";
-import {
-  assertClose,
-  gpuTestOptions,
-  openBackends,
-  skipWebGpu,
-} from "../helpers/backends.ts";
+import { assertClose, gpuTestOptions, openBackends, skipWebGpu } from "../helpers/backends.ts";
 
 Deno.test("createBackend", gpuTestOptions, async (t) => {
   await t.step(
@@ -410,13 +396,11 @@ Deno.test(
     const software = device.adapterIsSoftware;
     try {
       const rng = new Random(4);
-      const shapes = software
-        ? [[7, 33, 65], [65, 7, 130]]
-        : [[1, 1, 1], [7, 33, 65], [
-          65,
-          7,
-          130,
-        ], [48, 784, 64]];
+      const shapes = software ? [[7, 33, 65], [65, 7, 130]] : [[1, 1, 1], [7, 33, 65], [
+        65,
+        7,
+        130,
+      ], [48, 784, 64]];
       const variants = software
         ? [[false, false]]
         : [[false, false], [true, false], [false, true], [true, true]];

@@ -5,11 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { reportFailure, UsageError } from "../../src/cli/args.ts";
-import {
-  BackendUnavailableError,
-  MagnetInputError,
-  ShapeError,
-} from "../../src/errors.ts";
+import { BackendUnavailableError, MagnetInputError, ShapeError } from "../../src/errors.ts";
 
 function captured(
   error: unknown,
@@ -18,8 +14,7 @@ function captured(
   const lines: string[] = [];
   const original = console.error;
   const previous = Deno.env.get("MAGNET_DEBUG");
-  console.error = (...args: unknown[]) =>
-    lines.push(args.map(String).join(" "));
+  console.error = (...args: unknown[]) => lines.push(args.map(String).join(" "));
   if (debug) Deno.env.set("MAGNET_DEBUG", "1");
   else Deno.env.delete("MAGNET_DEBUG");
   try {

@@ -6,7 +6,7 @@ import { MagnetInputError } from "../errors.ts";
 import type { Backend, Executable } from "../backend/backend.ts";
 import { Graph } from "../graph/tensor.ts";
 import { compileOnce } from "../backend/compile_once.ts";
-import type { Mlp } from "../nn/mlp.ts";
+import type { Mlp } from "./mlp.ts";
 
 /** Rows per chunk unless told otherwise: large enough to amortise a dispatch, small in memory. */
 export const DEFAULT_CHUNK_ROWS = 2048;
