@@ -136,6 +136,13 @@ export {
   type TripletMining,
 } from "./src/losses/triplet.ts";
 export { softmaxLoss, type SoftmaxLossGraph } from "./src/losses/softmax.ts";
+export {
+  type BatchTensors,
+  LOSSES,
+  type LossOutputs,
+  type LossSettings,
+  type TrainingLoss,
+} from "./src/losses/registry.ts";
 
 // Model and optimizers
 export { createMlp, Mlp, type MlpInit, type MlpOptions } from "./src/nn/mlp.ts";
@@ -191,6 +198,7 @@ export {
   type TrainEvent,
   type TrainOptions,
   type TrainResult,
+  type TrainSetup,
   type TrainTimings,
 } from "./src/train/trainer.ts";
 export {

@@ -25,15 +25,13 @@ const group = "default training on MNIST (CPU)";
 
 Deno.bench("magnet training step", { group, n: 5, warmup: 1 }, async () => {
   // Steps only: no evaluation, and one refresh at the start, outside the timed part.
-  const trainer = await Trainer.create({
-    backend,
-    train,
+  const trainer = await Trainer.create({ backend, train }, {
     iterations: 1,
     evalEvery: 0,
     refreshEvery: 100_000,
   });
   await trainer.run();
-  const more = await Trainer.resume({ backend, train, evalEvery: 0, refreshEvery: 100_000 }, {
+  const more = await Trainer.resume({ backend, train }, {
     ...(await trainer.state()),
     config: { ...trainer.config, iterations: 1 + STEPS },
   });
@@ -41,7 +39,7 @@ Deno.bench("magnet training step", { group, n: 5, warmup: 1 }, async () => {
 });
 
 Deno.bench("index refresh", { group, n: 5, warmup: 1 }, async () => {
-  const trainer = await Trainer.create({ backend, train, iterations: 1, evalEvery: 0 });
+  const trainer = await Trainer.create({ backend, train }, { iterations: 1, evalEvery: 0 });
   await timed(group, "index refresh (8,000 rows)", 1, "ms/refresh", async () => {
     const embeddings = await embed(backend, trainer.model, train.features);
     await buildClusterIndex(backend, embeddings, trainer.model.outputDim, train.labels, {

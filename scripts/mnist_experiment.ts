@@ -44,10 +44,7 @@ console.log(
 console.log("|---|---|---|---|---|---|---|---|---|");
 for (const seed of values.seeds!.split(",").map(Number)) {
   const backend = await createBackend({ kind: backendKind });
-  const result = await train({
-    backend,
-    train: trainSet,
-    test: testSet,
+  const result = await train({ backend, train: trainSet, test: testSet }, {
     loss,
     iterations,
     evalEvery,

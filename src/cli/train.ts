@@ -10,12 +10,7 @@
 import { MagnetInputError, NonFiniteLossError } from "../errors.ts";
 import { createBackend } from "../backend/create.ts";
 import type { Backend } from "../backend/backend.ts";
-import {
-  Trainer,
-  type TrainerState,
-  type TrainOptions,
-  type TrainResult,
-} from "../train/trainer.ts";
+import { Trainer, type TrainerState, type TrainResult, type TrainSetup } from "../train/trainer.ts";
 import { stateFromJson, stateToJson } from "../train/checkpoint.ts";
 import { type Classifier, saveModel } from "../train/saved_model.ts";
 import { embed } from "../nn/embed.ts";
@@ -236,8 +231,7 @@ export async function main(args: readonly string[]): Promise<number> {
       settings: { backend: backend.kind, checkpointEvery: settings.checkpointEvery },
     };
     let checkpointsSaved = 0;
-    const options: TrainOptions = {
-      ...parsed.config,
+    const setup: TrainSetup = {
       backend,
       train: data.train,
       test: data.test,
@@ -251,11 +245,11 @@ export async function main(args: readonly string[]): Promise<number> {
       },
     };
     const trainer = saved !== null
-      ? await Trainer.resume(options, {
+      ? await Trainer.resume(setup, {
         ...saved.state,
         config: { ...saved.state.config, ...parsed.config },
       })
-      : await Trainer.create(options);
+      : await Trainer.create(setup, parsed.config);
 
     const startedFrom = trainer.iteration;
     folder = await RunFolder.acquire(out);

@@ -5,9 +5,9 @@
 import { MagnetInputError } from "../errors.ts";
 import type { TripletMining } from "../losses/triplet.ts";
 import { checkAlpha, FLOAT32_MAX } from "../losses/limits.ts";
+import { isLossKind, LOSSES, type LossKind } from "../losses/registry.ts";
 
-/** Which loss trains the embedding. */
-export type LossKind = "magnet" | "triplet" | "softmax";
+export type { LossKind };
 
 /** Which optimizer updates the parameters. */
 export type OptimizerKind = "adam" | "sgd";
@@ -113,8 +113,10 @@ export function resolveConfig(options: Partial<TrainConfig> = {}): TrainConfig {
     Object.entries(options).filter(([key, v]) => key in DEFAULT_CONFIG && v !== undefined),
   );
   const c: TrainConfig = { ...DEFAULT_CONFIG, hidden: [...DEFAULT_CONFIG.hidden], ...defined };
-  if (!["magnet", "triplet", "softmax"].includes(c.loss)) {
-    throw new MagnetInputError(`loss must be magnet, triplet or softmax, got "${c.loss}"`);
+  if (!isLossKind(c.loss)) {
+    throw new MagnetInputError(
+      `loss must be one of ${Object.keys(LOSSES).join(", ")}, got "${c.loss}"`,
+    );
   }
   if (!["adam", "sgd"].includes(c.optimizer)) {
     throw new MagnetInputError(`optimizer must be adam or sgd, got "${c.optimizer}"`);
@@ -128,10 +130,9 @@ export function resolveConfig(options: Partial<TrainConfig> = {}): TrainConfig {
   c.hidden.forEach((h) => integer("hidden layer widths (--hidden)", h, 1, MAX_TENSOR_ELEMENTS));
   integer("embedding dim (--embedding-dim)", c.embeddingDim, 1, MAX_TENSOR_ELEMENTS);
   integer("iterations (--iterations)", c.iterations, 1);
-  // The magnet loss compares clusters of two classes at least, and measures each cluster's spread
-  // from its D examples; the triplet loss needs two classes per batch for any negative.
-  integer("M (clusters per batch, --m)", c.m, c.loss === "softmax" ? 1 : 2);
-  integer("D (examples per cluster, --d)", c.d, c.loss === "softmax" ? 1 : 2);
+  // Each loss says the smallest batch it can learn from (see losses/registry.ts).
+  integer("M (clusters per batch, --m)", c.m, LOSSES[c.loss].minM);
+  integer("D (examples per cluster, --d)", c.d, LOSSES[c.loss].minD);
   integer("K (clusters per class, --k)", c.k, 1);
   integer("--refresh-every", c.refreshEvery, 0);
   integer("--eval-every", c.evalEvery, 0);

@@ -6,158 +6,37 @@
  */
 import { MagnetInputError, NonFiniteLossError } from "../errors.ts";
 import type { Backend, Executable } from "../backend/backend.ts";
-import type { Dataset } from "../data/dataset.ts";
-import { gradients } from "../graph/autodiff.ts";
-import { gather, reshape } from "../graph/ops.ts";
-import { allFinite } from "../graph/functions.ts";
-import { Graph, type Tensor, Variable } from "../graph/tensor.ts";
+import type { Variable } from "../graph/tensor.ts";
 import { buildClusterIndex, ClusterIndex } from "../index/cluster_index.ts";
-import { magnetLoss } from "../losses/magnet.ts";
-import { softmaxLoss } from "../losses/softmax.ts";
-import { tripletLoss } from "../losses/triplet.ts";
-import { createMlp, type Mlp } from "../nn/mlp.ts";
-import { adam, type Optimizer, sgd } from "../optim/optimizer.ts";
+import { LOSSES, type TrainingLoss } from "../losses/registry.ts";
+import type { Mlp } from "../nn/mlp.ts";
+import type { Optimizer } from "../optim/optimizer.ts";
 import { ClassBatchSampler } from "../sample/class_batches.ts";
-import {
-  type BatchPlan,
-  NeighbourhoodSampler,
-  type SamplerState,
-} from "../sample/neighbourhood.ts";
+import { type BatchPlan, NeighbourhoodSampler } from "../sample/neighbourhood.ts";
 import { type EvalMetrics, evaluate } from "../eval/evaluate.ts";
 import { Random } from "../util/random.ts";
 import { resolveConfig, type TrainConfig } from "./config.ts";
+import type {
+  HistoryPoint,
+  TrainerState,
+  TrainOptions,
+  TrainResult,
+  TrainSetup,
+  TrainTimings,
+} from "./types.ts";
+
+export type {
+  HistoryPoint,
+  TrainerState,
+  TrainEvent,
+  TrainOptions,
+  TrainResult,
+  TrainSetup,
+  TrainTimings,
+} from "./types.ts";
 import { embed } from "../nn/embed.ts";
 import { preflight } from "./preflight.ts";
-
-/** A point of the training history. */
-export interface HistoryPoint {
-  /** Steps done. */
-  iteration: number;
-  /** Mean training loss over the steps since the previous point (null at iteration 0). */
-  loss: number | null;
-  /** Seconds of training so far (steps, refreshes and evaluations). */
-  seconds: number;
-  /** Test metrics, on evaluation points. */
-  test?: EvalMetrics;
-}
-
-/** What the trainer reports while it runs. */
-export type TrainEvent =
-  | {
-    kind: "step";
-    iteration: number;
-    iterations: number;
-    /** Mean loss of the recent steps. */
-    loss: number;
-    stepsPerSecond: number;
-    etaSeconds: number;
-  }
-  | { kind: "refresh"; iteration: number; seconds: number; clusters: number }
-  | { kind: "eval"; iteration: number; seconds: number; metrics: EvalMetrics };
-
-/** Everything a run needs besides its settings. */
-export interface TrainOptions extends Partial<TrainConfig> {
-  /** The backend that runs the graphs. */
-  backend: Backend;
-  /** Training data. */
-  train: Dataset;
-  /** Test data, for evaluation (none: no evaluation). */
-  test?: Dataset;
-  /** Called with progress events. */
-  onProgress?: (event: TrainEvent) => void;
-  /** Stops the run at the next step boundary, state intact, when aborted. */
-  signal?: AbortSignal;
-  /** Steps between calls of `onCheckpoint` (0: never). */
-  checkpointEvery?: number;
-  /** Receives the state at each checkpoint (before that step's refresh and evaluation). */
-  onCheckpoint?: (state: TrainerState) => Promise<void> | void;
-  /** Steps queued before the oldest result is awaited (default 0 on the CPU, 3 on WebGPU). */
-  pipelineDepth?: number;
-}
-
-/** Timing of a run, in seconds. */
-export interface TrainTimings {
-  /** Time in training steps (sampling, running, reading losses). */
-  steps: number;
-  /** Steps timed. */
-  stepCount: number;
-  /** Time in index refreshes. */
-  refresh: number;
-  /** Refreshes timed. */
-  refreshCount: number;
-  /** Time in evaluations. */
-  eval: number;
-  /** Evaluations timed. */
-  evalCount: number;
-}
-
-/** The whole state of a run at a step boundary: enough to resume it exactly. */
-export interface TrainerState {
-  /** Format version. */
-  version: 1;
-  /** The run's settings. */
-  config: TrainConfig;
-  /** Steps done. */
-  iteration: number;
-  /** State of the sampling generator. */
-  rng: [number, number, number, number];
-  /** Every variable (parameters, optimizer state, classifier head) by name. */
-  variables: Record<string, Float32Array>;
-  /** The cluster index in use (magnet only). */
-  index: { centres: Float32Array; clusterClass: Int32Array; assignment: Int32Array } | null;
-  /** The sampler's loss bookkeeping (magnet only). */
-  sampler: SamplerState | null;
-  /** Sum of the batch variances so far. */
-  varianceSum: number;
-  /** Number of batch variances summed. */
-  varianceCount: number;
-  /** Losses since the last history point. */
-  window: { sum: number; count: number };
-  /** History so far. */
-  history: HistoryPoint[];
-  /** Seconds of training so far. */
-  seconds: number;
-  /** Where the time went. */
-  timings: TrainTimings;
-}
-
-/** The outcome of {@link Trainer.run}. */
-export interface TrainResult {
-  /** "completed", or "interrupted" when the signal stopped it. */
-  status: "completed" | "interrupted";
-  /** Steps done. */
-  iterations: number;
-  /** The final evaluation (null when there is no test set or the run was interrupted). */
-  test: EvalMetrics | null;
-  /** Loss and evaluation history. */
-  history: HistoryPoint[];
-  /** The running mean of the batch variance s2 (null for the baselines). */
-  variance: number | null;
-  /** Where the time went. */
-  timings: TrainTimings;
-  /** Total seconds. */
-  seconds: number;
-  /** The trained model (its parameters live on the backend). */
-  model: Mlp;
-  /** The index of the final evaluation or last refresh (magnet only). */
-  index: ClusterIndex | null;
-  /** Test embeddings of the final evaluation. */
-  testEmbeddings: Float32Array | null;
-  /** Training embeddings of the final evaluation. */
-  trainEmbeddings: Float32Array | null;
-}
-
-/** The compiled training step and where each of its outputs sits. */
-interface StepOutputs {
-  /** Scalar: 1 when the step's loss and every value it writes were finite (and it was applied). */
-  readonly applied: number;
-  /** Scalar: the mean loss. */
-  readonly loss: number;
-  /** [batch]: per-example losses (magnet only). */
-  readonly losses: number | null;
-  /** Scalar: the batch variance (magnet only). */
-  readonly variance: number | null;
-}
+import { compileStep, type StepOutputs, type TrainingStep } from "./step.ts";
 
 /** Seed of the index refresh at `iteration`: independent of the sampling stream, so resuming is exact. */
 function refreshSeed(seed: number, iteration: number): number {
@@ -170,7 +49,8 @@ export class Trainer {
   readonly config: TrainConfig;
   /** The model being trained. */
   readonly model: Mlp;
-  readonly #options: TrainOptions;
+  readonly #setup: TrainSetup;
+  readonly #loss: TrainingLoss;
   readonly #backend: Backend;
   readonly #optimizer: Optimizer;
   readonly #head: Variable[];
@@ -203,103 +83,34 @@ export class Trainer {
     index: ClusterIndex | null;
   } | null = null;
 
-  private constructor(
-    options: TrainOptions,
-    config: TrainConfig,
-    model: Mlp,
-    optimizer: Optimizer,
-    head: Variable[],
-    step: Executable,
-    at: StepOutputs,
-  ) {
-    this.#options = options;
-    this.#backend = options.backend;
+  private constructor(setup: TrainSetup, config: TrainConfig, step: TrainingStep) {
+    this.#setup = setup;
+    this.#backend = setup.backend;
+    this.#loss = LOSSES[config.loss];
     this.config = config;
-    this.model = model;
-    this.#optimizer = optimizer;
-    this.#head = head;
-    this.#step = step;
-    this.#at = at;
+    this.model = step.model;
+    this.#optimizer = step.optimizer;
+    this.#head = [...step.lossVariables];
+    this.#step = step.executable;
+    this.#at = step.outputs;
     this.#rng = new Random(config.seed);
-    this.#batchFeatures = new Float32Array(config.m * config.d * options.train.dim);
-    this.#depth = options.pipelineDepth ?? (options.backend.kind === "cpu" ? 0 : 3);
-    this.#sampler = new ClassBatchSampler(options.train.labels, config.m, config.d, this.#rng);
+    this.#batchFeatures = new Float32Array(config.m * config.d * setup.train.dim);
+    this.#depth = setup.pipelineDepth ?? (setup.backend.kind === "cpu" ? 0 : 3);
+    this.#sampler = new ClassBatchSampler(setup.train.labels, config.m, config.d, this.#rng);
   }
 
-  /** Builds the model, the optimizer and the compiled training step. */
-  static async create(options: TrainOptions): Promise<Trainer> {
+  /** Checks the run, builds the model, the optimizer and the compiled training step. */
+  static async create(setup: TrainSetup, options: TrainOptions = {}): Promise<Trainer> {
     const config = resolveConfig(options);
-    const { train } = options;
-    const classes = train.classNames.length;
+    const { train } = setup;
+    preflight({ train, test: setup.test, config });
+    const step = await compileStep(setup.backend, config, train.dim, train.classNames.length);
+    return new Trainer(setup, config, step);
+  }
 
-    preflight({ train, test: options.test, config });
-    const model = createMlp({
-      sizes: [train.dim, ...config.hidden, config.embeddingDim],
-      seed: config.seed,
-    });
-    const optimizer = config.optimizer === "adam"
-      ? adam({ lr: config.lr })
-      : sgd({ lr: config.lr, momentum: 0.9 });
-    const batch = config.m * config.d;
-    const g = new Graph();
-    const x = g.input("x", [batch, train.dim]);
-    const clusterOf = g.input("clusterOf", [batch], "int32");
-    const clusterClasses = g.input("clusterClasses", [config.m]);
-    const embeddings = model.forward(x);
-    const params = [...model.parameters];
-    const head: Variable[] = [];
-    let loss: Tensor;
-    let losses: Tensor | null = null;
-    let variance: Tensor | null = null;
-    if (config.loss === "magnet") {
-      const magnet = magnetLoss({
-        embeddings,
-        clusterOf,
-        clusterClasses,
-        numClusters: config.m,
-        alpha: config.alpha,
-      });
-      loss = magnet.loss;
-      losses = magnet.losses;
-      variance = magnet.variance;
-    } else {
-      const rowClasses = reshape(gather(reshape(clusterClasses, [config.m, 1]), clusterOf), [
-        batch,
-      ]);
-      if (config.loss === "triplet") {
-        loss = tripletLoss(embeddings, rowClasses, {
-          margin: config.tripletMargin,
-          mining: config.tripletMining,
-        }).loss;
-      } else {
-        const rng = new Random(config.seed + 7);
-        const std = Math.sqrt(2 / (config.embeddingDim + classes));
-        head.push(
-          new Variable(
-            "head.weight",
-            [config.embeddingDim, classes],
-            Float32Array.from({ length: config.embeddingDim * classes }, () => rng.normal() * std),
-          ),
-          new Variable("head.bias", [classes]),
-        );
-        params.push(...head);
-        loss = softmaxLoss(embeddings, rowClasses, g.variable(head[0]), g.variable(head[1])).loss;
-      }
-    }
-    const grads = gradients(loss, params.map((p) => g.variable(p)));
-    const updates = optimizer.updates(params, grads);
-    // The step applies its updates only if the loss and every value it writes are finite, so a
-    // diverging run keeps its last good state on every backend (a NaN can hide behind a ReLU).
-    const applied = allFinite([loss, ...updates.map(([, value]) => value)]);
-    const outputs = [applied, loss];
-    const at: StepOutputs = {
-      applied: 0,
-      loss: 1,
-      losses: losses === null ? null : outputs.push(losses) - 1,
-      variance: variance === null ? null : outputs.push(variance) - 1,
-    };
-    const step = await options.backend.compile({ outputs, updates, guard: applied });
-    return new Trainer(options, config, model, optimizer, head, step, at);
+  /** Whether the loss trains on neighbourhoods of the cluster index (which must be kept fresh). */
+  get #usesIndex(): boolean {
+    return this.#loss.batches === "neighbourhood";
   }
 
   /** Steps done so far. */
@@ -321,12 +132,12 @@ export class Trainer {
   get refreshEvery(): number {
     const batch = this.config.m * this.config.d;
     return this.config.refreshEvery ||
-      Math.max(1, Math.ceil(this.#options.train.labels.length / batch));
+      Math.max(1, Math.ceil(this.#setup.train.labels.length / batch));
   }
 
   async #refresh(): Promise<void> {
     const start = performance.now();
-    const { train } = this.#options;
+    const { train } = this.#setup;
     const embeddings = await embed(this.#backend, this.model, train.features);
     const index = await buildClusterIndex(
       this.#backend,
@@ -340,7 +151,7 @@ export class Trainer {
     this.#timings.refresh += seconds;
     this.#timings.refreshCount++;
     this.#seconds += seconds;
-    this.#options.onProgress?.({
+    this.#setup.onProgress?.({
       kind: "refresh",
       iteration: this.#iteration,
       seconds,
@@ -355,11 +166,11 @@ export class Trainer {
   }
 
   async #evaluate(): Promise<EvalMetrics | null> {
-    const { test, train } = this.#options;
+    const { test, train } = this.#setup;
     if (test === undefined) return null;
     const start = performance.now();
     const result = await evaluate(this.#backend, this.model, train, test, {
-      variance: this.config.loss === "magnet" ? this.variance : null,
+      variance: this.#loss.rule === "magnet" ? this.variance : null,
       clustersPerClass: this.config.k,
       seed: this.config.seed,
       votingClusters: this.config.votingClusters,
@@ -375,7 +186,7 @@ export class Trainer {
       trainEmbeddings: result.trainEmbeddings,
       index: result.index,
     };
-    this.#options.onProgress?.({
+    this.#setup.onProgress?.({
       kind: "eval",
       iteration: this.#iteration,
       seconds,
@@ -413,10 +224,8 @@ export class Trainer {
     const scheduled = (every: number) =>
       // Multiples of `every` in [from, iterations): those steps are still to come.
       every > 0 ? Math.floor((iterations - 1) / every) - Math.floor((from - 1) / every) : 0;
-    const refreshes = this.config.loss === "magnet" ? Math.max(0, scheduled(this.refreshEvery)) : 0;
-    const evaluations = this.#options.test === undefined
-      ? 0
-      : Math.max(0, scheduled(evalEvery)) + 1;
+    const refreshes = this.#usesIndex ? Math.max(0, scheduled(this.refreshEvery)) : 0;
+    const evaluations = this.#setup.test === undefined ? 0 : Math.max(0, scheduled(evalEvery)) + 1;
     const mean = (total: number, count: number) => (count > 0 ? total / count : 0);
     return (iterations - from) * secondsPerStep + refreshes * mean(t.refresh, t.refreshCount) +
       evaluations * mean(t.eval, t.evalCount);
@@ -424,7 +233,7 @@ export class Trainer {
 
   /** Gathers the batch's rows into the reusable feature buffer. */
   #features(plan: BatchPlan): Float32Array {
-    const { features, dim } = this.#options.train;
+    const { features, dim } = this.#setup.train;
     plan.rows.forEach((row, i) =>
       this.#batchFeatures.set(features.subarray(row * dim, (row + 1) * dim), i * dim)
     );
@@ -445,8 +254,10 @@ export class Trainer {
           "good step. Try a lower learning rate.",
       );
     }
-    if (at.losses !== null && at.variance !== null) {
-      (this.#sampler as NeighbourhoodSampler).recordLosses(plan.rows, outputs[at.losses]);
+    if (at.exampleLosses !== null && this.#sampler instanceof NeighbourhoodSampler) {
+      this.#sampler.recordLosses(plan.rows, outputs[at.exampleLosses]);
+    }
+    if (at.variance !== null) {
       this.#varianceSum += outputs[at.variance][0];
       this.#varianceCount++;
     }
@@ -462,8 +273,8 @@ export class Trainer {
    * the last good parameters, and {@link Trainer.state} captures them.
    */
   async run(): Promise<TrainResult> {
-    const { signal, onProgress, onCheckpoint } = this.#options;
-    const checkpointEvery = this.#options.checkpointEvery ?? 0;
+    const { signal, onProgress, onCheckpoint } = this.#setup;
+    const checkpointEvery = this.#setup.checkpointEvery ?? 0;
     const { iterations, evalEvery, logEvery } = this.config;
     const inflight: { plan: BatchPlan; iteration: number; result: Promise<ArrayLike<number>[]> }[] =
       [];
@@ -496,7 +307,7 @@ export class Trainer {
     if (this.#history.length === 0) this.#pushHistory();
     while (this.#iteration < iterations) {
       const it = this.#iteration;
-      const needRefresh = this.config.loss === "magnet" &&
+      const needRefresh = this.#usesIndex &&
         (this.#index === null || it % this.refreshEvery === 0);
       const needEval = evalEvery > 0 && it > 0 && it % evalEvery === 0;
       const needCheckpoint = checkpointEvery > 0 && it > 0 && it % checkpointEvery === 0;
@@ -566,7 +377,7 @@ export class Trainer {
       iterations: this.#iteration,
       test: status === "completed" ? this.#lastTest?.metrics ?? null : null,
       history: this.#history.map((p) => ({ ...p })),
-      variance: this.config.loss === "magnet" ? this.variance : null,
+      variance: this.#loss.rule === "magnet" ? this.variance : null,
       timings: { ...this.#timings },
       seconds: this.#seconds,
       model: this.model,
@@ -608,28 +419,28 @@ export class Trainer {
    * A trainer continuing from `state` (its config wins over `options`' settings; data, backend and
    * callbacks come from `options`).
    */
-  static async resume(options: TrainOptions, state: TrainerState): Promise<Trainer> {
+  static async resume(setup: TrainSetup, state: TrainerState): Promise<Trainer> {
     if (state.version !== 1) {
       throw new MagnetInputError(`unsupported trainer state version ${state.version}`);
     }
-    const trainer = await Trainer.create({ ...options, ...state.config });
+    const trainer = await Trainer.create(setup, state.config);
     for (const v of trainer.variables) {
       const value = state.variables[v.name];
       if (value === undefined) {
         throw new MagnetInputError(`the saved state has no value for variable "${v.name}"`);
       }
-      options.backend.writeVariable(v, value);
+      setup.backend.writeVariable(v, value);
     }
     trainer.#iteration = state.iteration;
     trainer.#rng.state = state.rng;
     if (state.index !== null) {
       const { centres, clusterClass, assignment } = state.index;
-      const rows = options.train.labels.length, clusters = clusterClass.length;
+      const rows = setup.train.labels.length, clusters = clusterClass.length;
       const dim = trainer.model.outputDim;
       if (
         assignment.length !== rows || centres.length !== clusters * dim ||
         assignment.some((c) => !(c >= 0 && c < clusters)) ||
-        clusterClass.some((c) => !(c >= 0 && c < options.train.classNames.length))
+        clusterClass.some((c) => !(c >= 0 && c < setup.train.classNames.length))
       ) {
         throw new MagnetInputError(
           `the saved cluster index does not fit this data (${assignment.length} rows assigned to ` +
@@ -663,7 +474,7 @@ export class Trainer {
 }
 
 /** Trains with `options` from scratch: {@link Trainer.create} then {@link Trainer.run}. */
-export async function train(options: TrainOptions): Promise<TrainResult> {
-  const trainer = await Trainer.create(options);
+export async function train(setup: TrainSetup, options: TrainOptions = {}): Promise<TrainResult> {
+  const trainer = await Trainer.create(setup, options);
   return await trainer.run();
 }

@@ -3,7 +3,7 @@
  * keeps the last good parameters when the loss stops being finite, and runs the baselines.
  */
 import assert from "node:assert/strict";
-import { Trainer, type TrainerState, type TrainOptions } from "../../src/train/trainer.ts";
+import { Trainer, type TrainerState, type TrainSetup } from "../../src/train/trainer.ts";
 import type { Dataset } from "../../src/data/dataset.ts";
 import { createBackend } from "../../src/backend/create.ts";
 import { NonFiniteLossError } from "../../src/errors.ts";
@@ -47,11 +47,14 @@ const SMALL = {
 Deno.test("trainer", gpuTestOptions, async (t) => {
   const cpu = await createBackend({ kind: "cpu" });
   try {
-    const base = (): TrainOptions => ({ backend: cpu, train: TRAIN, test: TRAIN, ...SMALL });
+    const base = (): TrainSetup => ({ backend: cpu, train: TRAIN, test: TRAIN });
 
     await t.step("magnet training lowers the loss and reports progress", async () => {
       const events: string[] = [];
-      const trainer = await Trainer.create({ ...base(), onProgress: (e) => events.push(e.kind) });
+      const trainer = await Trainer.create(
+        { ...base(), onProgress: (e) => events.push(e.kind) },
+        SMALL,
+      );
       const result = await trainer.run();
       assert.equal(result.status, "completed");
       assert.equal(result.iterations, 120);
@@ -71,7 +74,7 @@ Deno.test("trainer", gpuTestOptions, async (t) => {
     await t.step(
       "a run resumed from a checkpoint or an interruption ends exactly as one run",
       async () => {
-        const whole = await (await Trainer.create(base())).run();
+        const whole = await (await Trainer.create(base(), SMALL)).run();
 
         let saved: TrainerState | undefined;
         const first = await Trainer.create({
@@ -80,7 +83,7 @@ Deno.test("trainer", gpuTestOptions, async (t) => {
           onCheckpoint: (s) => {
             if (s.iteration === 50) saved = s;
           },
-        });
+        }, SMALL);
         await first.run();
         assert.ok(saved !== undefined);
         const fromCheckpoint = await (await Trainer.resume(base(), saved)).run();
@@ -97,7 +100,7 @@ Deno.test("trainer", gpuTestOptions, async (t) => {
           onProgress: (e) => {
             if (e.kind === "step" && e.iteration === 77) controller.abort();
           },
-        });
+        }, SMALL);
         const partial = await interrupted.run();
         assert.equal(partial.status, "interrupted");
         assert.equal(partial.iterations, 77);
@@ -119,7 +122,7 @@ Deno.test("trainer", gpuTestOptions, async (t) => {
     for (const options of [{ threads: 1 }, { threads: 2, splitAbove: 0 }]) {
       const backend = new Executor(await WasmDevice.create(options));
       try {
-        const trainer = await Trainer.create({ backend, train: TRAIN, test: TEST, ...SMALL });
+        const trainer = await Trainer.create({ backend, train: TRAIN, test: TEST }, SMALL);
         const result = await trainer.run();
         results.push({
           test: result.test,
@@ -142,9 +145,7 @@ Deno.test("trainer", gpuTestOptions, async (t) => {
           ...TRAIN,
           features: TRAIN.features.map((v, i) => (i % 8 === 0 ? 3e38 : v)),
         };
-        const trainer = await Trainer.create({
-          backend,
-          train: poisoned,
+        const trainer = await Trainer.create({ backend, train: poisoned }, {
           ...SMALL,
           refreshEvery: 1000,
         });
@@ -158,9 +159,7 @@ Deno.test("trainer", gpuTestOptions, async (t) => {
 
         // A learning rate of 1e30 diverges within a few steps. On WebGPU a NaN hid behind ReLU
         // (the loss read 0 while the weights went NaN): every variable must stay finite.
-        const diverging = await Trainer.create({
-          backend,
-          train: TRAIN,
+        const diverging = await Trainer.create({ backend, train: TRAIN }, {
           ...SMALL,
           lr: 1e30,
           iterations: 400,
@@ -176,10 +175,7 @@ Deno.test("trainer", gpuTestOptions, async (t) => {
 
       for (const loss of ["triplet", "softmax", "magnet"] as const) {
         await t.step(`${loss} on ${backend.kind}: trains and evaluates`, async () => {
-          const result = await (await Trainer.create({
-            backend,
-            train: TRAIN,
-            test: TEST,
+          const result = await (await Trainer.create({ backend, train: TRAIN, test: TEST }, {
             ...SMALL,
             loss,
             iterations: 60,
