@@ -23,6 +23,15 @@ interface FlagSpec {
   choices?: readonly string[];
 }
 
+/** The command line's own defaults (the training settings' are DEFAULT_CONFIG's). */
+export const CLI_DEFAULTS = {
+  testFraction: 0.2,
+  labelColumn: "label",
+  backend: "auto",
+  checkpointEvery: 500,
+  splitSeed: 0,
+} as const;
+
 /** The flags of `deno task train`, in help order. */
 export const TRAIN_FLAGS: Readonly<Record<string, FlagSpec>> = {
   "data": {
@@ -35,17 +44,17 @@ export const TRAIN_FLAGS: Readonly<Record<string, FlagSpec>> = {
   },
   "test-fraction": {
     kind: "number",
-    default: "0.2",
+    default: String(CLI_DEFAULTS.testFraction),
     help: "stratified test share when --test is absent",
   },
   "label-column": {
     kind: "string",
-    default: "label",
+    default: CLI_DEFAULTS.labelColumn,
     help: "name of the label column in the CSV files",
   },
   "backend": {
     kind: "choice",
-    default: "auto",
+    default: CLI_DEFAULTS.backend,
     choices: ["auto", "webgpu", "cpu"],
     help: "compute backend (auto: a hardware GPU when WebGPU has one, else the CPU)",
   },
@@ -82,7 +91,7 @@ export const TRAIN_FLAGS: Readonly<Record<string, FlagSpec>> = {
   },
   "refresh-every": {
     kind: "int",
-    default: "0",
+    default: String(DEFAULT_CONFIG.refreshEvery),
     help: "steps between cluster-index refreshes (0: once per epoch)",
   },
   "eval-every": {
@@ -92,7 +101,7 @@ export const TRAIN_FLAGS: Readonly<Record<string, FlagSpec>> = {
   },
   "checkpoint-every": {
     kind: "int",
-    default: "500",
+    default: String(CLI_DEFAULTS.checkpointEvery),
     help: "steps between checkpoints (0: only at the end)",
   },
   "seed": {
@@ -102,7 +111,7 @@ export const TRAIN_FLAGS: Readonly<Record<string, FlagSpec>> = {
   },
   "split-seed": {
     kind: "int",
-    default: "0",
+    default: String(CLI_DEFAULTS.splitSeed),
     help: "seed of the train/test split (0 to 4294967295)",
   },
   "out": {
@@ -266,11 +275,11 @@ export function parseTrainArgs(args: readonly string[]): TrainArgs {
       }
       return width;
     });
-  const testFraction = num("test-fraction") ?? 0.2;
+  const testFraction = num("test-fraction") ?? CLI_DEFAULTS.testFraction;
   if (!(testFraction > 0 && testFraction < 1)) {
     throw new UsageError(`--test-fraction must be between 0 and 1, got ${testFraction}`);
   }
-  const checkpointEvery = int("checkpoint-every") ?? 500;
+  const checkpointEvery = int("checkpoint-every") ?? CLI_DEFAULTS.checkpointEvery;
   if (checkpointEvery < 0) {
     throw new UsageError(`--checkpoint-every must be >= 0, got ${checkpointEvery}`);
   }
@@ -295,7 +304,7 @@ export function parseTrainArgs(args: readonly string[]): TrainArgs {
   if (threads !== null && (threads < 1 || threads > 256)) {
     throw new UsageError(`--threads must be an integer from 1 to 256, got ${threads}`);
   }
-  const splitSeed = int("split-seed") ?? 0;
+  const splitSeed = int("split-seed") ?? CLI_DEFAULTS.splitSeed;
   if (splitSeed < 0 || splitSeed > MAX_SEED) {
     throw new UsageError(`--split-seed must be an integer in [0, ${MAX_SEED}], got ${splitSeed}`);
   }
@@ -310,8 +319,8 @@ export function parseTrainArgs(args: readonly string[]): TrainArgs {
     data: str("data") ?? null,
     test: str("test") ?? null,
     testFraction,
-    labelColumn: str("label-column") ?? "label",
-    backend: (choice("backend") ?? "auto") as TrainArgs["backend"],
+    labelColumn: str("label-column") ?? CLI_DEFAULTS.labelColumn,
+    backend: (choice("backend") ?? CLI_DEFAULTS.backend) as TrainArgs["backend"],
     threads,
     out: str("out") ?? null,
     resume: str("resume") ?? null,

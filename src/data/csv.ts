@@ -16,7 +16,7 @@
  */
 
 import { MagnetInputError } from "../errors.ts";
-import type { Dataset } from "./dataset.ts";
+import { type Dataset, validateDataset } from "./dataset.ts";
 
 /** Options of {@link parseCsvDataset} and {@link readCsvDataset}. */
 export interface CsvOptions {
@@ -79,43 +79,13 @@ export function parseCsvDataset(text: string, source: string, options: CsvOption
   const column = `column ${rows.header.indexOf(labelColumn) + 1} ${JSON.stringify(labelColumn)}`;
 
   const counts = new Map<string, number>();
-  const firstLine = new Map<string, number>();
-  for (let i = 0; i < rowLabels.length; i++) {
-    const label = rowLabels[i];
-    const count = counts.get(label);
-    if (count === undefined) {
-      counts.set(label, 1);
-      firstLine.set(label, rows.lines[i]);
-    } else counts.set(label, count + 1);
-  }
-  if (counts.size < 2) {
-    throw new MagnetInputError(
-      `${source}, ${column}: expected at least two classes, found only ${quote(rowLabels[0])}.`,
-    );
-  }
-  const singletons = [...counts.keys()].filter((label) => counts.get(label) === 1);
-  if (singletons.length > 0) {
-    singletons.sort((a, b) => firstLine.get(a)! - firstLine.get(b)!);
-    const first = singletons[0];
-    const others = singletons.length > 1
-      ? ` (${singletons.length} classes have one example: ${quoteList(singletons, 5)})`
-      : "";
-    // Mostly-unique labels usually mean the wrong column was taken as the label.
-    const hint = singletons.length * 2 > counts.size
-      ? ` Is ${JSON.stringify(labelColumn)} really the column of class labels?`
-      : "";
-    throw new MagnetInputError(
-      `${source}, row ${firstLine.get(first)}, ${column}: class ${quote(first)} has ` +
-        `a single example; every class needs at least two${others}.${hint}`,
-    );
-  }
-
+  for (const label of rowLabels) counts.set(label, (counts.get(label) ?? 0) + 1);
   const classNames = sortLabels([...counts.keys()]);
   const index = new Map<string, number>();
   classNames.forEach((name, k) => index.set(name, k));
   const labels = new Int32Array(rowLabels.length);
   for (let i = 0; i < rowLabels.length; i++) labels[i] = index.get(rowLabels[i])!;
-  return {
+  const dataset: Dataset = {
     features: rows.features,
     dim: rows.dim,
     labels,
@@ -123,6 +93,8 @@ export function parseCsvDataset(text: string, source: string, options: CsvOption
     featureNames: rows.featureNames,
     sourceRows: rows.lines,
   };
+  validateDataset(dataset, source, { labelColumn: column });
+  return dataset;
 }
 
 /**

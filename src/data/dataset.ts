@@ -81,7 +81,12 @@ export function subset(d: Dataset, indices: ArrayLike<number>): Dataset {
 export function validateDataset(
   d: Dataset,
   source: string,
-  options: { forTraining?: boolean } = {},
+  options: {
+    /** False for test data: then one class, or one example of a class, is fine. */
+    forTraining?: boolean;
+    /** How messages name the label column (a CSV's `column 2 "label"`), if the data has one. */
+    labelColumn?: string;
+  } = {},
 ): void {
   const n = d.labels.length;
   const dim = d.dim;
@@ -148,27 +153,35 @@ export function validateDataset(
     counts[label]++;
   }
   if (options.forTraining === false) return;
+  const column = options.labelColumn === undefined ? "" : `, ${options.labelColumn}`;
+  const quote = (k: number) => {
+    const name = d.classNames[k];
+    return JSON.stringify(name.length > 40 ? name.slice(0, 40) + "..." : name);
+  };
   const present: number[] = [];
   for (let k = 0; k < classCount; k++) if (counts[k] > 0) present.push(k);
   if (present.length < 2) {
-    const found = present.length === 0
-      ? "none"
-      : `only ${JSON.stringify(d.classNames[present[0]])}`;
-    throw new MagnetInputError(
-      `${source}: expected at least two classes, found ${found}.`,
-    );
+    const found = present.length === 0 ? "none" : `only ${quote(present[0])}`;
+    throw new MagnetInputError(`${source}${column}: expected at least two classes, found ${found}.`);
   }
-  // Report the singleton class that appears first in row order, since that is the one a person
-  // scanning the file meets first.
-  let worst = -1;
-  for (const k of present) {
-    if (counts[k] === 1 && (worst < 0 || firstRow[k] < firstRow[worst])) worst = k;
-  }
-  if (worst >= 0) {
+  // Name the single-example class met first in row order, since that is the one a person
+  // scanning the file meets first; list the others.
+  const singletons = present.filter((k) => counts[k] === 1)
+    .sort((a, b) => firstRow[a] - firstRow[b]);
+  if (singletons.length > 0) {
+    const first = singletons[0];
+    const shown = singletons.slice(0, 5).map(quote).join(", ") +
+      (singletons.length > 5 ? ` and ${singletons.length - 5} more` : "");
+    const others = singletons.length > 1
+      ? ` (${singletons.length} classes have one example: ${shown})`
+      : "";
+    // Mostly-unique labels usually mean the wrong column was taken as the label.
+    const hint = options.labelColumn !== undefined && singletons.length * 2 > present.length
+      ? ` Is ${options.labelColumn} really the column of class labels?`
+      : "";
     throw new MagnetInputError(
-      `${source}, row ${rowLabel(d, firstRow[worst])}: class ` +
-        `${JSON.stringify(d.classNames[worst])} ` +
-        `has a single example; every class needs at least two.`,
+      `${source}, row ${rowLabel(d, firstRow[first])}${column}: class ${quote(first)} has a ` +
+        `single example; every class needs at least two${others}.${hint}`,
     );
   }
 }

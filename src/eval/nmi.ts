@@ -4,6 +4,7 @@
  * pytorch-metric-learning's `AccuracyCalculator`).
  */
 import { MagnetInputError } from "../errors.ts";
+import { kmeansPlusPlus } from "../index/kmeans.ts";
 import { Random } from "../util/random.ts";
 
 /**
@@ -171,6 +172,7 @@ export function kmeans(
   return { assignments, centres, iterations, inertia };
 }
 
+/** k-means++ seeding (the one the cluster index uses), as float64 centres. */
 function seedCentres(
   rows: Float32Array,
   dim: number,
@@ -178,33 +180,9 @@ function seedCentres(
   k: number,
   random: Random,
 ): Float64Array {
+  const picks = kmeansPlusPlus(rows, dim, Int32Array.from({ length: n }, (_, i) => i), k, random);
   const centres = new Float64Array(k * dim);
-  const nearest = new Float64Array(n).fill(Infinity);
-  let pick = random.int(n);
-  for (let c = 0; c < k; c++) {
-    for (let d = 0; d < dim; d++) centres[c * dim + d] = rows[pick * dim + d];
-    if (c === k - 1) break;
-    let total = 0;
-    for (let i = 0; i < n; i++) {
-      const dist = squaredDistance(rows, i * dim, centres, c * dim, dim);
-      if (dist < nearest[i]) nearest[i] = dist;
-      total += nearest[i];
-    }
-    if (total === 0) {
-      // Every row sits on a centre already (fewer distinct rows than k): any row will do.
-      pick = random.int(n);
-      continue;
-    }
-    const target = random.next() * total;
-    let acc = 0;
-    pick = -1;
-    for (let i = 0; i < n; i++) {
-      if (nearest[i] === 0) continue;
-      acc += nearest[i];
-      pick = i;
-      if (acc > target) break;
-    }
-  }
+  picks.forEach((row, c) => centres.set(rows.subarray(row * dim, (row + 1) * dim), c * dim));
   return centres;
 }
 
