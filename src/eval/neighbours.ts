@@ -9,6 +9,7 @@ import { MagnetInputError } from "../errors.ts";
 import type { Backend, Executable, FloatArray } from "../backend/backend.ts";
 import { squaredDistances } from "../graph/functions.ts";
 import { Graph, Variable } from "../graph/tensor.ts";
+import { compileOnce } from "../backend/compile_once.ts";
 
 /** The k nearest references of every query, nearest first. */
 export interface Neighbours {
@@ -102,14 +103,14 @@ export async function nearestNeighbours(
   const numChunks = Math.ceil(nQuery / maxRows);
   const chunk = Math.ceil(nQuery / numChunks);
 
-  const entry = searchEntry(backend, chunk, nRef, dim);
+  const entry = await searchEntry(backend, chunk, nRef, dim);
   // Calls that share an entry share its reference variable: run them one after the other.
   const previous = entry.lock;
   let release!: () => void;
   entry.lock = new Promise((resolve) => (release = resolve));
   await previous;
   try {
-    const exe = await entry.executable;
+    const exe = entry.executable;
     backend.writeVariable(entry.references, references);
     const padded = nQuery % chunk === 0 ? null : new Float32Array(chunk * dim);
     const feed = (c: number): Float32Array => {
@@ -181,37 +182,29 @@ function checkRows(
 /** A compiled distance graph for one (chunk, nRef, dim) and the variable that holds the references. */
 interface SearchEntry {
   references: Variable;
-  executable: Promise<Executable>;
+  executable: Executable;
   /** Settles when the last call that took this entry is done with it. */
   lock: Promise<void>;
 }
 
-/**
- * Compiled searches by backend and shape. Backends cannot free a compiled graph's buffers before they
- * are disposed, so evicting entries would save nothing: keeping them all makes repeated calls free.
- */
-const searchCache = new WeakMap<Backend, Map<string, SearchEntry>>();
+const SCOPE = {};
 
-function searchEntry(backend: Backend, chunk: number, nRef: number, dim: number): SearchEntry {
-  let byShape = searchCache.get(backend);
-  if (byShape === undefined) {
-    byShape = new Map();
-    searchCache.set(backend, byShape);
-  }
+/** The search graph for a shape, compiled once per backend (see compileOnce). */
+function searchEntry(
+  backend: Backend,
+  chunk: number,
+  nRef: number,
+  dim: number,
+): Promise<SearchEntry> {
   const key = `${chunk}x${nRef}x${dim}`;
-  let entry = byShape.get(key);
-  if (entry === undefined) {
+  return compileOnce(backend, SCOPE, key, async () => {
     const g = new Graph();
     const references = new Variable(`neighbour references ${key}`, [nRef, dim]);
     const q = g.input("queries", [chunk, dim]);
     const d = squaredDistances(q, g.variable(references));
-    const executable = backend.compile({ outputs: [d] });
-    // A failed compile must not stay cached: the next call should try again and report its own error.
-    executable.catch(() => byShape!.delete(key));
-    entry = { references, executable, lock: Promise.resolve() };
-    byShape.set(key, entry);
-  }
-  return entry;
+    const executable = await backend.compile({ outputs: [d] });
+    return { references, executable, lock: Promise.resolve() };
+  });
 }
 
 /**
