@@ -162,7 +162,9 @@ export function validateDataset(
   for (let k = 0; k < classCount; k++) if (counts[k] > 0) present.push(k);
   if (present.length < 2) {
     const found = present.length === 0 ? "none" : `only ${quote(present[0])}`;
-    throw new MagnetInputError(`${source}${column}: expected at least two classes, found ${found}.`);
+    throw new MagnetInputError(
+      `${source}${column}: expected at least two classes, found ${found}.`,
+    );
   }
   // Name the single-example class met first in row order, since that is the one a person
   // scanning the file meets first; list the others.

@@ -8,12 +8,9 @@ import {
   assertGradcheck,
   crossCheck,
   gradcheck,
+  type GraphBuilder,
 } from "../../src/check/gradcheck.ts";
-import type {
-  Backend,
-  CompileRequest,
-  HostArray,
-} from "../../src/backend/backend.ts";
+import type { Backend, CompileRequest, HostArray } from "../../src/backend/backend.ts";
 import { createBackend } from "../../src/backend/create.ts";
 import { mul, stopGradient, sum } from "../../src/graph/ops.ts";
 
@@ -80,9 +77,7 @@ Deno.test("crossCheck rejects a backend whose values or gradients are off", asyn
     );
     assert.equal(badGradient.ok, false);
     assert.ok(
-      badGradient.comparisons.some((c) =>
-        c.name === "d/dx" && c.worstRatio > 1
-      ),
+      badGradient.comparisons.some((c) => c.name === "d/dx" && c.worstRatio > 1),
     );
   } finally {
     cpu.dispose();
