@@ -12,8 +12,7 @@ import { createBackend } from "../backend/create.ts";
 import type { Backend } from "../backend/backend.ts";
 import { Trainer, type TrainerState, type TrainResult, type TrainSetup } from "../train/trainer.ts";
 import { stateFromJson, stateToJson } from "../train/checkpoint.ts";
-import { type Classifier, saveModel } from "../train/saved_model.ts";
-import { embed } from "../nn/embed.ts";
+import { saveModel } from "../train/saved_model.ts";
 import { writeFileAtomic } from "../io/files.ts";
 import {
   helpText,
@@ -23,7 +22,7 @@ import {
   type TrainArgs,
   UsageError,
 } from "./args.ts";
-import { type DataSource, fingerprint, loadData, type LoadedData } from "./data_source.ts";
+import { type DataSource, fingerprint, loadData } from "./data_source.ts";
 import { formatDuration, percent, ProgressPrinter, table } from "./progress.ts";
 import { runMetrics, runTimes } from "./metrics_file.ts";
 import { writeReport } from "./report_file.ts";
@@ -157,29 +156,6 @@ function settingsOf(args: TrainArgs, saved: Saved | null, note: (line: string) =
   return { backend, checkpointEvery };
 }
 
-async function classifierOf(
-  backend: Backend,
-  trainer: Trainer,
-  result: TrainResult,
-  data: LoadedData,
-): Promise<Classifier> {
-  if (trainer.config.loss === "magnet" && result.index !== null && result.variance !== null) {
-    return {
-      kind: "magnet",
-      centres: result.index.centres,
-      centreClasses: result.index.clusterClass,
-      variance: result.variance,
-      votingClusters: trainer.config.votingClusters,
-    };
-  }
-  return {
-    kind: "knn",
-    references: result.trainEmbeddings ?? await embed(backend, trainer.model, data.train.features),
-    referenceLabels: data.train.labels,
-    k: trainer.config.knnK,
-  };
-}
-
 /** Runs the command with `args`; returns the exit code. */
 export async function main(args: readonly string[]): Promise<number> {
   let backend: Backend | null = null;
@@ -300,7 +276,7 @@ export async function main(args: readonly string[]): Promise<number> {
       classNames: data.train.classNames,
       featureNames: data.train.featureNames ?? null,
       standardization: data.standardization,
-      classifier: await classifierOf(backend, trainer, result, data),
+      classifier: result.classifier!, // a completed run always has one
     });
     const metrics = runMetrics(result, {
       backend,

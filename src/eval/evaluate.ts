@@ -7,6 +7,7 @@ import type { Backend } from "../backend/backend.ts";
 import type { Dataset } from "../data/dataset.ts";
 import { buildClusterIndex, type ClusterIndex } from "../index/cluster_index.ts";
 import type { Mlp } from "../nn/mlp.ts";
+import type { Classifier } from "./classifier.ts";
 import { embed } from "../nn/embed.ts";
 import { errorRate, knnClassify } from "./knn.ts";
 import { DEFAULT_VOTING_CLUSTERS, magnetClassify } from "./magnet_rule.ts";
@@ -56,6 +57,8 @@ export interface Evaluation {
   readonly testEmbeddings: Float32Array;
   /** The index the magnet rule voted with (null without a variance). */
   readonly index: ClusterIndex | null;
+  /** How the model classified: what a saved model keeps to classify new rows the same way. */
+  readonly classifier: Classifier;
 }
 
 /** Evaluates `model` on `test` with `train` as the reference set. */
@@ -96,10 +99,20 @@ export async function evaluate(
   const knnError = errorRate(knnClassify(neighbours, train.labels, knnK), test.labels);
   const retrieval = retrievalMetricsFromNeighbours(neighbours, test.labels, train.labels);
   const nmi = kmeansNmi(testEmbeddings, dim, test.labels, options.seed);
+  const classifier: Classifier = index !== null && options.variance !== null
+    ? {
+      kind: "magnet",
+      centres: index.centres,
+      centreClasses: index.clusterClass,
+      variance: options.variance,
+      votingClusters: options.votingClusters ?? DEFAULT_VOTING_CLUSTERS,
+    }
+    : { kind: "knn", references: trainEmbeddings, referenceLabels: train.labels, k: knnK };
   return {
     metrics: { magnetError, knnError, ...retrieval, nmi },
     trainEmbeddings,
     testEmbeddings,
     index,
+    classifier,
   };
 }

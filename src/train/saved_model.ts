@@ -7,35 +7,14 @@ import { MagnetInputError } from "../errors.ts";
 import type { Backend } from "../backend/backend.ts";
 import { type Standardization, standardize } from "../data/preprocess.ts";
 import { Variable } from "../graph/tensor.ts";
-import { ClusterIndex } from "../index/cluster_index.ts";
 import { Mlp } from "../nn/mlp.ts";
-import { magnetClassify } from "../eval/magnet_rule.ts";
-import { nearestNeighbours } from "../eval/neighbours.ts";
-import { knnClassify } from "../eval/knn.ts";
+import { type Classifier, classifyEmbeddings } from "../eval/classifier.ts";
 import { encodeArray, type EncodedArray, writeFileAtomic } from "../io/files.ts";
 import { JsonFields } from "../io/json_fields.ts";
 import { embed } from "../nn/embed.ts";
 import type { LossKind } from "./config.ts";
 
-/** How a saved model assigns classes. */
-export type Classifier =
-  | {
-    kind: "magnet";
-    /** Cluster centres (n x embedding dim) and their classes. */
-    centres: Float32Array;
-    centreClasses: Int32Array;
-    /** The running mean of the training batches' variance. */
-    variance: number;
-    /** L. */
-    votingClusters: number;
-  }
-  | {
-    kind: "knn";
-    /** Training embeddings and their classes. */
-    references: Float32Array;
-    referenceLabels: Int32Array;
-    k: number;
-  };
+export type { Classifier };
 
 /** A model ready to embed and classify rows. */
 export interface SavedModel {
@@ -248,16 +227,11 @@ export async function classify(
     ? features
     : standardize(features, dim, saved.standardization);
   const embeddings = await embed(backend, saved.model, rows);
-  const outDim = saved.model.outputDim;
-  const c = saved.classifier;
-  let predicted: Int32Array;
-  if (c.kind === "magnet") {
-    const index = new ClusterIndex(outDim, c.centres, c.centreClasses, new Int32Array(0), []);
-    predicted = await magnetClassify(backend, embeddings, index, c.variance, c.votingClusters);
-  } else {
-    const k = Math.min(c.k, c.referenceLabels.length);
-    const neighbours = await nearestNeighbours(backend, embeddings, c.references, outDim, k);
-    predicted = knnClassify(neighbours, c.referenceLabels, k);
-  }
+  const predicted = await classifyEmbeddings(
+    backend,
+    saved.classifier,
+    embeddings,
+    saved.model.outputDim,
+  );
   return { embeddings, predicted };
 }

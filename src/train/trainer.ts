@@ -13,7 +13,8 @@ import type { Mlp } from "../nn/mlp.ts";
 import type { Optimizer } from "../optim/optimizer.ts";
 import { ClassBatchSampler } from "../sample/class_batches.ts";
 import { type BatchPlan, NeighbourhoodSampler } from "../sample/neighbourhood.ts";
-import { type EvalMetrics, evaluate } from "../eval/evaluate.ts";
+import { type EvalMetrics, evaluate, type Evaluation } from "../eval/evaluate.ts";
+import type { Classifier } from "../eval/classifier.ts";
 import { Random } from "../util/random.ts";
 import { resolveConfig, type TrainConfig } from "./config.ts";
 import type {
@@ -76,12 +77,7 @@ export class Trainer {
     eval: 0,
     evalCount: 0,
   };
-  #lastTest: {
-    metrics: EvalMetrics;
-    embeddings: Float32Array;
-    trainEmbeddings: Float32Array;
-    index: ClusterIndex | null;
-  } | null = null;
+  #lastTest: Evaluation | null = null;
 
   private constructor(setup: TrainSetup, config: TrainConfig, step: TrainingStep) {
     this.#setup = setup;
@@ -180,12 +176,7 @@ export class Trainer {
     this.#timings.eval += seconds;
     this.#timings.evalCount++;
     this.#seconds += seconds;
-    this.#lastTest = {
-      metrics: result.metrics,
-      embeddings: result.testEmbeddings,
-      trainEmbeddings: result.trainEmbeddings,
-      index: result.index,
-    };
+    this.#lastTest = result;
     this.#setup.onProgress?.({
       kind: "eval",
       iteration: this.#iteration,
@@ -365,12 +356,14 @@ export class Trainer {
         });
       }
     }
+    let classifier: Classifier | null = null;
     if (status === "completed") {
       await drain();
       pauseStepClock();
       this.#pushHistory();
       const metrics = await this.#evaluate();
       if (metrics !== null) this.#pushHistory(metrics);
+      classifier = this.#lastTest?.classifier ?? await this.#classifier();
     }
     return {
       status,
@@ -382,9 +375,27 @@ export class Trainer {
       seconds: this.#seconds,
       model: this.model,
       index: this.#lastTest?.index ?? this.#index,
-      testEmbeddings: this.#lastTest?.embeddings ?? null,
+      testEmbeddings: this.#lastTest?.testEmbeddings ?? null,
       trainEmbeddings: this.#lastTest?.trainEmbeddings ?? null,
+      classifier,
     };
+  }
+
+  /** The classifier of a run that had nothing to evaluate on: from the index or the training set. */
+  async #classifier(): Promise<Classifier> {
+    const { config } = this;
+    if (this.#loss.rule === "magnet" && this.#index !== null && this.variance !== null) {
+      return {
+        kind: "magnet",
+        centres: this.#index.centres,
+        centreClasses: this.#index.clusterClass,
+        variance: this.variance,
+        votingClusters: config.votingClusters,
+      };
+    }
+    const { train } = this.#setup;
+    const references = await embed(this.#backend, this.model, train.features);
+    return { kind: "knn", references, referenceLabels: train.labels, k: config.knnK };
   }
 
   /** The run's whole state (call it between runs or from a checkpoint callback). */

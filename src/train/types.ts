@@ -5,6 +5,7 @@
 import type { Backend } from "../backend/backend.ts";
 import type { Dataset } from "../data/dataset.ts";
 import type { EvalMetrics } from "../eval/evaluate.ts";
+import type { Classifier } from "../eval/classifier.ts";
 import type { ClusterIndex } from "../index/cluster_index.ts";
 import type { Mlp } from "../nn/mlp.ts";
 import type { SamplerState } from "../sample/neighbourhood.ts";
@@ -132,4 +133,9 @@ export interface TrainResult {
   testEmbeddings: Float32Array | null;
   /** Training embeddings of the final evaluation. */
   trainEmbeddings: Float32Array | null;
+  /**
+   * How the trained model classifies (the final evaluation's, or made from the training set when
+   * there was none); null when the run was interrupted. A saved model keeps it.
+   */
+  classifier: Classifier | null;
 }
