@@ -1,6 +1,7 @@
 /**
- * The house rule, checked: every import in src/ (and kernels/) looks down the layer order written
- * once below, or sideways within a layer without closing a cycle between folders.
+ * The house rules, checked: every import in src/ (and kernels/) looks down the layer order written
+ * once below, or sideways within a layer without closing a cycle between folders; and a file that
+ * grows past 500 lines says why in its module doc.
  */
 import assert from "node:assert/strict";
 
@@ -96,4 +97,15 @@ Deno.test("imports look down the layers and close no folder cycle", () => {
   };
   for (const folder of edges.keys()) if (!state.has(folder)) visit(folder, []);
   assert.deepEqual(cycles, [], "folder cycles");
+});
+
+Deno.test("a file in src/ over 500 lines says why in its module doc", () => {
+  const long: string[] = [];
+  for (const file of sources(new URL("src/", ROOT), "src/")) {
+    const text = Deno.readTextFileSync(new URL(file, ROOT));
+    const lines = text.split("\n").length;
+    const doc = text.slice(0, text.indexOf("*/") + 2);
+    if (lines > 500 && !/\b(long|one file)\b/i.test(doc)) long.push(`${file}: ${lines} lines`);
+  }
+  assert.deepEqual(long, []);
 });

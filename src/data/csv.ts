@@ -12,6 +12,9 @@
  * record starts, the header being row 1) and, where it applies, the column (1-based index and
  * name).
  *
+ * The reader, the tokenizer and the checks of every field stay in one file: each message about a
+ * field needs the position the tokenizer tracks.
+ *
  * @module
  */
 

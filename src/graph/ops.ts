@@ -3,6 +3,9 @@
  * its gradient, written in terms of other ops so that every backend differentiates it for free, and,
  * for elementwise ops, its value as an expression (expr.ts) that every device renders for itself.
  * Devices implement kernels per op kind, not per op.
+ *
+ * The file is long by design: it is the op table, and each primitive's shape rule, gradient and
+ * value standing side by side is what lets a reader check them against each other.
  */
 import { ShapeError } from "../errors.ts";
 import { E, type NumExpr } from "./expr.ts";

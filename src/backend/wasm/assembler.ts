@@ -41,6 +41,10 @@
  * Coverage is what numeric kernels need (no tables, globals, data segments, references or
  * exceptions); adding an instruction is one table line.
  *
+ * It is one long file on purpose: the instruction tables, the operand handling and the type
+ * checker are one mechanism that every emitter goes through, and reading them together is how a
+ * new instruction is added correctly.
+ *
  * @module
  */
 
@@ -243,6 +247,20 @@ function laneMem(name: string, code: number, isLoad: boolean, size: number): OpD
 }
 
 /** Builds a namespace's table from `[suffix, code]` pairs sharing one signature. */
+/** {@link family} for ops whose opcodes run consecutively from `first`, in the order given. */
+function run<K extends string>(
+  ns: string,
+  make: (name: string, code: number, inputs: string, outputs: string) => OpDef,
+  inputs: string,
+  outputs: string,
+  first: number,
+  names: readonly K[],
+): Record<K, OpDef> {
+  const ops = {} as Record<K, number>;
+  names.forEach((name, i) => (ops[name] = first + i));
+  return family(ns, make, inputs, outputs, ops);
+}
+
 function family<K extends string>(
   ns: string,
   make: (name: string, code: number, inputs: string, outputs: string) => OpDef,
@@ -419,31 +437,21 @@ const F32X4_OPS = {
   splat: simd("f32x4.splat", 0x13, "f32", "v128"),
   extract_lane: lane("f32x4.extract_lane", 0x1f, "v128", "f32", 4),
   replace_lane: lane("f32x4.replace_lane", 0x20, "v128 f32", "v128", 4),
-  ...family("f32x4", simd, "v128 v128", "v128", {
-    eq: 0x41,
-    ne: 0x42,
-    lt: 0x43,
-    gt: 0x44,
-    le: 0x45,
-    ge: 0x46,
-    add: 0xe4,
-    sub: 0xe5,
-    mul: 0xe6,
-    div: 0xe7,
-    min: 0xe8,
-    max: 0xe9,
-    pmin: 0xea,
-    pmax: 0xeb,
-    relaxed_min: 0x10d,
-    relaxed_max: 0x10e,
-  }),
+  ...run("f32x4", simd, "v128 v128", "v128", 0x41, ["eq", "ne", "lt", "gt", "le", "ge"]),
+  ...run("f32x4", simd, "v128 v128", "v128", 0xe4, [
+    "add",
+    "sub",
+    "mul",
+    "div",
+    "min",
+    "max",
+    "pmin",
+    "pmax",
+  ]),
+  ...run("f32x4", simd, "v128 v128", "v128", 0x10d, ["relaxed_min", "relaxed_max"]),
+  ...run("f32x4", simd, "v128", "v128", 0x67, ["ceil", "floor", "trunc", "nearest"]),
+  ...run("f32x4", simd, "v128", "v128", 0xe0, ["abs", "neg"]),
   ...family("f32x4", simd, "v128", "v128", {
-    ceil: 0x67,
-    floor: 0x68,
-    trunc: 0x69,
-    nearest: 0x6a,
-    abs: 0xe0,
-    neg: 0xe1,
     sqrt: 0xe3,
     convert_i32x4_s: 0xfa,
     convert_i32x4_u: 0xfb,
@@ -457,17 +465,19 @@ const I32X4_OPS = {
   splat: simd("i32x4.splat", 0x11, "i32", "v128"),
   extract_lane: lane("i32x4.extract_lane", 0x1b, "v128", "i32", 4),
   replace_lane: lane("i32x4.replace_lane", 0x1c, "v128 i32", "v128", 4),
+  ...run("i32x4", simd, "v128 v128", "v128", 0x37, [
+    "eq",
+    "ne",
+    "lt_s",
+    "lt_u",
+    "gt_s",
+    "gt_u",
+    "le_s",
+    "le_u",
+    "ge_s",
+    "ge_u",
+  ]),
   ...family("i32x4", simd, "v128 v128", "v128", {
-    eq: 0x37,
-    ne: 0x38,
-    lt_s: 0x39,
-    lt_u: 0x3a,
-    gt_s: 0x3b,
-    gt_u: 0x3c,
-    le_s: 0x3d,
-    le_u: 0x3e,
-    ge_s: 0x3f,
-    ge_u: 0x40,
     add: 0xae,
     sub: 0xb1,
     mul: 0xb5,
@@ -1257,6 +1267,11 @@ export interface FuncOptions<P extends Record<string, ValType>> {
   results?: ValType[];
   /** Export under `name` (or under this string). */
   export?: boolean | string;
+}
+
+/** Parameters all of type i32, by name: what kernels taking byte offsets and sizes declare. */
+export function i32Params<const N extends string>(...names: N[]): { readonly [K in N]: "i32" } {
+  return Object.fromEntries(names.map((name) => [name, "i32"])) as { readonly [K in N]: "i32" };
 }
 
 /** Builds a module: types, the memory import, functions, exports and a name section. */

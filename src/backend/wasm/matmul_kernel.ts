@@ -19,10 +19,20 @@
  * it once) and run a direct loop that vectorises along whichever side of the large operand is
  * contiguous in memory.
  *
+ * It is long because it is one algorithm: the micro-kernel, the edge tiles, the packing and the
+ * driver were tuned together (the blocking constants below tie them), and split apart they would
+ * only hide that.
+ *
  * @module
  */
 
-import { type Func, type FunctionBuilder, type Local, ModuleBuilder } from "./assembler.ts";
+import {
+  type Func,
+  type FunctionBuilder,
+  i32Params,
+  type Local,
+  ModuleBuilder,
+} from "./assembler.ts";
 
 /** Blocking parameters of the generated kernel. The defaults were chosen by measurement. */
 export interface MatmulConfig {
@@ -186,14 +196,7 @@ function madd(b: FunctionBuilder, relaxed: boolean, x: Local, y: Local, acc: Loc
 function emitMicroKernel(mod: ModuleBuilder, config: Readonly<MatmulConfig>, relaxed: boolean) {
   const { mr, nr, unroll } = config;
   const vecs = nr / 4;
-  const params = {
-    pa: "i32",
-    pb: "i32",
-    c: "i32",
-    ldc: "i32",
-    kc: "i32",
-    accumulate: "i32",
-  } as const;
+  const params = i32Params("pa", "pb", "c", "ldc", "kc", "accumulate");
   return mod.func({ name: "micro_kernel", params }, (b, p) => {
     const acc: Local[][] = [];
     for (let r = 0; r < mr; r++) {
@@ -250,17 +253,7 @@ function emitMicroKernel(mod: ModuleBuilder, config: Readonly<MatmulConfig>, rel
  */
 function emitEdgeTile(mod: ModuleBuilder, config: Readonly<MatmulConfig>, micro: Func) {
   const { nr } = config;
-  const params = {
-    pa: "i32",
-    pb: "i32",
-    c: "i32",
-    ldc: "i32",
-    kc: "i32",
-    accumulate: "i32",
-    rows: "i32",
-    cols: "i32",
-    tile: "i32",
-  } as const;
+  const params = i32Params("pa", "pb", "c", "ldc", "kc", "accumulate", "rows", "cols", "tile");
   return mod.func({ name: "edge_tile", params }, (b, p) => {
     const r = b.local("r", "i32");
     const j = b.local("j", "i32");
@@ -295,7 +288,7 @@ function emitEdgeTile(mod: ModuleBuilder, config: Readonly<MatmulConfig>, micro:
  * `x W`, `xᵀ dy` and `dy Wᵀ`, so the scalar path only handles the last, partial panel.
  */
 function emitPack(mod: ModuleBuilder, name: string, width: number) {
-  const params = { src: "i32", ls: "i32", ps: "i32", lanes: "i32", kc: "i32", dst: "i32" } as const;
+  const params = i32Params("src", "ls", "ps", "lanes", "kc", "dst");
   return mod.func({ name, params }, (b, p) => {
     const t0 = b.local("t0", "i32");
     const r = b.local("r", "i32");
@@ -406,17 +399,7 @@ const LANE_1 = lanes32(1, 0, 3, 2);
  * lane (the dot-product path reads whole vectors of it).
  */
 function emitPackSmall(mod: ModuleBuilder) {
-  const params = {
-    src: "i32",
-    ls: "i32",
-    ps: "i32",
-    s: "i32",
-    k: "i32",
-    k4: "i32",
-    dst: "i32",
-    dls: "i32",
-    dps: "i32",
-  } as const;
+  const params = i32Params("src", "ls", "ps", "s", "k", "k4", "dst", "dls", "dps");
   return mod.func({ name: "pack_small", params }, (b, p) => {
     const t = b.local("t", "i32");
     const q = b.local("q", "i32");
@@ -625,18 +608,18 @@ function emitDriver(
   exported: boolean,
 ): Func {
   const { mr, nr } = config;
-  const params = {
-    a: "i32",
-    b: "i32",
-    out: "i32",
-    m: "i32",
-    n: "i32",
-    k: "i32",
-    flags: "i32",
-    scratch: "i32",
-    row_begin: "i32",
-    row_end: "i32",
-  } as const;
+  const params = i32Params(
+    "a",
+    "b",
+    "out",
+    "m",
+    "n",
+    "k",
+    "flags",
+    "scratch",
+    "row_begin",
+    "row_end",
+  );
   return mod.func({ name: "matmul", params, export: exported }, (b, p) => {
     const local = (name: string) => b.local(name, "i32");
     const rows = local("rows");
