@@ -3,7 +3,7 @@
  * no reference to the graph, so a device needs no knowledge of ops. The executor turns plan steps
  * into these (see {@link kernelOf}); each device implements one kernel per kind.
  */
-import type { Tensor } from "../graph/tensor.ts";
+import type { PatchGeometry, Tensor } from "../graph/tensor.ts";
 import { opDefinition } from "../graph/ops.ts";
 import { type FusedProgram, fusedProgram } from "./fusion.ts";
 import { reductionExtents } from "./layout.ts";
@@ -59,6 +59,16 @@ export interface OneHotKernel {
   readonly depth: number;
 }
 
+/**
+ * Windows of N images [N, height, width, c] as rows [N * outHeight * outWidth, kh * kw * c]
+ * (patches), or those rows added back onto the images (unpatches, the adjoint): see ops.ts.
+ */
+export interface PatchKernel extends PatchGeometry {
+  readonly kind: "patches" | "unpatches";
+  readonly n: number;
+  readonly c: number;
+}
+
 /** Every kernel a device implements. */
 export type Kernel =
   | ElementwiseKernel
@@ -66,7 +76,8 @@ export type Kernel =
   | MatmulKernel
   | GatherKernel
   | SegmentSumKernel
-  | OneHotKernel;
+  | OneHotKernel
+  | PatchKernel;
 
 /**
  * The kernel of a plan step computing `node` (with `group`, the elementwise nodes fused into it,
@@ -120,6 +131,14 @@ export function kernelOf(
         kernel: { kind: "oneHot", rows: node.shape[0], depth: spec.depth },
         reads: node.inputs,
       };
+    case "patches": {
+      const [n, , , c] = node.inputs[0].shape;
+      return { kernel: { ...spec, kind: "patches", n, c }, reads: node.inputs };
+    }
+    case "unpatches": {
+      const [n, , , c] = node.shape;
+      return { kernel: { ...spec, kind: "unpatches", n, c }, reads: node.inputs };
+    }
     default:
       throw new Error(`no kernel computes op "${node.op}" (${kind})`);
   }
@@ -140,6 +159,10 @@ export function inputSizes(kernel: Kernel): (number | undefined)[] {
       return [kernel.rows * kernel.inner, kernel.rows];
     case "oneHot":
       return [kernel.rows];
+    case "patches":
+      return [imageSize(kernel)];
+    case "unpatches":
+      return [windowsSize(kernel)];
   }
 }
 
@@ -158,5 +181,19 @@ export function outputSize(kernel: Kernel): number {
       return kernel.segments * kernel.inner;
     case "oneHot":
       return kernel.rows * kernel.depth;
+    case "patches":
+      return windowsSize(kernel);
+    case "unpatches":
+      return imageSize(kernel);
   }
+}
+
+/** Values in the images of a patch kernel. */
+export function imageSize(k: PatchKernel): number {
+  return k.n * k.height * k.width * k.c;
+}
+
+/** Values in the window rows of a patch kernel. */
+export function windowsSize(k: PatchKernel): number {
+  return k.n * k.outHeight * k.outWidth * k.kh * k.kw * k.c;
 }

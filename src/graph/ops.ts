@@ -13,6 +13,7 @@ import {
   type ElementwiseOp,
   formatShape,
   type OpName,
+  type PatchGeometry,
   type Shape,
   sizeOf,
   type Tensor,
@@ -30,7 +31,9 @@ export type OpKind =
   | "matmul"
   | "gather"
   | "segmentSum"
-  | "oneHot";
+  | "oneHot"
+  | "patches"
+  | "unpatches";
 
 /** Gradients with respect to each input given the output's gradient `dy`; null where none flows. */
 type GradFn = (dy: Tensor, y: Tensor) => (Tensor | null)[];
@@ -602,4 +605,117 @@ export function oneHot(indices: Tensor, depth: number): Tensor {
     throw new ShapeError("oneHot", `depth must be a positive integer, got ${depth}`);
   }
   return indices.graph.addNode({ op: "oneHot", depth }, [indices], [indices.size, depth], "float");
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Image patches (im2col) and their adjoint: what convolution and pooling are made of
+
+/** "same": the output grid covers the image (ceil(size / stride)); "valid": windows inside it only. */
+export type Padding = "same" | "valid";
+
+/** The geometry of kh x kw windows every `stride` pixels over an [N, H, W, C] image. */
+export function patchGeometry(
+  height: number,
+  width: number,
+  kh: number,
+  kw: number,
+  stride: number,
+  padding: Padding,
+): PatchGeometry {
+  for (const [name, v] of [["kernel height", kh], ["kernel width", kw], ["stride", stride]]) {
+    if (!Number.isInteger(v) || (v as number) < 1) {
+      throw new ShapeError("patches", `${name} must be a positive integer, got ${v}`);
+    }
+  }
+  if (padding !== "same" && padding !== "valid") {
+    throw new ShapeError("patches", `padding must be "same" or "valid", got ${padding}`);
+  }
+  if (padding === "valid") {
+    if (kh > height || kw > width) {
+      throw new ShapeError(
+        "patches",
+        `a ${kh}x${kw} window does not fit a ${height}x${width} image without padding`,
+      );
+    }
+    return {
+      height,
+      width,
+      kh,
+      kw,
+      stride,
+      padTop: 0,
+      padLeft: 0,
+      outHeight: Math.floor((height - kh) / stride) + 1,
+      outWidth: Math.floor((width - kw) / stride) + 1,
+    };
+  }
+  const outHeight = Math.ceil(height / stride), outWidth = Math.ceil(width / stride);
+  const padRows = Math.max((outHeight - 1) * stride + kh - height, 0);
+  const padCols = Math.max((outWidth - 1) * stride + kw - width, 0);
+  return {
+    height,
+    width,
+    kh,
+    kw,
+    stride,
+    padTop: Math.floor(padRows / 2),
+    padLeft: Math.floor(padCols / 2),
+    outHeight,
+    outWidth,
+  };
+}
+
+function geometryOf(y: Tensor): PatchGeometry {
+  const spec = y.spec;
+  if (spec.op !== "patches" && spec.op !== "unpatches") throw new Error(`${y} has no patches`);
+  return spec;
+}
+
+define("patches", {
+  kind: "patches",
+  grad: (dy, y) => [unpatches(dy, geometryOf(y), y.inputs[0].shape[0], y.inputs[0].shape[3])],
+});
+/**
+ * The windows of `x` [N, H, W, C] as rows (im2col): [N * outHeight * outWidth, kh * kw * C], row
+ * (n, oy, ox) holding its window pixel by pixel (row-major over the window), each pixel's C values
+ * together; pixels in the padding are 0. A convolution is this times the kernel matrix.
+ */
+export function patches(x: Tensor, geometry: PatchGeometry): Tensor {
+  if (x.rank !== 4 || x.dtype !== "float") {
+    throw new ShapeError("patches", `expects a float image [N, H, W, C], got ${x}`);
+  }
+  const [n, h, w, c] = x.shape;
+  const g = geometry;
+  if (g.height !== h || g.width !== w) {
+    throw new ShapeError("patches", `geometry for ${g.height}x${g.width} images, got ${x}`);
+  }
+  return x.graph.addNode(
+    { ...g, op: "patches" },
+    [x],
+    [n * g.outHeight * g.outWidth, g.kh * g.kw * c],
+    "float",
+  );
+}
+
+define("unpatches", {
+  kind: "unpatches",
+  grad: (dy, y) => [patches(dy, geometryOf(y))],
+});
+/**
+ * The adjoint of {@link patches}: every window row of `cols` [N * outHeight * outWidth,
+ * kh * kw * C] added back onto the pixels it came from, as an image [N, H, W, C] (the gradient of
+ * `patches`).
+ */
+export function unpatches(cols: Tensor, geometry: PatchGeometry, n: number, c: number): Tensor {
+  const g = geometry;
+  if (
+    cols.rank !== 2 || cols.shape[0] !== n * g.outHeight * g.outWidth ||
+    cols.shape[1] !== g.kh * g.kw * c
+  ) {
+    throw new ShapeError(
+      "unpatches",
+      `expects [${n * g.outHeight * g.outWidth}, ${g.kh * g.kw * c}] window rows, got ${cols}`,
+    );
+  }
+  return cols.graph.addNode({ ...g, op: "unpatches" }, [cols], [n, g.height, g.width, c], "float");
 }

@@ -56,7 +56,26 @@ export type OpSpec =
   | { readonly op: "matmul"; readonly transposeA: boolean; readonly transposeB: boolean }
   | { readonly op: "gather" }
   | { readonly op: "segmentSum"; readonly numSegments: number }
-  | { readonly op: "oneHot"; readonly depth: number };
+  | { readonly op: "oneHot"; readonly depth: number }
+  | ({ readonly op: "patches" } & PatchGeometry)
+  | ({ readonly op: "unpatches" } & PatchGeometry);
+
+/**
+ * How patches are cut from images [N, height, width, C] (channels last): windows of kh x kw pixels
+ * every `stride` pixels, the image padded with zeros by `padTop` rows and `padLeft` columns before
+ * (and as needed after), giving an outHeight x outWidth grid of windows.
+ */
+export interface PatchGeometry {
+  readonly height: number;
+  readonly width: number;
+  readonly kh: number;
+  readonly kw: number;
+  readonly stride: number;
+  readonly padTop: number;
+  readonly padLeft: number;
+  readonly outHeight: number;
+  readonly outWidth: number;
+}
 
 /** The name of an op. */
 export type OpName = OpSpec["op"];

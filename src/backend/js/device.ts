@@ -19,6 +19,7 @@ import {
   type JsArray,
   matmulKernel,
   oneHotKernel,
+  patchKernel,
   reduceKernel,
   segmentSumKernel,
 } from "./kernels.ts";
@@ -55,6 +56,9 @@ function closure(kernel: Kernel, ins: readonly JsArray[], out: JsArray): () => v
       return segmentSumKernel(kernel, float(ins[0]), int(ins[1]), float(out));
     case "oneHot":
       return oneHotKernel(kernel, int(ins[0]), float(out));
+    case "patches":
+    case "unpatches":
+      return patchKernel(kernel, float(ins[0]), float(out));
   }
 }
 

@@ -7,6 +7,7 @@ import type {
   GatherKernel,
   MatmulKernel,
   OneHotKernel,
+  PatchKernel,
   ReduceKernel,
   SegmentSumKernel,
 } from "../kernel.ts";
@@ -100,6 +101,40 @@ export function oneHotKernel(k: OneHotKernel, indices: Int32Array, out: FloatArr
     for (let r = 0; r < rows; r++) {
       const c = indices[r];
       if (c >= 0 && c < depth) out[r * depth + c] = 1;
+    }
+  };
+}
+
+/**
+ * Window rows from images (patches) or images from window rows (unpatches), by the definition:
+ * window row (n, oy, ox), column (dy, dx, ch) is pixel (oy * stride + dy - padTop, ox * stride +
+ * dx - padLeft, ch) of image n, or nothing when that lies in the padding.
+ */
+export function patchKernel(k: PatchKernel, x: FloatArray, out: FloatArray): () => void {
+  const { n, height, width, c, kh, kw, stride, padTop, padLeft, outHeight, outWidth } = k;
+  const rowLength = kh * kw * c;
+  const windows = k.kind === "patches";
+  return () => {
+    if (!windows) out.fill(0, 0, n * height * width * c);
+    let row = 0;
+    for (let img = 0; img < n; img++) {
+      for (let oy = 0; oy < outHeight; oy++) {
+        for (let ox = 0; ox < outWidth; ox++, row++) {
+          for (let dy = 0; dy < kh; dy++) {
+            const y = oy * stride + dy - padTop;
+            for (let dx = 0; dx < kw; dx++) {
+              const xx = ox * stride + dx - padLeft;
+              const col = row * rowLength + (dy * kw + dx) * c;
+              const inside = y >= 0 && y < height && xx >= 0 && xx < width;
+              const pixel = ((img * height + y) * width + xx) * c;
+              for (let ch = 0; ch < c; ch++) {
+                if (windows) out[col + ch] = inside ? x[pixel + ch] : 0;
+                else if (inside) out[pixel + ch] += x[col + ch];
+              }
+            }
+          }
+        }
+      }
     }
   };
 }

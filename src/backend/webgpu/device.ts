@@ -15,7 +15,8 @@ import type {
   PreparedKernel,
   ProgramSpec,
 } from "../device.ts";
-import type { Kernel } from "../kernel.ts";
+import { type Kernel, outputSize } from "../kernel.ts";
+import { PATCHES_SHADER, patchUniforms, UNPATCHES_SHADER } from "../../../kernels/patches.ts";
 import { linearWorkgroups } from "../../../kernels/common.ts";
 import {
   canVectorize,
@@ -150,6 +151,15 @@ function shaderSpec(kernel: Kernel, matmul: WebGpuMatmul): ShaderSpec {
         uniforms: oneHotUniforms(kernel.rows, kernel.depth),
         workgroups: linearWorkgroups(kernel.rows * kernel.depth),
       };
+    case "patches":
+    case "unpatches": {
+      const total = outputSize(kernel);
+      return {
+        shader: kernel.kind === "patches" ? PATCHES_SHADER : UNPATCHES_SHADER,
+        uniforms: patchUniforms(kernel, total),
+        workgroups: linearWorkgroups(total),
+      };
+    }
   }
 }
 
