@@ -24,7 +24,9 @@ export interface PngCheck {
   inked: number | null;
 }
 
-/** Below this a PNG of a 1200 x 2400 page cannot hold more than an empty canvas. */
+/** The browser window: as wide as the report is laid out for, tall enough for the whole page. */
+const WINDOW = "1200,3000";
+/** Below this a PNG of a 1200 x 3000 page cannot hold more than an empty canvas. */
 const MIN_BYTES = 8 * 1024;
 /** A chart page inks a few percent of its pixels; less than this means nothing really rendered. */
 const MIN_INKED = 0.005;
@@ -171,7 +173,7 @@ async function main(args: string[]): Promise<void> {
         "--disable-component-update",
         "--disable-sync",
         `--user-data-dir=${profile}`,
-        "--window-size=1200,2400",
+        `--window-size=${WINDOW}`,
         `--screenshot=${png}`,
         pathToFileURL(html).href,
       ],

@@ -6,7 +6,11 @@
 import denoConfig from "../../deno.json" with { type: "json" };
 import type { TrainConfig } from "../train/config.ts";
 import type { TrainResult } from "../train/trainer.ts";
+import { runTimes } from "../train/times.ts";
 import type { LoadedData } from "./data_source.ts";
+
+/** Re-exported for the command line, which has always found it here. */
+export { type RunTimes, runTimes } from "../train/times.ts";
 
 /** What the run was, beyond the trainer's result. */
 export interface RunContext {
@@ -21,24 +25,6 @@ export interface RunContext {
   /** When this invocation started, and the step it started from (0 unless resumed). */
   readonly startedAt: Date;
   readonly startedFrom: number;
-}
-
-/** Time per unit of a run, as the summary and metrics.json give it. */
-export function runTimes(result: TrainResult) {
-  const t = result.timings;
-  return {
-    /** Wall time of the whole run, refreshes and evaluations included. */
-    seconds: result.seconds,
-    /** The same per 1,000 steps. */
-    secondsPer1000Steps: (1000 * result.seconds) / Math.max(result.iterations, 1),
-    /** Time of one training step alone: sampling, forward, backward, update, reading the loss. */
-    msPerStep: (1000 * t.steps) / Math.max(t.stepCount, 1),
-    refreshes: {
-      count: t.refreshCount,
-      secondsEach: t.refreshCount > 0 ? t.refresh / t.refreshCount : null,
-    },
-    evaluations: { count: t.evalCount, secondsEach: t.evalCount > 0 ? t.eval / t.evalCount : null },
-  };
 }
 
 /** The contents of metrics.json. */

@@ -2,35 +2,44 @@
 import type { Backend } from "../backend/backend.ts";
 import type { Trainer, TrainResult } from "../train/trainer.ts";
 import { embed } from "../nn/embed.ts";
-import { renderReport } from "../report/report.ts";
+import { loadUmap, renderReport } from "../report/report.ts";
 import { writeFileAtomic } from "../io/files.ts";
-import { runTimes } from "./metrics_file.ts";
+import { runTimes } from "../train/times.ts";
 import type { LoadedData } from "./data_source.ts";
 
-/** Writes the report of a finished run (atomically). */
+/** How {@link writeReport} draws the report. */
+export interface WriteReportOptions {
+  /** The embedding map's projection; "umap" loads umap-js first. Default "pca". */
+  projection?: "pca" | "umap";
+}
+
+/**
+ * Writes the report of a finished run (atomically). With `projection: "umap"` the UMAP package is
+ * loaded first (the default PCA map never loads it).
+ */
 export async function writeReport(
   path: string,
   trainer: Trainer,
   result: TrainResult,
   data: LoadedData,
   backend: Backend,
+  options: WriteReportOptions = {},
 ): Promise<void> {
-  const time = runTimes(result);
-  const test = result.test;
+  const projection = options.projection ?? "pca";
+  if (projection === "umap") await loadUmap();
   const html = renderReport({
     title: `${trainer.config.loss} on ${data.name} (${backend.kind})`,
-    config: { ...trainer.config, backend: backend.description, data: data.name },
+    config: {
+      ...trainer.config,
+      refreshEvery: trainer.refreshEvery,
+      backend: backend.description,
+      data: data.name,
+    },
     summary: {
-      magnetError: test?.magnetError ?? null,
-      knnError: test?.knnError ?? null,
-      precisionAt1: test?.precisionAt1 ?? null,
-      rPrecision: test?.rPrecision ?? null,
-      mapAtR: test?.mapAtR ?? null,
-      nmi: test?.nmi ?? null,
-      trainSeconds: time.seconds,
-      stepMs: time.msPerStep,
-      refreshSeconds: time.refreshes.secondsEach,
+      metrics: result.test,
       iterations: result.iterations,
+      time: runTimes(result),
+      knnK: trainer.config.knnK,
     },
     history: result.history,
     embedding: {
@@ -41,6 +50,6 @@ export async function writeReport(
       centres: result.index?.centres,
       centreClasses: result.index?.clusterClass,
     },
-  });
+  }, { projection });
   await writeFileAtomic(path, html);
 }

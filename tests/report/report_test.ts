@@ -1,4 +1,7 @@
-/** The run report: a self-contained page with three figures, escaped text and a faithful PCA. */
+/**
+ * The run report: a self-contained, deterministic page with three captioned figures, metrics named
+ * in words and in percent, one duration, escaped text and a faithful PCA.
+ */
 import assert from "node:assert/strict";
 import { MagnetInputError } from "../../src/errors.ts";
 import { loadUmap, projectTo2d, renderReport, type ReportData } from "../../src/report/report.ts";
@@ -48,7 +51,26 @@ function sampleData(
   return {
     title: "magnet on synthetic (cpu)",
     config: { loss: "magnet", hidden: [32, 16], lr: 0.001, data: { name: "blobs", n } },
-    summary: { knnError: 0.0283, magnetError: null, trainSeconds: 186.2, stepMs: 12.5, note: "ok" },
+    summary: {
+      metrics: {
+        magnetError: 0.0517,
+        knnError: 0.0283,
+        precisionAt1: 0.9561,
+        rPrecision: 0.8012,
+        mapAtR: 0.7,
+        nmi: 0.8504,
+      },
+      iterations: 1000,
+      // Not the last history point's 20 s: the run's wall time includes the final evaluation.
+      time: {
+        seconds: 186.2,
+        secondsPer1000Steps: 186.2,
+        msPerStep: 12.5,
+        refreshes: { count: 4, secondsEach: 0.25 },
+        evaluations: { count: 4, secondsEach: 1.5 },
+      },
+      knnK: 5,
+    },
     history,
     embedding: {
       points,
@@ -77,25 +99,61 @@ function assertWellFormed(html: string): void {
   assert.doesNotMatch(html, /NaN|Infinity|undefined/);
 }
 
+/** The text of the first element matching `pattern` (a regex with one group), or null. */
+function first(html: string, pattern: RegExp): string | null {
+  return html.match(pattern)?.[1] ?? null;
+}
+
+/** The figure's caption, unescaped enough to read. */
+function caption(html: string, id: string): string {
+  const text = first(html, new RegExp(`id="figure-${id}".*?<figcaption>(.*?)</figcaption>`, "s"));
+  assert.ok(text !== null, `caption of figure ${id}`);
+  return text;
+}
+
+/** A history whose only evaluation is at the end (`--eval-every 0`). */
+function singleEvaluation(data: ReportData): ReportData {
+  const last = data.history.length - 1;
+  return {
+    ...data,
+    history: data.history.map((h, i) => {
+      const { test: _test, ...rest } = h;
+      return i === last ? { ...rest, test: data.summary.metrics! } : rest;
+    }),
+  };
+}
+
 Deno.test("renderReport", async (t) => {
   await t.step("is self-contained", () => {
     const html = renderReport(sampleData());
     assertWellFormed(html);
     const withoutNamespaces = html.replaceAll(/xmlns(:\w+)?="[^"]*"/g, "");
     assert.doesNotMatch(withoutNamespaces, /https?:\/\//);
-    assert.doesNotMatch(html, /<script\s[^>]*src/i);
+    assert.doesNotMatch(html, /<script/i);
     assert.doesNotMatch(html, /<link/i);
     assert.doesNotMatch(html, /<img|@import|@font-face/i);
+    // No event handlers either: the page is inert.
+    assert.doesNotMatch(html, /\son[a-z]+=/i);
     // The only url() references are to fragments in the page itself (clip paths).
     for (const m of html.matchAll(/url\(([^)]*)\)/g)) assert.match(m[1], /^#/);
+  });
+
+  await t.step("is deterministic: the same data gives the same bytes", () => {
+    const a = renderReport(sampleData());
+    const b = renderReport(sampleData());
+    assert.equal(a, b);
+    // The input is not changed by rendering (the history is sorted in a copy).
+    const data = sampleData();
+    data.history.reverse();
+    const before = JSON.stringify(data.history);
+    assert.equal(renderReport(data), a);
+    assert.equal(JSON.stringify(data.history), before);
   });
 
   await t.step("draws the three figures with their content", () => {
     const data = sampleData();
     const html = renderReport(data);
     assert.match(html, /<h1>magnet on synthetic \(cpu\)<\/h1>/);
-    assert.ok(html.includes("magnet-rule error") && html.includes("k-NN error"));
-    assert.ok(html.includes("precision@1") && html.includes("MAP@R") && html.includes("NMI"));
     // One dot per test embedding (all drawn: fewer than the subsample limit) and one diamond per
     // centre, each in its class colour.
     assert.equal(count(html, '<circle class="k'), 300);
@@ -106,18 +164,175 @@ Deno.test("renderReport", async (t) => {
     assert.ok(html.includes("iteration 450: loss"));
     // The null magnet error at iteration 250 is left out of its line; k-NN error is there.
     assert.ok(!html.includes("iteration 250: magnet-rule error"));
-    assert.ok(html.includes("iteration 250: k-NN error 4.00%"));
+    assert.ok(html.includes("iteration 250: 5-NN error 4.00%"));
+    // Both charts run from iteration 0 to the run's end.
+    for (const id of ["fig-loss", "fig-error"]) {
+      const svg = first(html, new RegExp(`id="${id}"(.*?)</svg>`, "s"))!;
+      assert.match(svg, /text-anchor="middle">0<\/text>/);
+      assert.match(svg, /text-anchor="middle">1000<\/text>/);
+    }
   });
 
-  await t.step("formats summary values by their keys", () => {
+  await t.step("names the metrics in words, the same everywhere", () => {
     const html = renderReport(sampleData());
-    assert.match(html, /knnError<\/th><td>2\.83%<\/td>/);
-    assert.match(html, /magnetError<\/th><td>—<\/td>/);
-    assert.match(html, /trainSeconds<\/th><td>3 min 6 s<\/td>/);
-    assert.match(html, /stepMs<\/th><td>12\.5 ms<\/td>/);
+    const words = ["magnet-rule error", "5-NN error", "precision@1", "R-precision", "MAP@R", "NMI"];
+    const summary = first(html, /<h2>Summary<\/h2>(.*?)<\/table>/s)!;
+    const legend = first(html, /id="fig-error"(.*?)<\/svg>/s)!;
+    const table = first(html, /<table class="metrics">(.*?)<\/table>/s)!;
+    for (const word of words) {
+      assert.ok(summary.includes(`<th scope="row">${word}</th>`), `summary: ${word}`);
+      assert.ok(legend.includes(`>${word}</text>`), `legend: ${word}`);
+      assert.ok(table.includes(`<th>${word}</th>`), `table: ${word}`);
+    }
+    // No field names of the code leak into the page.
+    for (const key of ["knnError", "magnetError", "precisionAt1", "rPrecision", "mapAtR"]) {
+      assert.ok(!html.includes(key), key);
+    }
+    // k-NN is named by the k it was measured with.
+    const data = sampleData();
+    data.summary.knnK = 7;
+    const seven = renderReport(data);
+    assert.ok(seven.includes("7-NN error") && !seven.includes("5-NN error"));
+  });
+
+  await t.step("gives every metric in percent, one unit per column", () => {
+    const html = renderReport(sampleData());
+    const row = (name: string) =>
+      first(html, new RegExp(`<th scope="row">${name}</th><td>([^<]*)</td>`));
+    assert.equal(row("magnet-rule error"), "5.17%");
+    assert.equal(row("5-NN error"), "2.83%");
+    assert.equal(row("precision@1"), "95.61%");
+    assert.equal(row("R-precision"), "80.12%");
+    assert.equal(row("MAP@R"), "70.00%");
+    assert.equal(row("NMI"), "85.04%");
+    // The metrics table names each column's unit once, in its second header row, and its cells
+    // are bare numbers in that unit.
+    const table = first(html, /<table class="metrics">(.*?)<\/table>/s)!;
+    assert.match(
+      table,
+      /<tr class="units"><th><\/th><th>s<\/th><th>%<\/th><th>%<\/th><th>%<\/th><th>%<\/th><th>%<\/th><th>%<\/th><\/tr>/,
+    );
+    const body = first(table, /<tbody>(.*)<\/tbody>/s)!;
+    assert.doesNotMatch(body, /%|ms|min/);
+    assert.match(
+      body,
+      /<tr><td>1,000<\/td><td>20\.0<\/td><td>5\.00<\/td><td>4\.00<\/td><td>96\.00<\/td>/,
+    );
+  });
+
+  await t.step("gives the run's duration once, the same in the subtitle and the summary", () => {
+    const html = renderReport(sampleData());
+    const subtitle = first(html, /<p class="sub">([^<]*)<\/p>/)!;
+    assert.equal(subtitle, "Deep metric learning run report · 1,000 iterations in 3 min 6 s");
+    // Both read summary.time.seconds (186.2 s), not the last history point's 20 s.
+    const wall = first(html, /<th scope="row">wall time<\/th><td>([^<]*)</);
+    assert.equal(wall, "3 min 6 s");
+    assert.equal(first(subtitle, / in (.*)$/), wall);
+    assert.equal(first(html, /<th scope="row">iterations<\/th><td>([^<]*)</), "1,000");
+    assert.equal(first(html, /<th scope="row">one step<\/th><td>([^<]*)</), "12.5 ms");
+    assert.equal(first(html, /<th scope="row">evaluations<\/th><td>([^<]*)</), "4 × 1.5 s");
     // Nested settings are listed with dotted keys.
     assert.match(html, /data\.name<\/th><td>blobs<\/td>/);
     assert.match(html, /hidden<\/th><td>\[32,16\]<\/td>/);
+  });
+
+  await t.step("summarises a run without a final evaluation or magnet rule", () => {
+    const data = sampleData();
+    data.summary.metrics = null;
+    data.summary.time = { ...data.summary.time, refreshes: { count: 0, secondsEach: null } };
+    let html = renderReport(data);
+    assertWellFormed(html);
+    assert.match(html, /test metrics<\/th><td>none: the run ended without a final evaluation/);
+    assert.ok(!html.includes("index refreshes"));
+    // A baseline: no magnet rule anywhere, not even an empty column or a dash.
+    const baseline = sampleData();
+    baseline.summary.metrics!.magnetError = null;
+    for (const h of baseline.history) if (h.test) h.test.magnetError = null;
+    // Baselines keep no cluster index either.
+    delete baseline.embedding.centres;
+    delete baseline.embedding.centreClasses;
+    html = renderReport(baseline);
+    assertWellFormed(html);
+    assert.ok(!html.includes("magnet-rule error"));
+    assert.ok(!html.includes("magnet rule"));
+  });
+
+  await t.step("draws a single evaluation as points with their values", () => {
+    const html = renderReport(singleEvaluation(sampleData()));
+    assertWellFormed(html);
+    const svg = first(html, /id="fig-error"(.*?)<\/svg>/s)!;
+    // No line to draw from one point; each metric is a large marker with its value beside it.
+    assert.ok(!svg.includes('class="ln thick"'));
+    assert.equal(count(svg, 'r="4.5"'), 6);
+    for (
+      const label of [
+        "magnet-rule error 5.17%",
+        "5-NN error 2.83%",
+        "precision@1 95.61%",
+        "R-precision 80.12%",
+        "MAP@R 70.00%",
+        "NMI 85.04%",
+      ]
+    ) {
+      assert.match(svg, new RegExp(`<text class="val"[^>]*>${label}</text>`), label);
+    }
+    // The labels of one panel do not overlap: at least 14 units apart vertically.
+    const ys = [...svg.matchAll(/<text class="val" x="([\d.]+)" y="([\d.]+)"/g)]
+      .map((m) => [Number(m[1]), Number(m[2])]);
+    for (let i = 0; i < ys.length; i++) {
+      for (let j = i + 1; j < ys.length; j++) {
+        if (Math.abs(ys[i][0] - ys[j][0]) < 1) {
+          assert.ok(Math.abs(ys[i][1] - ys[j][1]) >= 13.9, `${ys[i]} and ${ys[j]}`);
+        }
+      }
+    }
+    assert.match(caption(html, "error"), /1 evaluation,.*a single point with its value/);
+    // A single logged loss is a point with its value too.
+    const data = sampleData();
+    data.history = [{ iteration: 0, loss: null, seconds: 0 }, {
+      iteration: 50,
+      loss: 0.25,
+      seconds: 1,
+    }];
+    const loss = first(renderReport(data), /id="fig-loss"(.*?)<\/svg>/s)!;
+    assert.match(loss, /<circle[^>]*r="4\.5"/);
+    assert.match(loss, /<text class="val"[^>]*>loss 0\.25<\/text>/);
+  });
+
+  await t.step("captions every figure with what it shows", () => {
+    const html = renderReport(sampleData());
+    assert.equal(count(html, "<figcaption>"), 3);
+    assert.match(caption(html, "loss"), /^The training loss against the training step/);
+    assert.match(caption(html, "error"), /^The test set&#39;s scores at 4 evaluations/);
+    assert.match(caption(html, "error"), /magnet rule.*5-NN.*precision@1.*R-precision.*NMI/);
+    assert.match(caption(html, "embedding"), /^Projection: PCA/);
+    assert.match(html, /<h2>3\. Test embeddings \(PCA\)<\/h2>/);
+  });
+
+  await t.step("states the share of variance PCA's two components explain", () => {
+    const data = sampleData();
+    const html = renderReport(data);
+    const m = caption(html, "embedding").match(
+      /The two components explain (\d+\.\d)% of the variance \(PC 1 (\d+\.\d)%, PC 2 (\d+\.\d)%\)/,
+    );
+    assert.ok(m, "variance shares in the caption");
+    // The shares are the variances of the projected coordinates over the data's total variance.
+    const { points, dim } = data.embedding;
+    const n = points.length / dim;
+    const variance = (get: (i: number) => number) => {
+      let mean = 0, sq = 0;
+      for (let i = 0; i < n; i++) mean += get(i) / n;
+      for (let i = 0; i < n; i++) sq += (get(i) - mean) ** 2 / n;
+      return sq;
+    };
+    let total = 0;
+    for (let j = 0; j < dim; j++) total += variance((i) => points[i * dim + j]);
+    const xy = projectTo2d(points, dim).points;
+    const pc1 = variance((i) => xy[2 * i]) / total, pc2 = variance((i) => xy[2 * i + 1]) / total;
+    assert.equal(m[2], (100 * pc1).toFixed(1));
+    assert.equal(m[3], (100 * pc2).toFixed(1));
+    assert.ok(Math.abs(Number(m[1]) - 100 * (pc1 + pc2)) < 0.051);
+    assert.ok(html.includes(`PC 1 (${(100 * pc1).toFixed(1)}% of variance)`));
   });
 
   await t.step("escapes every interpolated string", () => {
@@ -126,7 +341,6 @@ Deno.test("renderReport", async (t) => {
     data.title = `<script>alert(1)</script> ${nasty}`;
     data.embedding.classNames[1] = nasty;
     data.config = { [nasty]: nasty };
-    data.summary = { [nasty]: nasty };
     const html = renderReport(data);
     assertWellFormed(html);
     assert.ok(!html.includes(nasty));
@@ -167,9 +381,17 @@ Deno.test("renderReport", async (t) => {
     const broken = sampleData();
     broken.embedding.points[5] = NaN;
     broken.history[3].loss = Infinity;
+    broken.history[5].test = { ...broken.history[5].test!, nmi: NaN };
+    broken.summary.time = { ...broken.summary.time, seconds: NaN, msPerStep: Infinity };
+    broken.summary.metrics!.rPrecision = NaN;
     const html = renderReport(broken);
     assertWellFormed(html);
     assert.equal(count(html, '<circle class="k'), 299);
+    assert.equal(first(html, /<th scope="row">R-precision<\/th><td>([^<]*)</), "—");
+    assert.equal(
+      first(html, /<p class="sub">([^<]*)<\/p>/),
+      "Deep metric learning run report · 1,000 iterations",
+    );
   });
 
   await t.step("subsamples large sets deterministically and stays small", () => {
@@ -178,6 +400,10 @@ Deno.test("renderReport", async (t) => {
     assert.equal(count(html, '<circle class="k'), 2000);
     assert.equal(renderReport(data, { maxPoints: 2000 }), html);
     assert.ok(html.length < 1.5e6, `${html.length} bytes`);
+    assert.match(
+      caption(html, "embedding"),
+      /one test embedding \(2,000 of 5,000, evenly spaced\)/,
+    );
   });
 
   await t.step("rejects inconsistent embeddings and unknown options", () => {
@@ -188,6 +414,7 @@ Deno.test("renderReport", async (t) => {
       () => renderReport(sampleData(), { projection: "tsne" as "pca" }),
       MagnetInputError,
     );
+    assert.throws(() => renderReport(sampleData(), { maxPoints: 0 }), MagnetInputError);
   });
 });
 
@@ -307,10 +534,17 @@ Deno.test("renderReport with UMAP is opt-in and deterministic", async () => {
   const html = renderReport(data, { projection: "umap", seed: 3 });
   assertWellFormed(html);
   assert.ok(html.includes("UMAP 1") && html.includes("seed 3"));
+  assert.match(html, /<h2>3\. Test embeddings \(UMAP\)<\/h2>/);
+  assert.match(caption(html, "embedding"), /^Projection: UMAP \(15 neighbours, seed 3\)/);
+  assert.ok(!caption(html, "embedding").includes("variance"));
   assert.equal(count(html, '<circle class="k'), 200);
   assert.equal(count(html, 'class="ctr k'), 12);
   assert.equal(renderReport(data, { projection: "umap", seed: 3 }), html);
+  // PCA stays the default after UMAP was loaded.
+  assert.match(renderReport(data), /<h2>3\. Test embeddings \(PCA\)<\/h2>/);
   // Too few points for a neighbour graph: the map falls back to PCA and says so.
   const tiny = renderReport(sampleData({ n: 6 }), { projection: "umap", seed: 3 });
-  assert.ok(tiny.includes("too few points for UMAP"));
+  assertWellFormed(tiny);
+  assert.match(caption(tiny, "embedding"), /^Projection: PCA \(too few points for UMAP\)/);
+  assert.match(caption(tiny, "embedding"), /The two components explain/);
 });

@@ -1,0 +1,65 @@
+/**
+ * What the report is drawn from: the run's title, settings, typed summary, history and test
+ * embeddings, and the options of the drawing. Types only; `renderReport` (report.ts) reads them.
+ */
+import type { EvalMetrics } from "../eval/evaluate.ts";
+import type { HistoryPoint } from "../train/trainer.ts";
+import type { RunTimes } from "../train/times.ts";
+
+/** The test embeddings to map, with their classes and optionally the cluster centres. */
+export interface EmbeddingData {
+  /** Row-major n x dim embeddings. */
+  points: Float32Array;
+  /** Width of an embedding row. */
+  dim: number;
+  /** Class of each row: an index into `classNames`. */
+  labels: Int32Array;
+  /** Name of each class. */
+  classNames: string[];
+  /** Cluster centres in the same space (n_centres x dim), optional. */
+  centres?: Float32Array;
+  /** Class of each centre. */
+  centreClasses?: Int32Array;
+}
+
+/**
+ * A finished run in numbers: its final test metrics, its length and where its time went. The
+ * report's subtitle and its summary table both read the run's duration from `time.seconds`.
+ */
+export interface RunSummary {
+  /** The final evaluation (errors and scores as fractions in [0, 1]), or null when there was none. */
+  metrics: EvalMetrics | null;
+  /** Steps done. */
+  iterations: number;
+  /** Wall time of the run and per step, refresh and evaluation (see `runTimes`). */
+  time: RunTimes;
+  /** The k of the k-NN error, so it is named as it was measured ("5-NN error"). Default 5. */
+  knnK?: number;
+}
+
+/** Everything the report shows. */
+export interface ReportData {
+  /** The page's heading, e.g. "magnet on MNIST (webgpu)". */
+  title: string;
+  /** Settings to list in a table; nested plain objects are listed with dotted keys. */
+  config: Record<string, unknown>;
+  /** The run's final metrics and timings. */
+  summary: RunSummary;
+  /** The training log, in any order (it is sorted by iteration). */
+  history: HistoryPoint[];
+  /** The test embeddings to map. */
+  embedding: EmbeddingData;
+}
+
+/** How `renderReport` draws the embedding map. */
+export interface ReportOptions {
+  /**
+   * The 2-D projection of the embedding map. "umap" needs `loadUmap()` to have been awaited first
+   * and takes some seconds for a few thousand points. Default "pca".
+   */
+  projection?: "pca" | "umap";
+  /** Seed of UMAP's random choices; the same seed gives the same map. Default 1. */
+  seed?: number;
+  /** Most embedding points drawn (a deterministic subsample beyond it). Default 3000. */
+  maxPoints?: number;
+}
