@@ -49,6 +49,7 @@ export {
   MAX_RANK,
   type OpName,
   type OpSpec,
+  type PatchGeometry,
   type Shape,
   Tensor,
   Variable,
@@ -73,6 +74,9 @@ export {
   mul,
   neg,
   oneHot,
+  type Padding,
+  patches,
+  patchGeometry,
   relu,
   reshape,
   segmentSum,
@@ -87,6 +91,7 @@ export {
   tanh,
   type TensorLike,
   transpose,
+  unpatches,
   where,
 } from "./src/graph/ops.ts";
 export {
@@ -101,6 +106,15 @@ export {
   squaredDistancesExact,
   sumAll,
 } from "./src/graph/functions.ts";
+export {
+  avgPool2d,
+  columnMoments,
+  conv2d,
+  type Conv2dOptions,
+  globalAvgPool,
+  maxPool2d,
+  normalize,
+} from "./src/graph/conv.ts";
 export { gradients } from "./src/graph/autodiff.ts";
 export {
   assertGradcheck,
@@ -146,6 +160,9 @@ export {
 
 // Model and optimizers
 export { createMlp, Mlp, type MlpInit, type MlpOptions } from "./src/nn/mlp.ts";
+export { Cnn, type CnnOptions, createCnn } from "./src/nn/cnn.ts";
+export type { CnnSpec, MlpSpec, Model, ModelSpec } from "./src/nn/model.ts";
+export { createModel, restoreModel } from "./src/nn/models.ts";
 export {
   adam,
   type AdamOptions,
@@ -204,11 +221,13 @@ export {
 export {
   DEFAULT_CONFIG,
   type LossKind,
+  type ModelKind,
   type OptimizerKind,
   resolveConfig,
   type TrainConfig,
 } from "./src/train/config.ts";
 export { DEFAULT_CHUNK_ROWS, embed } from "./src/nn/embed.ts";
+export { classifyEmbeddings } from "./src/eval/classifier.ts";
 export {
   type Classifier,
   classify,
@@ -241,4 +260,6 @@ export {
   renderReport,
   type ReportData,
   type ReportOptions,
+  type RunSummary,
 } from "./src/report/report.ts";
+export { type RunTimes, runTimes } from "./src/train/times.ts";

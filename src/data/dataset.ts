@@ -24,6 +24,11 @@ export interface Dataset {
   /** Names of the feature columns, when the source has them (CSV headers). */
   featureNames?: string[];
   /**
+   * For images: each row is one, [height, width, channels] flattened channels last (what a CNN
+   * needs to see rows as images). Absent for tables.
+   */
+  imageShape?: readonly [number, number, number];
+  /**
    * Where each row stands in its source, 1-based, as messages name it (a CSV file's line, header
    * included); absent when it is the row's position. Subsets carry it, so a message about a row of
    * a split still names the row of the file.
@@ -65,6 +70,7 @@ export function subset(d: Dataset, indices: ArrayLike<number>): Dataset {
   }
   const out: Dataset = { features, dim, labels, classNames: d.classNames.slice(), sourceRows };
   if (d.featureNames) out.featureNames = d.featureNames.slice();
+  if (d.imageShape) out.imageShape = d.imageShape;
   return out;
 }
 

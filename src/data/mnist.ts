@@ -55,5 +55,6 @@ export async function loadMnist(): Promise<Dataset> {
     dim: MNIST_DIM,
     labels,
     classNames: ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"],
+    imageShape: [MNIST_SIDE, MNIST_SIDE, 1],
   };
 }

@@ -6,7 +6,7 @@
 import type { Backend } from "../backend/backend.ts";
 import type { Dataset } from "../data/dataset.ts";
 import { buildClusterIndex, type ClusterIndex } from "../index/cluster_index.ts";
-import type { Mlp } from "../nn/mlp.ts";
+import type { Model } from "../nn/model.ts";
 import type { Classifier } from "./classifier.ts";
 import { embed } from "../nn/embed.ts";
 import { errorRate, knnClassify } from "./knn.ts";
@@ -64,7 +64,7 @@ export interface Evaluation {
 /** Evaluates `model` on `test` with `train` as the reference set. */
 export async function evaluate(
   backend: Backend,
-  model: Mlp,
+  model: Model,
   train: Dataset,
   test: Dataset,
   options: EvaluateOptions,

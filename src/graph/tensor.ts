@@ -66,14 +66,23 @@ export type OpSpec =
  * (and as needed after), giving an outHeight x outWidth grid of windows.
  */
 export interface PatchGeometry {
+  /** Image height in pixels. */
   readonly height: number;
+  /** Image width in pixels. */
   readonly width: number;
+  /** Window height. */
   readonly kh: number;
+  /** Window width. */
   readonly kw: number;
+  /** Pixels between windows, both ways. */
   readonly stride: number;
+  /** Rows of zeros above the image. */
   readonly padTop: number;
+  /** Columns of zeros left of the image. */
   readonly padLeft: number;
+  /** Rows of windows. */
   readonly outHeight: number;
+  /** Columns of windows. */
   readonly outWidth: number;
 }
 

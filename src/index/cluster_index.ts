@@ -34,6 +34,40 @@ export class ClusterIndex {
     readonly members: readonly Int32Array[],
   ) {}
 
+  /**
+   * An index saved as centres, cluster classes and the assignment of each of `rows` training rows
+   * (as a checkpoint keeps it), checked against the data it will serve.
+   */
+  static restore(
+    dim: number,
+    saved: { centres: Float32Array; clusterClass: Int32Array; assignment: Int32Array },
+    rows: number,
+    classes: number,
+  ): ClusterIndex {
+    const { centres, clusterClass, assignment } = saved;
+    const clusters = clusterClass.length;
+    if (
+      assignment.length !== rows || centres.length !== clusters * dim ||
+      assignment.some((c) => !(c >= 0 && c < clusters)) ||
+      clusterClass.some((c) => !(c >= 0 && c < classes))
+    ) {
+      throw new MagnetInputError(
+        `the saved cluster index does not fit this data (${assignment.length} rows assigned to ` +
+          `${clusters} clusters of ${centres.length / Math.max(clusters, 1)} values; the data ` +
+          `has ${rows} rows and the embedding ${dim} values)`,
+      );
+    }
+    const members: number[][] = Array.from({ length: clusters }, () => []);
+    assignment.forEach((c, i) => members[c].push(i));
+    return new ClusterIndex(
+      dim,
+      centres,
+      clusterClass,
+      assignment,
+      members.map((m) => Int32Array.from(m)),
+    );
+  }
+
   /** Number of clusters. */
   get numClusters(): number {
     return this.clusterClass.length;

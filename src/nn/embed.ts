@@ -6,12 +6,12 @@ import { MagnetInputError } from "../errors.ts";
 import type { Backend, Executable } from "../backend/backend.ts";
 import { Graph } from "../graph/tensor.ts";
 import { compileOnce } from "../backend/compile_once.ts";
-import type { Mlp } from "./mlp.ts";
+import type { Model } from "./model.ts";
 
 /** Rows per chunk unless told otherwise: large enough to amortise a dispatch, small in memory. */
 export const DEFAULT_CHUNK_ROWS = 2048;
 
-function executableFor(backend: Backend, model: Mlp, rows: number): Promise<Executable> {
+function executableFor(backend: Backend, model: Model, rows: number): Promise<Executable> {
   return compileOnce(backend, model, `embed ${rows}`, () => {
     const g = new Graph();
     return backend.compile({ outputs: [model.forward(g.input("x", [rows, model.inputDim]))] });
@@ -24,7 +24,7 @@ function executableFor(backend: Backend, model: Mlp, rows: number): Promise<Exec
  */
 export async function embed(
   backend: Backend,
-  model: Mlp,
+  model: Model,
   rows: Float32Array,
   chunkRows: number = DEFAULT_CHUNK_ROWS,
 ): Promise<Float32Array> {

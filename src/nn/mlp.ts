@@ -5,6 +5,8 @@
 import { MagnetInputError, ShapeError } from "../errors.ts";
 import { add, matmul, relu, reshape } from "../graph/ops.ts";
 import { formatShape, type Tensor, Variable } from "../graph/tensor.ts";
+import type { Update } from "../backend/backend.ts";
+import type { MlpSpec, Model } from "./model.ts";
 import { Random } from "../util/random.ts";
 
 /** Weight initialisation: He (normal, variance 2 / fan-in) or Glorot (normal, 2 / (fan-in + fan-out)). */
@@ -23,13 +25,21 @@ export interface MlpOptions {
 }
 
 /** A multilayer perceptron. */
-export class Mlp {
+export class Mlp implements Model {
   /** Creates the model from its layer widths and existing parameters (see {@link createMlp}). */
   constructor(
     readonly sizes: readonly number[],
     readonly weights: readonly Variable[],
     readonly biases: readonly Variable[],
   ) {}
+
+  /** The architecture. */
+  get spec(): MlpSpec {
+    return { kind: "mlp", sizes: [...this.sizes] };
+  }
+
+  /** An MLP has no state besides its parameters. */
+  readonly state: readonly Variable[] = [];
 
   /** Width of the input rows. */
   get inputDim(): number {
@@ -49,6 +59,11 @@ export class Mlp {
   /** The embeddings [N, outputDim] of rows `x` [N, inputDim], in x's graph. */
   forward(x: Tensor): Tensor {
     return this.apply(x, this.parameters.map((p) => x.graph.variable(p)));
+  }
+
+  /** The same in training: an MLP updates nothing besides its parameters. */
+  trainingForward(x: Tensor): { output: Tensor; updates: Update[] } {
+    return { output: this.forward(x), updates: [] };
   }
 
   /**

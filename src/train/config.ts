@@ -16,8 +16,14 @@ export type OptimizerKind = "adam" | "sgd";
 export interface TrainConfig {
   /** Default "magnet". */
   loss: LossKind;
-  /** Hidden layer widths. Default [256, 128]. */
+  /** The network: a multilayer perceptron, or a CNN for image data. Default "mlp". */
+  model: ModelKind;
+  /** Hidden (dense) layer widths; a CNN's come after its convolutions. Default [256, 128]. */
   hidden: number[];
+  /** CNN only: channels of each 3 x 3 convolution block (each halves the image). Default [32, 64]. */
+  conv: number[];
+  /** CNN only: normalisation after each convolution. Default "batch". */
+  norm: "batch" | "none";
   /** Embedding width. Default 64. */
   embeddingDim: number;
   /** Training steps. Default 6000. */
@@ -52,10 +58,16 @@ export interface TrainConfig {
   logEvery: number;
 }
 
+/** Which network embeds the rows. */
+export type ModelKind = "mlp" | "cnn";
+
 /** The defaults of every setting. */
 export const DEFAULT_CONFIG: Readonly<TrainConfig> = Object.freeze({
   loss: "magnet",
+  model: "mlp",
   hidden: [256, 128],
+  conv: [32, 64],
+  norm: "batch",
   embeddingDim: 64,
   iterations: 6000,
   m: 12,
@@ -112,7 +124,22 @@ export function resolveConfig(options: Partial<TrainConfig> = {}): TrainConfig {
   const defined = Object.fromEntries(
     Object.entries(options).filter(([key, v]) => key in DEFAULT_CONFIG && v !== undefined),
   );
-  const c: TrainConfig = { ...DEFAULT_CONFIG, hidden: [...DEFAULT_CONFIG.hidden], ...defined };
+  const c: TrainConfig = {
+    ...DEFAULT_CONFIG,
+    hidden: [...DEFAULT_CONFIG.hidden],
+    conv: [...DEFAULT_CONFIG.conv],
+    ...defined,
+  };
+  if (c.model !== "mlp" && c.model !== "cnn") {
+    throw new MagnetInputError(`model (--model) must be mlp or cnn, got "${c.model}"`);
+  }
+  if (!Array.isArray(c.conv)) {
+    throw new MagnetInputError(`convolution channels (--conv) must be a list, got ${c.conv}`);
+  }
+  c.conv.forEach((h) => integer("convolution channels (--conv)", h, 1, 4096));
+  if (c.norm !== "batch" && c.norm !== "none") {
+    throw new MagnetInputError(`norm (--norm) must be batch or none, got "${c.norm}"`);
+  }
   if (!isLossKind(c.loss)) {
     throw new MagnetInputError(
       `loss must be one of ${Object.keys(LOSSES).join(", ")}, got "${c.loss}"`,

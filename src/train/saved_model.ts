@@ -6,8 +6,8 @@
 import { MagnetInputError } from "../errors.ts";
 import type { Backend } from "../backend/backend.ts";
 import { type Standardization, standardize } from "../data/preprocess.ts";
-import { Variable } from "../graph/tensor.ts";
-import { Mlp } from "../nn/mlp.ts";
+import type { Model, ModelSpec } from "../nn/model.ts";
+import { restoreModel } from "../nn/models.ts";
 import { type Classifier, classifyEmbeddings } from "../eval/classifier.ts";
 import { encodeArray, type EncodedArray, writeFileAtomic } from "../io/files.ts";
 import { JsonFields } from "../io/json_fields.ts";
@@ -18,8 +18,8 @@ export type { Classifier };
 
 /** A model ready to embed and classify rows. */
 export interface SavedModel {
-  /** The embedding network, parameters as saved. */
-  model: Mlp;
+  /** The embedding network, its parameters and state as saved. */
+  model: Model;
   /** The loss it was trained with. */
   loss: LossKind;
   /** Names of the classes predictions index into. */
@@ -34,10 +34,12 @@ export interface SavedModel {
 
 interface ModelFile {
   format: "magnet-model";
-  version: 1;
+  version: 2;
   loss: LossKind;
-  sizes: number[];
-  parameters: Record<string, EncodedArray>;
+  /** The architecture (see nn/model.ts). */
+  model: ModelSpec;
+  /** Every parameter and every state variable, by name. */
+  variables: Record<string, EncodedArray>;
   classNames: string[];
   featureNames: string[] | null;
   standardization: { mean: EncodedArray; scale: EncodedArray } | null;
@@ -54,17 +56,17 @@ interface ModelFile {
 
 /** Writes `saved` (with the parameters' current values on `backend`) to `path`, atomically. */
 export async function saveModel(path: string, backend: Backend, saved: SavedModel): Promise<void> {
-  const parameters: Record<string, EncodedArray> = {};
-  for (const p of saved.model.parameters) {
-    parameters[p.name] = encodeArray(Float32Array.from(await backend.readVariable(p)));
+  const variables: Record<string, EncodedArray> = {};
+  for (const v of [...saved.model.parameters, ...saved.model.state]) {
+    variables[v.name] = encodeArray(Float32Array.from(await backend.readVariable(v)));
   }
   const c = saved.classifier;
   const file: ModelFile = {
     format: "magnet-model",
-    version: 1,
+    version: 2,
     loss: saved.loss,
-    sizes: [...saved.model.sizes],
-    parameters,
+    model: saved.model.spec,
+    variables,
     classNames: saved.classNames,
     featureNames: saved.featureNames,
     standardization: saved.standardization === null ? null : {
@@ -107,23 +109,37 @@ export async function loadModel(path: string): Promise<SavedModel> {
     throw new MagnetInputError(`${path} is not a magnet model file (not JSON)`);
   }
   const file: JsonFields = new JsonFields(path, "", raw);
-  if (
-    raw === null || typeof raw !== "object" || file.get("format") !== "magnet-model" ||
-    file.get("version") !== 1
-  ) {
-    throw new MagnetInputError(`${path} is not a magnet model file (format/version missing)`);
+  if (raw === null || typeof raw !== "object" || file.get("format") !== "magnet-model") {
+    throw new MagnetInputError(`${path} is not a magnet model file (format missing)`);
+  }
+  const version = file.get("version");
+  if (version !== 1 && version !== 2) {
+    file.fail("version", "1 or 2", version);
   }
   const loss = file.get("loss");
   if (!["magnet", "triplet", "softmax"].includes(loss as string)) {
     file.fail("loss", "magnet, triplet or softmax", loss);
   }
-  const sizes = file.array("sizes");
-  if (
-    sizes.length < 2 || !sizes.every((s) => typeof s === "number" && Number.isInteger(s) && s > 0)
-  ) {
-    file.fail("sizes", "at least two positive integers (the layer widths)", sizes);
+  const spec = version === 1
+    ? { kind: "mlp" as const, sizes: file.array("sizes") }
+    : readSpec(file);
+  if (spec.kind === "mlp") {
+    const sizes = spec.sizes;
+    if (
+      sizes.length < 2 ||
+      !sizes.every((s) => typeof s === "number" && Number.isInteger(s) && s > 0)
+    ) {
+      file.fail(version === 1 ? "sizes" : "model.sizes", "at least two layer widths", sizes);
+    }
   }
-  const widths = sizes as number[];
+  // Version 1 (MLP only) kept its parameters under "parameters".
+  const values: JsonFields = file.object(version === 1 ? "parameters" : "variables");
+  const decoded: Record<string, Float32Array> = {};
+  for (const name of Object.keys(values.raw as object)) {
+    decoded[name] = values.encoded(name, "float32");
+  }
+  const model = restoreModel(spec as ModelSpec, decoded, path);
+  const widths = [model.inputDim, model.outputDim];
   const classNames = file.array("classNames");
   if (!classNames.every((c) => typeof c === "string")) {
     file.fail("classNames", "a list of strings", classNames);
@@ -136,22 +152,6 @@ export async function loadModel(path: string): Promise<SavedModel> {
       featureNames.every((f) => typeof f === "string"))
   ) {
     file.fail("featureNames", `null or ${widths[0]} column names`, featureNames);
-  }
-  const parameters: JsonFields = file.object("parameters");
-  const weights: Variable[] = [];
-  const biases: Variable[] = [];
-  for (let i = 0; i + 1 < widths.length; i++) {
-    const w = `mlp.${i}.weight`, b = `mlp.${i}.bias`;
-    const weight = parameters.encoded(w, "float32");
-    const bias = parameters.encoded(b, "float32");
-    if (weight.length !== widths[i] * widths[i + 1] || bias.length !== widths[i + 1]) {
-      parameters.fail(w, `${widths[i]} x ${widths[i + 1]} weights and ${widths[i + 1]} biases`, [
-        weight.length,
-        bias.length,
-      ]);
-    }
-    weights.push(new Variable(w, [widths[i], widths[i + 1]], weight));
-    biases.push(new Variable(b, [widths[i + 1]], bias));
   }
   const outDim = widths[widths.length - 1];
   const c: JsonFields = file.object("classifier");
@@ -202,7 +202,7 @@ export async function loadModel(path: string): Promise<SavedModel> {
     }
   }
   return {
-    model: new Mlp(widths, weights, biases),
+    model,
     loss: loss as LossKind,
     classNames: names,
     featureNames: featureNames as string[] | null,
@@ -234,4 +234,31 @@ export async function classify(
     saved.model.outputDim,
   );
   return { embeddings, predicted };
+}
+
+/** A version 2 file's architecture, checked field by field (restoreModel checks the rest). */
+function readSpec(file: JsonFields): ModelSpec {
+  const m: JsonFields = file.object("model");
+  const kind = m.get("kind");
+  const list = (name: string) => {
+    const values = m.array(name);
+    if (!values.every((v) => typeof v === "number" && Number.isInteger(v) && v > 0)) {
+      m.fail(name, "positive integers", values);
+    }
+    return values as number[];
+  };
+  if (kind === "mlp") return { kind, sizes: list("sizes") };
+  if (kind !== "cnn") m.fail("kind", '"mlp" or "cnn"', kind);
+  const input = list("input");
+  if (input.length !== 3) m.fail("input", "[height, width, channels]", input);
+  const norm = m.get("norm");
+  if (norm !== "batch" && norm !== "none") m.fail("norm", '"batch" or "none"', norm);
+  return {
+    kind: "cnn",
+    input: input as [number, number, number],
+    conv: list("conv"),
+    dense: list("dense"),
+    embeddingDim: m.integer("embeddingDim", 1),
+    norm,
+  };
 }

@@ -8,7 +8,11 @@ import { gradients } from "../graph/autodiff.ts";
 import { allFinite } from "../graph/functions.ts";
 import { Graph, type Variable } from "../graph/tensor.ts";
 import { LOSSES } from "../losses/registry.ts";
-import { createMlp, type Mlp } from "../nn/mlp.ts";
+import { MagnetInputError } from "../errors.ts";
+import type { Dataset } from "../data/dataset.ts";
+import { cnnSpec } from "../nn/cnn.ts";
+import type { Model, ModelSpec } from "../nn/model.ts";
+import { createModel } from "../nn/models.ts";
 import { adam, type Optimizer, sgd } from "../optim/optimizer.ts";
 import type { TrainConfig } from "./config.ts";
 
@@ -28,33 +32,51 @@ export interface StepOutputs {
 export interface TrainingStep {
   readonly executable: Executable;
   readonly outputs: StepOutputs;
-  readonly model: Mlp;
+  readonly model: Model;
   readonly optimizer: Optimizer;
   /** The loss's own variables (a classifier head), trained with the model. */
   readonly lossVariables: readonly Variable[];
 }
 
-/** Builds and compiles the step for rows of `inputDim` features and `classes` classes. */
+/** The architecture the settings ask for, for rows of `train`. */
+export function modelSpecFor(config: TrainConfig, train: Dataset): ModelSpec {
+  if (config.model === "mlp") {
+    return { kind: "mlp", sizes: [train.dim, ...config.hidden, config.embeddingDim] };
+  }
+  if (train.imageShape === undefined) {
+    throw new MagnetInputError(
+      `--model cnn needs image rows (the bundled MNIST, or Fashion-MNIST); this data is a table ` +
+        `of ${train.dim} features: use --model mlp`,
+    );
+  }
+  return cnnSpec({
+    input: train.imageShape,
+    conv: config.conv,
+    dense: config.hidden,
+    embeddingDim: config.embeddingDim,
+    norm: config.norm,
+  });
+}
+
+/** Builds and compiles the step for the rows of `train`. */
 export async function compileStep(
   backend: Backend,
   config: TrainConfig,
-  inputDim: number,
-  classes: number,
+  train: Dataset,
 ): Promise<TrainingStep> {
   const loss = LOSSES[config.loss];
-  const model = createMlp({
-    sizes: [inputDim, ...config.hidden, config.embeddingDim],
-    seed: config.seed,
-  });
+  const model = createModel(modelSpecFor(config, train), config.seed);
+  const inputDim = train.dim, classes = train.classNames.length;
   const optimizer = config.optimizer === "adam"
     ? adam({ lr: config.lr })
     : sgd({ lr: config.lr, momentum: 0.9 });
   const lossVariables = loss.variables?.(config, classes) ?? [];
   const rows = config.m * config.d;
   const g = new Graph();
+  const forward = model.trainingForward(g.input("x", [rows, inputDim]));
   const built = loss.build(
     {
-      embeddings: model.forward(g.input("x", [rows, inputDim])),
+      embeddings: forward.output,
       clusterOf: g.input("clusterOf", [rows], "int32"),
       clusterClasses: g.input("clusterClasses", [config.m]),
       numClusters: config.m,
@@ -64,7 +86,8 @@ export async function compileStep(
   );
   const params = [...model.parameters, ...lossVariables];
   const grads = gradients(built.loss, params.map((p) => g.variable(p)));
-  const updates = optimizer.updates(params, grads);
+  // The optimizer's updates, and the model's own (running statistics).
+  const updates = [...optimizer.updates(params, grads), ...forward.updates];
   // The step applies its updates only if the loss and every value it writes are finite, so a
   // diverging run keeps its last good state on every backend (a NaN can hide behind a ReLU).
   const applied = allFinite([built.loss, ...updates.map(([, value]) => value)]);

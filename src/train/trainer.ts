@@ -9,7 +9,7 @@ import type { Backend, Executable } from "../backend/backend.ts";
 import type { Variable } from "../graph/tensor.ts";
 import { buildClusterIndex, ClusterIndex } from "../index/cluster_index.ts";
 import { LOSSES, type TrainingLoss } from "../losses/registry.ts";
-import type { Mlp } from "../nn/mlp.ts";
+import type { Model } from "../nn/model.ts";
 import type { Optimizer } from "../optim/optimizer.ts";
 import { ClassBatchSampler } from "../sample/class_batches.ts";
 import { type BatchPlan, NeighbourhoodSampler } from "../sample/neighbourhood.ts";
@@ -49,7 +49,7 @@ export class Trainer {
   /** The resolved settings. */
   readonly config: TrainConfig;
   /** The model being trained. */
-  readonly model: Mlp;
+  readonly model: Model;
   readonly #setup: TrainSetup;
   readonly #loss: TrainingLoss;
   readonly #backend: Backend;
@@ -69,6 +69,8 @@ export class Trainer {
   #recent: number[] = [];
   #history: HistoryPoint[] = [];
   #seconds = 0;
+  /** When the step clock last started (null while it is paused for a refresh or evaluation). */
+  #stepStart: number | null = null;
   #timings: TrainTimings = {
     steps: 0,
     stepCount: 0,
@@ -100,7 +102,7 @@ export class Trainer {
     const config = resolveConfig(options);
     const { train } = setup;
     preflight({ train, test: setup.test, config });
-    const step = await compileStep(setup.backend, config, train.dim, train.classNames.length);
+    const step = await compileStep(setup.backend, config, train);
     return new Trainer(setup, config, step);
   }
 
@@ -121,7 +123,12 @@ export class Trainer {
 
   /** Every variable the run owns: parameters, optimizer state, classifier head. */
   get variables(): Variable[] {
-    return [...this.model.parameters, ...this.#head, ...this.#optimizer.state];
+    return [
+      ...this.model.parameters,
+      ...this.#head,
+      ...this.#optimizer.state,
+      ...this.model.state,
+    ];
   }
 
   /** Steps between refreshes: the configured number, or one epoch. */
@@ -186,13 +193,19 @@ export class Trainer {
     return result.metrics;
   }
 
+  /** Seconds of the run so far, the step in progress included. */
+  #elapsed(): number {
+    const running = this.#stepStart === null ? 0 : (performance.now() - this.#stepStart) / 1000;
+    return this.#seconds + running;
+  }
+
   #pushHistory(test?: EvalMetrics): void {
     const w = this.#window;
     const last = this.#history[this.#history.length - 1];
     const point: HistoryPoint = {
       iteration: this.#iteration,
       loss: w.count > 0 ? w.sum / w.count : null,
-      seconds: this.#seconds,
+      seconds: this.#elapsed(),
     };
     if (last !== undefined && last.iteration === this.#iteration) {
       if (test !== undefined) last.test = test;
@@ -285,11 +298,13 @@ export class Trainer {
       }
       if (failure !== null) throw failure;
     };
-    let stepStart = performance.now();
+    this.#stepStart = performance.now();
     const pauseStepClock = () => {
-      const seconds = (performance.now() - stepStart) / 1000;
+      if (this.#stepStart === null) return;
+      const seconds = (performance.now() - this.#stepStart) / 1000;
       this.#timings.steps += seconds;
       this.#seconds += seconds;
+      this.#stepStart = null;
     };
     let status: TrainResult["status"] = "completed";
     // A CPU step never leaves the microtask queue; yielding now and then lets signals (Ctrl-C) and
@@ -315,7 +330,7 @@ export class Trainer {
           const metrics = await this.#evaluate();
           if (metrics !== null) this.#pushHistory(metrics);
         }
-        stepStart = performance.now();
+        this.#stepStart = performance.now();
       }
       if (performance.now() - lastYield > 50) {
         await new Promise((resolve) => setTimeout(resolve, 0));
@@ -344,7 +359,7 @@ export class Trainer {
         this.#pushHistory();
       }
       if (onProgress !== undefined && this.#recent.length > 0) {
-        const elapsed = this.#timings.steps + (performance.now() - stepStart) / 1000;
+        const elapsed = this.#timings.steps + (performance.now() - this.#stepStart!) / 1000;
         const rate = this.#timings.stepCount / Math.max(elapsed, 1e-9);
         onProgress({
           kind: "step",
@@ -445,29 +460,12 @@ export class Trainer {
     trainer.#iteration = state.iteration;
     trainer.#rng.state = state.rng;
     if (state.index !== null) {
-      const { centres, clusterClass, assignment } = state.index;
-      const rows = setup.train.labels.length, clusters = clusterClass.length;
-      const dim = trainer.model.outputDim;
-      if (
-        assignment.length !== rows || centres.length !== clusters * dim ||
-        assignment.some((c) => !(c >= 0 && c < clusters)) ||
-        clusterClass.some((c) => !(c >= 0 && c < setup.train.classNames.length))
-      ) {
-        throw new MagnetInputError(
-          `the saved cluster index does not fit this data (${assignment.length} rows assigned to ` +
-            `${clusters} clusters of ${centres.length / Math.max(clusters, 1)} values; the data ` +
-            `has ${rows} rows and the embedding ${dim} values)`,
-        );
-      }
-      const members: number[][] = Array.from({ length: clusters }, () => []);
-      assignment.forEach((c, i) => members[c].push(i));
       trainer.#useIndex(
-        new ClusterIndex(
+        ClusterIndex.restore(
           trainer.model.outputDim,
-          centres,
-          clusterClass,
-          assignment,
-          members.map((m) => Int32Array.from(m)),
+          state.index,
+          setup.train.labels.length,
+          setup.train.classNames.length,
         ),
       );
       if (state.sampler !== null) {

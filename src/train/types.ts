@@ -7,7 +7,7 @@ import type { Dataset } from "../data/dataset.ts";
 import type { EvalMetrics } from "../eval/evaluate.ts";
 import type { Classifier } from "../eval/classifier.ts";
 import type { ClusterIndex } from "../index/cluster_index.ts";
-import type { Mlp } from "../nn/mlp.ts";
+import type { Model } from "../nn/model.ts";
 import type { SamplerState } from "../sample/neighbourhood.ts";
 import type { TrainConfig } from "./config.ts";
 
@@ -126,7 +126,7 @@ export interface TrainResult {
   /** Total seconds. */
   seconds: number;
   /** The trained model (its parameters live on the backend). */
-  model: Mlp;
+  model: Model;
   /** The index of the final evaluation or last refresh (magnet only). */
   index: ClusterIndex | null;
   /** Test embeddings of the final evaluation. */

@@ -398,7 +398,11 @@ Deno.test("train command", async (t) => {
       const model = JSON.parse(Deno.readTextFileSync(`${out}/model.json`));
       for (
         const [change, message] of [
-          [{ sizes: undefined }, /broken\.json is damaged: sizes should be a list/],
+          [{ model: undefined }, /broken\.json is damaged: model should be an object/],
+          [
+            { model: { kind: "mlp", sizes: [6, 16, 5] } },
+            /broken\.json: "mlp\.1\.weight" should hold 80 values, found 64/,
+          ],
           [{ classNames: ["ant"] }, /centreClasses should be class indices below the 1 class/],
           [{ classifier: { kind: "tree" } }, /classifier\.kind should be "magnet" or "knn"/],
         ] as const

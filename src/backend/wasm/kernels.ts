@@ -6,6 +6,9 @@
  * runs alone on the calling thread or split across the worker pool (see threads.ts).
  *
  * Addresses are byte offsets; float data is f32, indices i32.
+ *
+ * One long file on purpose: the kernels share their job conventions (argument blocks, shares,
+ * vector loops with scalar tails), which are read once here rather than across files.
  */
 import { type FunctionBuilder, type Local, ModuleBuilder, type Operand } from "./assembler.ts";
 import { defaultMatmulConfig, emitMatmul, type MatmulConfig } from "./matmul_kernel.ts";

@@ -1,0 +1,234 @@
+/**
+ * A small convolutional embedding network for images: for each entry of `conv`, a 3 x 3
+ * convolution ("same" padding), batch normalisation, ReLU and a 2 x 2 max pool; then dense layers
+ * with ReLU, and a linear embedding. Rows are images flattened channels last, as the data sets
+ * give them.
+ *
+ * Batch normalisation trains on each batch's statistics and updates running means and variances
+ * (momentum 0.1, as PyTorch), which inference uses: they are state, saved with the model.
+ */
+import type { Update } from "../backend/backend.ts";
+import { MagnetInputError, ShapeError } from "../errors.ts";
+import { columnMoments, conv2d, maxPool2d, normalize } from "../graph/conv.ts";
+import { add, matmul, mul, relu, reshape } from "../graph/ops.ts";
+import { formatShape, type Tensor, Variable } from "../graph/tensor.ts";
+import { Random } from "../util/random.ts";
+import type { CnnSpec, Model } from "./model.ts";
+
+/** Momentum of the running statistics: running = (1 - m) running + m batch. */
+const MOMENTUM = 0.1;
+
+/** The variables of one convolution block. */
+interface ConvBlock {
+  kernel: Variable;
+  bias: Variable | null;
+  gamma: Variable | null;
+  beta: Variable | null;
+  runningMean: Variable | null;
+  runningVariance: Variable | null;
+}
+
+/** A convolutional network; make one with {@link createCnn}. */
+export class Cnn implements Model {
+  readonly #blocks: ConvBlock[];
+  readonly #dense: { weight: Variable; bias: Variable }[];
+
+  /** Builds the network from its architecture and its variables (see {@link createCnn}). */
+  constructor(readonly spec: CnnSpec, variables: ReadonlyMap<string, Variable>) {
+    const get = (name: string) => {
+      const v = variables.get(name);
+      if (v === undefined) throw new MagnetInputError(`the CNN has no variable "${name}"`);
+      return v;
+    };
+    const batch = spec.norm === "batch";
+    this.#blocks = spec.conv.map((_, i) => ({
+      kernel: get(`cnn.conv${i}.kernel`),
+      // Batch normalisation's shift makes a convolution bias redundant.
+      bias: batch ? null : get(`cnn.conv${i}.bias`),
+      gamma: batch ? get(`cnn.conv${i}.gamma`) : null,
+      beta: batch ? get(`cnn.conv${i}.beta`) : null,
+      runningMean: batch ? get(`cnn.conv${i}.runningMean`) : null,
+      runningVariance: batch ? get(`cnn.conv${i}.runningVariance`) : null,
+    }));
+    this.#dense = [...spec.dense, spec.embeddingDim].map((_, i) => ({
+      weight: get(`cnn.dense${i}.weight`),
+      bias: get(`cnn.dense${i}.bias`),
+    }));
+  }
+
+  /** Width of an input row: height x width x channels. */
+  get inputDim(): number {
+    const [h, w, c] = this.spec.input;
+    return h * w * c;
+  }
+
+  /** Width of the embedding. */
+  get outputDim(): number {
+    return this.spec.embeddingDim;
+  }
+
+  /** Every trained variable: kernels, biases, normalisation scales and shifts, dense layers. */
+  get parameters(): Variable[] {
+    return [
+      ...this.#blocks.flatMap((b) =>
+        [b.kernel, b.bias, b.gamma, b.beta].filter((v): v is Variable => v !== null)
+      ),
+      ...this.#dense.flatMap((d) => [d.weight, d.bias]),
+    ];
+  }
+
+  /** The running statistics of batch normalisation. */
+  get state(): Variable[] {
+    return this.#blocks.flatMap((b) =>
+      [b.runningMean, b.runningVariance].filter((v): v is Variable => v !== null)
+    );
+  }
+
+  forward(x: Tensor): Tensor {
+    return this.#run(x, false).output;
+  }
+
+  trainingForward(x: Tensor): { output: Tensor; updates: Update[] } {
+    return this.#run(x, true);
+  }
+
+  #run(x: Tensor, training: boolean): { output: Tensor; updates: Update[] } {
+    if (x.rank !== 2 || x.shape[1] !== this.inputDim) {
+      throw new ShapeError(
+        "Cnn.forward",
+        `expects rows [N, ${this.inputDim}], got ${formatShape(x.shape)}`,
+      );
+    }
+    const g = x.graph;
+    const n = x.shape[0];
+    const updates: Update[] = [];
+    let h = reshape(x, [n, ...this.spec.input]);
+    for (const block of this.#blocks) {
+      h = conv2d(h, g.variable(block.kernel), block.bias && g.variable(block.bias));
+      if (block.gamma !== null) {
+        const [, height, width, c] = h.shape;
+        const flat = reshape(h, [n * height * width, c]);
+        const mean = g.variable(block.runningMean!), variance = g.variable(block.runningVariance!);
+        let moments = { mean: reshape(mean, [1, c]), variance: reshape(variance, [1, c]) };
+        if (training) {
+          moments = columnMoments(flat);
+          // Running statistics move towards the batch's (variance unbiased, as PyTorch).
+          const rows = flat.shape[0];
+          const unbiased = mul(moments.variance, rows / Math.max(rows - 1, 1));
+          updates.push(
+            [
+              block.runningMean!,
+              add(mul(mean, 1 - MOMENTUM), mul(reshape(moments.mean, [c]), MOMENTUM)),
+            ],
+            [
+              block.runningVariance!,
+              add(mul(variance, 1 - MOMENTUM), mul(reshape(unbiased, [c]), MOMENTUM)),
+            ],
+          );
+        }
+        h = reshape(
+          normalize(flat, moments, g.variable(block.gamma), g.variable(block.beta!)),
+          h.shape,
+        );
+      }
+      h = maxPool2d(relu(h), 2);
+    }
+    h = reshape(h, [n, h.size / n]);
+    this.#dense.forEach((d, i) => {
+      const width = d.bias.size;
+      h = add(matmul(h, g.variable(d.weight)), reshape(g.variable(d.bias), [1, width]));
+      if (i < this.#dense.length - 1) h = relu(h);
+    });
+    return { output: h, updates };
+  }
+}
+
+/** Options of {@link createCnn}: the architecture and the seed of its initial weights. */
+export interface CnnOptions {
+  /** Input images as [height, width, channels]. */
+  readonly input: readonly [number, number, number];
+  /** Channels of each convolution block. Default [32, 64]. */
+  readonly conv?: readonly number[];
+  /** Dense layer widths. Default [128]. */
+  readonly dense?: readonly number[];
+  /** Embedding width. Default 64. */
+  readonly embeddingDim?: number;
+  /** Default "batch". */
+  readonly norm?: "batch" | "none";
+  /** Default 1. */
+  readonly seed?: number;
+}
+
+/** The architecture {@link createCnn} builds for `options`, checked. */
+export function cnnSpec(options: CnnOptions): CnnSpec {
+  const spec: CnnSpec = {
+    kind: "cnn",
+    input: options.input,
+    conv: options.conv ?? [32, 64],
+    dense: options.dense ?? [128],
+    embeddingDim: options.embeddingDim ?? 64,
+    norm: options.norm ?? "batch",
+  };
+  const positive = (what: string, values: readonly number[]) => {
+    if (values.some((v) => !Number.isInteger(v) || v < 1)) {
+      throw new MagnetInputError(`CNN ${what} must be positive integers, got [${values}]`);
+    }
+  };
+  positive("input size", spec.input);
+  positive("convolution channels", spec.conv);
+  positive("dense widths", spec.dense);
+  positive("embedding width", [spec.embeddingDim]);
+  const [h, w] = spec.input;
+  const shrink = 2 ** spec.conv.length;
+  if (h < shrink || w < shrink) {
+    throw new MagnetInputError(
+      `${spec.conv.length} pooling stages halve ${h}x${w} images below one pixel: use fewer ` +
+        "convolutions",
+    );
+  }
+  if (spec.norm !== "batch" && spec.norm !== "none") {
+    throw new MagnetInputError(`CNN norm must be "batch" or "none", got "${spec.norm}"`);
+  }
+  return spec;
+}
+
+/** The names and shapes of a CNN's variables, and how each starts. */
+export function cnnVariables(spec: CnnSpec, seed: number): Map<string, Variable> {
+  const rng = new Random(seed);
+  const vars = new Map<string, Variable>();
+  const add = (name: string, shape: number[], init: (n: number) => Float32Array) =>
+    vars.set(name, new Variable(name, shape, init(shape.reduce((a, b) => a * b, 1))));
+  const zeros = (n: number) => new Float32Array(n);
+  const ones = (n: number) => new Float32Array(n).fill(1);
+  // He initialisation: variance 2 / fan-in.
+  const he = (fanIn: number) => (n: number) =>
+    Float32Array.from({ length: n }, () => rng.normal() * Math.sqrt(2 / fanIn));
+  let [h, w, channels] = spec.input;
+  spec.conv.forEach((out, i) => {
+    add(`cnn.conv${i}.kernel`, [3, 3, channels, out], he(9 * channels));
+    if (spec.norm === "batch") {
+      add(`cnn.conv${i}.gamma`, [out], ones);
+      add(`cnn.conv${i}.beta`, [out], zeros);
+      add(`cnn.conv${i}.runningMean`, [out], zeros);
+      add(`cnn.conv${i}.runningVariance`, [out], ones);
+    } else {
+      add(`cnn.conv${i}.bias`, [out], zeros);
+    }
+    channels = out;
+    h = Math.floor(h / 2);
+    w = Math.floor(w / 2);
+  });
+  let width = h * w * channels;
+  [...spec.dense, spec.embeddingDim].forEach((out, i) => {
+    add(`cnn.dense${i}.weight`, [width, out], he(width));
+    add(`cnn.dense${i}.bias`, [out], zeros);
+    width = out;
+  });
+  return vars;
+}
+
+/** Creates a CNN with seeded initial weights. */
+export function createCnn(options: CnnOptions): Cnn {
+  const spec = cnnSpec(options);
+  return new Cnn(spec, cnnVariables(spec, options.seed ?? 1));
+}

@@ -1,0 +1,55 @@
+/**
+ * What every embedding network is to the rest of the library: rows in, embeddings out, its
+ * parameters and state as variables, an architecture that can be written down and rebuilt, and a
+ * training mode that may also update state (batch normalisation's running statistics).
+ */
+import type { Update } from "../backend/backend.ts";
+import type { Tensor, Variable } from "../graph/tensor.ts";
+
+/** A multilayer perceptron's architecture. */
+export interface MlpSpec {
+  /** Which architecture. */
+  readonly kind: "mlp";
+  /** Layer widths from input to embedding, e.g. [784, 256, 128, 64]. */
+  readonly sizes: readonly number[];
+}
+
+/** A convolutional network's architecture (see cnn.ts). */
+export interface CnnSpec {
+  /** Which architecture. */
+  readonly kind: "cnn";
+  /** Input images as [height, width, channels]; rows hold them flattened, channels last. */
+  readonly input: readonly [number, number, number];
+  /** Output channels of each 3 x 3 convolution, each followed by a 2 x 2 max pool. */
+  readonly conv: readonly number[];
+  /** Widths of the dense layers after the convolutions. */
+  readonly dense: readonly number[];
+  /** Width of the embedding. */
+  readonly embeddingDim: number;
+  /** Normalisation after each convolution: batch normalisation or none. */
+  readonly norm: "batch" | "none";
+}
+
+/** Any architecture. */
+export type ModelSpec = MlpSpec | CnnSpec;
+
+/** An embedding network. */
+export interface Model {
+  /** How to build it again (saved with the model). */
+  readonly spec: ModelSpec;
+  /** Width of an input row. */
+  readonly inputDim: number;
+  /** Width of an embedding. */
+  readonly outputDim: number;
+  /** The trained parameters. */
+  readonly parameters: readonly Variable[];
+  /** Variables it keeps but does not train by gradient (running statistics); saved with it. */
+  readonly state: readonly Variable[];
+  /** Embeddings [N, outputDim] of rows `x` [N, inputDim] for use: no state changes. */
+  forward(x: Tensor): Tensor;
+  /**
+   * Embeddings of a training batch, and the updates of its state the training step applies
+   * (batch statistics in, running statistics updated).
+   */
+  trainingForward(x: Tensor): { output: Tensor; updates: Update[] };
+}
