@@ -5,6 +5,7 @@
 import { parseArgs } from "node:util";
 import { BackendUnavailableError, MagnetInputError } from "../errors.ts";
 import { DEFAULT_CONFIG, MAX_SEED, type TrainConfig } from "../train/config.ts";
+import { FASHION_MNIST_DIR } from "../data/fashion_mnist.ts";
 
 /** A user mistake on the command line: printed as one line, exit code 2. */
 export class UsageError extends MagnetInputError {
@@ -34,9 +35,21 @@ export const CLI_DEFAULTS = {
 
 /** The flags of `deno task train`, in help order. */
 export const TRAIN_FLAGS: Readonly<Record<string, FlagSpec>> = {
+  "dataset": {
+    kind: "choice",
+    default: "mnist",
+    choices: ["mnist", "fashion-mnist"],
+    help: "built-in data when --data is absent: the bundled MNIST digits (split 80/20), or " +
+      "Fashion-MNIST (official 60,000/10,000 split, from --data-dir)",
+  },
+  "data-dir": {
+    kind: "string",
+    default: FASHION_MNIST_DIR,
+    help: "folder of Fashion-MNIST's four IDX files (.gz or not)",
+  },
   "data": {
     kind: "string",
-    help: "training CSV (header row, numeric features, a label column); default: bundled MNIST",
+    help: "training CSV (header row, numeric features, a label column) instead of --dataset",
   },
   "test": {
     kind: "string",
@@ -79,10 +92,27 @@ export const TRAIN_FLAGS: Readonly<Record<string, FlagSpec>> = {
   },
   "alpha": { kind: "number", default: String(DEFAULT_CONFIG.alpha), help: "magnet margin alpha" },
   "lr": { kind: "number", default: String(DEFAULT_CONFIG.lr), help: "Adam learning rate" },
+  "model": {
+    kind: "choice",
+    default: DEFAULT_CONFIG.model,
+    choices: ["mlp", "cnn"],
+    help: "embedding network: multilayer perceptron, or convolutional (image data only)",
+  },
   "hidden": {
     kind: "list",
     default: DEFAULT_CONFIG.hidden.join(","),
-    help: "hidden layer widths, comma-separated",
+    help: "dense hidden layer widths, comma-separated (a CNN's follow its convolutions)",
+  },
+  "conv": {
+    kind: "list",
+    default: DEFAULT_CONFIG.conv.join(","),
+    help: "CNN: channels of each 3x3 convolution block (each halves the image), comma-separated",
+  },
+  "norm": {
+    kind: "choice",
+    default: DEFAULT_CONFIG.norm,
+    choices: ["batch", "none"],
+    help: "CNN: batch normalisation after each convolution, or none",
   },
   "embedding-dim": {
     kind: "int",
@@ -127,6 +157,12 @@ export const TRAIN_FLAGS: Readonly<Record<string, FlagSpec>> = {
     kind: "string",
     help: "continue the run saved in this folder, with its settings (into --out if given)",
   },
+  "map": {
+    kind: "choice",
+    default: "pca",
+    choices: ["pca", "umap"],
+    help: "projection of report.html's embedding map",
+  },
   "quiet": { kind: "flag", help: "print only the final summary" },
   "help": { kind: "flag", help: "show this help" },
 };
@@ -138,8 +174,14 @@ export interface TrainArgs {
   overwrite: boolean;
   /** The flags given on the command line, by name (without the dashes). */
   given: ReadonlySet<string>;
+  /** The built-in data set used when `data` is null. */
+  dataset: "mnist" | "fashion-mnist";
+  /** Where Fashion-MNIST's files are. */
+  dataDir: string;
   data: string | null;
   test: string | null;
+  /** The report's map projection. */
+  map: "pca" | "umap";
   testFraction: number;
   labelColumn: string;
   backend: "auto" | "webgpu" | "cpu";
@@ -261,20 +303,24 @@ export function parseTrainArgs(args: readonly string[]): TrainArgs {
   const num = (
     name: string,
   ) => (str(name) === undefined ? undefined : numberFlag(name, str(name)!));
-  const hiddenText = str("hidden");
-  const hidden = hiddenText === undefined
-    ? undefined
-    : hiddenText.trim() === ""
-    ? []
-    : hiddenText.split(",").map((part) => {
+  const widths = (name: string, allowEmpty: boolean): number[] | undefined => {
+    const text = str(name);
+    if (text === undefined) return undefined;
+    if (text.trim() === "") {
+      if (allowEmpty) return [];
+      throw new UsageError(`--${name} needs at least one width`);
+    }
+    return text.split(",").map((part) => {
       const width = Number(part.trim());
-      if (!Number.isInteger(width) || width < 1) {
+      if (!/^\s*\d+\s*$/.test(part) || !Number.isSafeInteger(width) || width < 1) {
         throw new UsageError(
-          `--hidden must be positive integers separated by commas, got "${hiddenText}"`,
+          `--${name} must be positive integers separated by commas, got "${text}"`,
         );
       }
       return width;
     });
+  };
+  const hidden = widths("hidden", true);
   const testFraction = num("test-fraction") ?? CLI_DEFAULTS.testFraction;
   if (!(testFraction > 0 && testFraction < 1)) {
     throw new UsageError(`--test-fraction must be between 0 and 1, got ${testFraction}`);
@@ -291,7 +337,10 @@ export function parseTrainArgs(args: readonly string[]): TrainArgs {
     k: int("k"),
     alpha: num("alpha"),
     lr: num("lr"),
+    model: choice("model") as TrainConfig["model"] | undefined,
     hidden,
+    conv: widths("conv", false),
+    norm: choice("norm") as TrainConfig["norm"] | undefined,
     embeddingDim: int("embedding-dim"),
     refreshEvery: int("refresh-every"),
     evalEvery: int("eval-every"),
@@ -308,7 +357,7 @@ export function parseTrainArgs(args: readonly string[]): TrainArgs {
   if (splitSeed < 0 || splitSeed > MAX_SEED) {
     throw new UsageError(`--split-seed must be an integer in [0, ${MAX_SEED}], got ${splitSeed}`);
   }
-  for (const name of ["out", "data", "test", "resume"]) {
+  for (const name of ["out", "data", "test", "resume", "data-dir"]) {
     if (str(name)?.trim() === "") throw new UsageError(`--${name} must not be empty`);
   }
   return {
@@ -316,8 +365,11 @@ export function parseTrainArgs(args: readonly string[]): TrainArgs {
     quiet: v.quiet === true,
     overwrite: v.overwrite === true,
     given: new Set(Object.keys(v).filter((name) => v[name] !== undefined)),
+    dataset: (choice("dataset") ?? "mnist") as TrainArgs["dataset"],
+    dataDir: str("data-dir") ?? FASHION_MNIST_DIR,
     data: str("data") ?? null,
     test: str("test") ?? null,
+    map: (choice("map") ?? "pca") as TrainArgs["map"],
     testFraction,
     labelColumn: str("label-column") ?? CLI_DEFAULTS.labelColumn,
     backend: (choice("backend") ?? CLI_DEFAULTS.backend) as TrainArgs["backend"],

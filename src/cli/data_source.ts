@@ -1,7 +1,8 @@
 /**
- * Where the command line's data comes from: the bundled MNIST (split 80/20), or the user's CSV files
- * (a test file, or a stratified split), standardised with the training statistics. The description
- * is saved in checkpoints so `--resume` reloads exactly the same data.
+ * Where the command line's data comes from: the bundled MNIST (split 80/20), Fashion-MNIST (its
+ * official split, from a folder of IDX files), or the user's CSV files (a test file, or a stratified
+ * split), standardised with the training statistics. The description is saved in checkpoints so
+ * `--resume` reloads exactly the same data.
  */
 import { MagnetInputError } from "../errors.ts";
 import { type Dataset, subset, validateDataset } from "../data/dataset.ts";
@@ -11,7 +12,10 @@ import { fitStandardization, type Standardization, standardize } from "../data/p
 
 /** How to load the data again. */
 export interface DataSource {
-  kind: "mnist" | "csv";
+  kind: DataSourceKind;
+  /** Fashion-MNIST's folder (absolute); null for the others. */
+  dir?: string | null;
+  /** The training CSV (absolute); null for the built-in data sets. */
   train: string | null;
   test: string | null;
   testFraction: number;
@@ -19,14 +23,20 @@ export interface DataSource {
   splitSeed: number;
 }
 
+/** The kinds of data source. */
+export const DATA_SOURCE_KINDS = ["mnist", "fashion-mnist", "csv"] as const;
+
+/** Which data a run uses. */
+export type DataSourceKind = typeof DATA_SOURCE_KINDS[number];
+
 /** The data of a run. */
 export interface LoadedData {
   source: DataSource;
-  /** A name for titles: "MNIST" or the training file's name. */
+  /** A name for titles: "MNIST", "Fashion-MNIST" or the training file's name. */
   name: string;
   train: Dataset;
   test: Dataset;
-  /** The standardisation applied to both (null for MNIST, whose pixels are already in [0, 1]). */
+  /** The standardisation applied to both (null for images, whose pixels are already in [0, 1]). */
   standardization: Standardization | null;
 }
 
@@ -48,6 +58,13 @@ export async function fingerprint(data: LoadedData): Promise<string> {
   return Array.from(hash, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+/** A short description of the files behind `source`, for messages. */
+export function describeSource(source: DataSource): string {
+  if (source.kind === "mnist") return "the bundled MNIST";
+  if (source.kind === "fashion-mnist") return `Fashion-MNIST in ${source.dir}`;
+  return `${source.train}${source.test ? ` and ${source.test}` : ""}`;
+}
+
 /** Loads and checks the data described by `source`. */
 export async function loadData(source: DataSource): Promise<LoadedData> {
   if (source.kind === "mnist") {
@@ -62,6 +79,11 @@ export async function loadData(source: DataSource): Promise<LoadedData> {
       test: subset(all, split.test),
       standardization: null,
     };
+  }
+  if (source.kind === "fashion-mnist") {
+    const { loadFashionMnist } = await import("../data/fashion_mnist.ts");
+    const { train, test } = await loadFashionMnist(source.dir!);
+    return { source, name: "Fashion-MNIST", train, test, standardization: null };
   }
   const trainPath = source.train!;
   const full = await readCsvDataset(trainPath, { labelColumn: source.labelColumn });

@@ -1,6 +1,7 @@
 /**
- * `deno task train`: trains on the bundled MNIST or the user's CSV, shows progress, checkpoints
- * atomically, resumes, and writes metrics.json, model.json and report.html into the run folder.
+ * `deno task train`: trains on the bundled MNIST, Fashion-MNIST or the user's CSV, shows progress,
+ * checkpoints atomically, resumes, and writes metrics.json, model.json and report.html into the run
+ * folder.
  *
  * Nothing is lost and nothing mixes: a new run takes a new or empty folder (or one it may
  * overwrite) and locks it; SIGINT and SIGTERM finish the step, save and exit, and never cut a write
@@ -22,7 +23,13 @@ import {
   type TrainArgs,
   UsageError,
 } from "./args.ts";
-import { type DataSource, fingerprint, loadData } from "./data_source.ts";
+import {
+  DATA_SOURCE_KINDS,
+  type DataSource,
+  describeSource,
+  fingerprint,
+  loadData,
+} from "./data_source.ts";
 import { formatDuration, percent, ProgressPrinter, table } from "./progress.ts";
 import { runMetrics, runTimes } from "./metrics_file.ts";
 import { writeReport } from "./report_file.ts";
@@ -52,6 +59,7 @@ const RESUME_FLAGS = [
   "checkpoint-every",
   "out",
   "overwrite",
+  "map",
   "quiet",
 ];
 
@@ -83,7 +91,9 @@ async function readCheckpoint(dir: string): Promise<Saved> {
   const source = extra.source as DataSource | undefined;
   const settings = extra.settings as Partial<RunSettings> | undefined;
   if (
-    source === undefined || typeof source !== "object" || !["mnist", "csv"].includes(source.kind)
+    source === undefined || typeof source !== "object" ||
+    !(DATA_SOURCE_KINDS as readonly string[]).includes(source.kind) ||
+    (source.kind === "fashion-mnist" && typeof source.dir !== "string")
   ) {
     throw new MagnetInputError(`${path} is damaged: it does not say which data it used`);
   }
@@ -102,11 +112,33 @@ async function readCheckpoint(dir: string): Promise<Saved> {
 }
 
 function sourceFromArgs(args: TrainArgs): DataSource {
+  const given = (flag: string) => args.given.has(flag);
+  if (args.data !== null && given("dataset")) {
+    throw new UsageError("give either --data (a CSV file) or --dataset, not both");
+  }
   if (args.data === null && args.test !== null) {
-    throw new UsageError("--test needs --data (the bundled MNIST has its own test split)");
+    throw new UsageError("--test needs --data (the built-in data sets have their own test split)");
+  }
+  const kind = args.data !== null ? "csv" : args.dataset;
+  if (given("data-dir") && kind !== "fashion-mnist") {
+    throw new UsageError("--data-dir is where Fashion-MNIST is: it needs --dataset fashion-mnist");
+  }
+  if (kind === "fashion-mnist") {
+    const split = ["test-fraction", "split-seed"].filter(given);
+    if (split.length > 0) {
+      throw new UsageError(
+        `Fashion-MNIST keeps its official 60,000/10,000 split: ${
+          split.map((f) => `--${f}`).join(" and ")
+        } cannot be given with it`,
+      );
+    }
+  }
+  if (kind !== "csv" && given("label-column")) {
+    throw new UsageError("--label-column names a CSV column: it needs --data");
   }
   return {
-    kind: args.data === null ? "mnist" : "csv",
+    kind,
+    dir: kind === "fashion-mnist" ? absolutePath(args.dataDir) : null,
     train: args.data === null ? null : absolutePath(args.data),
     test: args.test === null ? null : absolutePath(args.test),
     testFraction: args.testFraction,
@@ -193,10 +225,8 @@ export async function main(args: readonly string[]): Promise<number> {
     if (saved !== null && saved.extra.data !== "" && saved.extra.data !== dataHash) {
       throw new UsageError(
         `--resume ${saved.dir}: the data changed since the checkpoint (${
-          source.kind === "csv"
-            ? `${source.train}${source.test ? ` and ${source.test}` : ""}`
-            : "MNIST"
-        } no longer hold the same rows), so the run cannot continue exactly`,
+          describeSource(source)
+        } no longer holds the same rows), so the run cannot continue exactly`,
       );
     }
     backend = await createBackend({ kind: settings.backend, threads: parsed.threads ?? undefined });
@@ -289,7 +319,9 @@ export async function main(args: readonly string[]): Promise<number> {
       startedFrom,
     });
     await writeFileAtomic(folder.path(RUN_FILES.metrics), JSON.stringify(metrics, null, 2));
-    await writeReport(folder.path(RUN_FILES.report), trainer, result, data, backend);
+    await writeReport(folder.path(RUN_FILES.report), trainer, result, data, backend, {
+      projection: parsed.map,
+    });
     const m = result.test;
     const time = runTimes(result);
     const each = (x: { count: number; secondsEach: number | null }) =>

@@ -10,6 +10,7 @@ import type { Backend, Executable, FloatArray } from "../backend/backend.ts";
 import { squaredDistances } from "../graph/functions.ts";
 import { Graph, Variable } from "../graph/tensor.ts";
 import { compileOnce } from "../backend/compile_once.ts";
+import { TopK } from "./top_k.ts";
 
 /** The k nearest references of every query, nearest first. */
 export interface Neighbours {
@@ -205,95 +206,4 @@ function searchEntry(
     const executable = await backend.compile({ outputs: [d] });
     return { references, executable, lock: Promise.resolve() };
   });
-}
-
-/**
- * Picks the k smallest entries of a row with a bounded max-heap ordered by (distance, index): n
- * comparisons against the heap's root plus, for rows in no particular order, about k ln(n / k)
- * replacements of log k each, instead of the n log n of sorting the row.
- */
-class TopK {
-  readonly #k: number;
-  readonly #heapD: Float64Array;
-  readonly #heapI: Int32Array;
-
-  constructor(k: number) {
-    this.#k = k;
-    this.#heapD = new Float64Array(k);
-    this.#heapI = new Int32Array(k);
-  }
-
-  /**
-   * Selects from `row[offset .. offset + n)`, skipping column `skip` (-1 for none), and writes the k
-   * winners, nearest first, to `outI` / `outD` at `outOffset`.
-   */
-  select(
-    row: FloatArray,
-    offset: number,
-    n: number,
-    skip: number,
-    outI: Int32Array,
-    outD: Float32Array,
-    outOffset: number,
-  ): void {
-    const k = this.#k, hd = this.#heapD, hi = this.#heapI;
-    let size = 0;
-    let j = 0;
-    for (; j < n && size < k; j++) {
-      if (j === skip) continue;
-      hd[size] = key(row[offset + j]);
-      hi[size] = j;
-      size++;
-    }
-    for (let i = (k >> 1) - 1; i >= 0; i--) this.#siftDown(i, k);
-    for (; j < n; j++) {
-      const d = key(row[offset + j]);
-      // Columns arrive in increasing index order, so a candidate that only ties the worst kept one
-      // has the higher index and loses: a strict comparison implements the index tie-break.
-      if (d < hd[0] && j !== skip) {
-        hd[0] = d;
-        hi[0] = j;
-        this.#siftDown(0, k);
-      }
-    }
-    // Popping the max k times fills the output from its far end.
-    for (let end = k - 1; end >= 0; end--) {
-      outI[outOffset + end] = hi[0];
-      outD[outOffset + end] = hd[0];
-      hd[0] = hd[end];
-      hi[0] = hi[end];
-      this.#siftDown(0, end);
-    }
-  }
-
-  #siftDown(start: number, size: number): void {
-    const hd = this.#heapD, hi = this.#heapI;
-    const d = hd[start], idx = hi[start];
-    let i = start;
-    for (;;) {
-      let child = 2 * i + 1;
-      if (child >= size) break;
-      const right = child + 1;
-      if (
-        right < size &&
-        (hd[right] > hd[child] || (hd[right] === hd[child] && hi[right] > hi[child]))
-      ) {
-        child = right;
-      }
-      if (hd[child] > d || (hd[child] === d && hi[child] > idx)) {
-        hd[i] = hd[child];
-        hi[i] = hi[child];
-        i = child;
-      } else {
-        break;
-      }
-    }
-    hd[i] = d;
-    hi[i] = idx;
-  }
-}
-
-/** Sort key of a distance: NaN (from overflowing inputs) ranks last instead of poisoning the heap. */
-function key(d: number): number {
-  return d === d ? d : Infinity;
 }

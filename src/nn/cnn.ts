@@ -85,30 +85,45 @@ export class Cnn implements Model {
   }
 
   forward(x: Tensor): Tensor {
-    return this.#run(x, false).output;
+    return this.#run(x, false, (v) => x.graph.variable(v)).output;
   }
 
   trainingForward(x: Tensor): { output: Tensor; updates: Update[] } {
-    return this.#run(x, true);
+    return this.#run(x, true, (v) => x.graph.variable(v));
   }
 
-  #run(x: Tensor, training: boolean): { output: Tensor; updates: Update[] } {
+  /**
+   * The network with its variables replaced by the tensors `values` (by variable name), in training
+   * or inference mode: what the gradient checker differentiates through.
+   */
+  apply(x: Tensor, values: Readonly<Record<string, Tensor>>, training: boolean): Tensor {
+    return this.#run(x, training, (v) => {
+      const value = values[v.name];
+      if (value === undefined) throw new ShapeError("Cnn.apply", `no tensor for "${v.name}"`);
+      return value;
+    }).output;
+  }
+
+  #run(
+    x: Tensor,
+    training: boolean,
+    tensorOf: (v: Variable) => Tensor,
+  ): { output: Tensor; updates: Update[] } {
     if (x.rank !== 2 || x.shape[1] !== this.inputDim) {
       throw new ShapeError(
         "Cnn.forward",
         `expects rows [N, ${this.inputDim}], got ${formatShape(x.shape)}`,
       );
     }
-    const g = x.graph;
     const n = x.shape[0];
     const updates: Update[] = [];
     let h = reshape(x, [n, ...this.spec.input]);
     for (const block of this.#blocks) {
-      h = conv2d(h, g.variable(block.kernel), block.bias && g.variable(block.bias));
+      h = conv2d(h, tensorOf(block.kernel), block.bias && tensorOf(block.bias));
       if (block.gamma !== null) {
         const [, height, width, c] = h.shape;
         const flat = reshape(h, [n * height * width, c]);
-        const mean = g.variable(block.runningMean!), variance = g.variable(block.runningVariance!);
+        const mean = tensorOf(block.runningMean!), variance = tensorOf(block.runningVariance!);
         let moments = { mean: reshape(mean, [1, c]), variance: reshape(variance, [1, c]) };
         if (training) {
           moments = columnMoments(flat);
@@ -127,7 +142,7 @@ export class Cnn implements Model {
           );
         }
         h = reshape(
-          normalize(flat, moments, g.variable(block.gamma), g.variable(block.beta!)),
+          normalize(flat, moments, tensorOf(block.gamma), tensorOf(block.beta!)),
           h.shape,
         );
       }
@@ -136,7 +151,7 @@ export class Cnn implements Model {
     h = reshape(h, [n, h.size / n]);
     this.#dense.forEach((d, i) => {
       const width = d.bias.size;
-      h = add(matmul(h, g.variable(d.weight)), reshape(g.variable(d.bias), [1, width]));
+      h = add(matmul(h, tensorOf(d.weight)), reshape(tensorOf(d.bias), [1, width]));
       if (i < this.#dense.length - 1) h = relu(h);
     });
     return { output: h, updates };

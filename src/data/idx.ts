@@ -1,0 +1,76 @@
+/**
+ * The IDX format of MNIST-like data sets: a magic number (two zero bytes, a type byte, a rank
+ * byte), the dimensions as big-endian 32-bit integers, then the values. Files may be gzipped
+ * (recognised by gzip's magic bytes, decompressed with the platform's DecompressionStream). Every
+ * problem names the file.
+ */
+import { MagnetInputError } from "../errors.ts";
+
+/** An unsigned-byte array read from an IDX file. */
+export interface IdxArray {
+  /** The dimensions, first the number of items. */
+  readonly shape: readonly number[];
+  /** The values, row-major. */
+  readonly data: Uint8Array;
+}
+
+/** Parses IDX bytes holding unsigned bytes (type 0x08); `source` names them in errors. */
+export function parseIdx(bytes: Uint8Array, source: string): IdxArray {
+  if (bytes.length < 4) {
+    throw new MagnetInputError(`${source}: ${bytes.length} bytes, too short for an IDX header`);
+  }
+  if (bytes[0] !== 0 || bytes[1] !== 0) {
+    throw new MagnetInputError(
+      `${source} is not an IDX file (it starts with ${bytes[0]}, ${bytes[1]}, not 0, 0)`,
+    );
+  }
+  if (bytes[2] !== 0x08) {
+    throw new MagnetInputError(
+      `${source}: IDX type 0x${bytes[2].toString(16)} where unsigned bytes (0x08) were expected`,
+    );
+  }
+  const rank = bytes[3];
+  if (rank < 1 || rank > 4) {
+    throw new MagnetInputError(`${source}: IDX rank ${rank}, expected 1 to 4 dimensions`);
+  }
+  const header = 4 + 4 * rank;
+  if (bytes.length < header) {
+    throw new MagnetInputError(`${source}: the file ends inside its ${rank} dimensions`);
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const shape = Array.from({ length: rank }, (_, i) => view.getUint32(4 + 4 * i, false));
+  const size = shape.reduce((a, b) => a * b, 1);
+  if (bytes.length !== header + size) {
+    throw new MagnetInputError(
+      `${source}: dimensions [${shape}] need ${size} values, the file holds ${
+        bytes.length - header
+      }`,
+    );
+  }
+  return { shape, data: bytes.subarray(header) };
+}
+
+/** Reads an IDX file, gunzipping it first when it is gzipped (whatever its name). */
+export async function readIdx(path: string): Promise<IdxArray> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      throw new MagnetInputError(`file not found: ${path}`);
+    }
+    throw new MagnetInputError(`cannot read ${path}: ${(error as Error).message}`);
+  }
+  if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
+    try {
+      const stream = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream()
+        .pipeThrough(new DecompressionStream("gzip"));
+      bytes = new Uint8Array(await new Response(stream).arrayBuffer());
+    } catch (error) {
+      throw new MagnetInputError(
+        `${path} is not a valid gzip file: ${(error as Error).message}`,
+      );
+    }
+  }
+  return parseIdx(bytes, path);
+}

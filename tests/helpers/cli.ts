@@ -1,0 +1,128 @@
+/** Running the commands as a person does, and what their failures must look like. */
+import assert from "node:assert/strict";
+import { Random } from "../../src/util/random.ts";
+
+export const ROOT = new URL("../../", import.meta.url).pathname;
+
+export interface Outcome {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface CliOptions {
+  /** Send these signals once stdout matches `after` (the second one 100 ms after the first). */
+  signals?: Deno.Signal[];
+  after?: RegExp;
+  /** Extra environment (INIT_CWD, say). */
+  env?: Record<string, string>;
+}
+
+export async function cli(
+  script: "train" | "embed",
+  args: string[],
+  options: CliOptions = {},
+): Promise<Outcome> {
+  const command = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${ROOT}src/cli/${script}.ts`, ...args],
+    cwd: ROOT,
+    env: { NO_COLOR: "1", RUST_BACKTRACE: "0", ...options.env },
+    stdout: "piped",
+    stderr: "piped",
+  });
+  const child = command.spawn();
+  if (options.after === undefined) {
+    const out = await child.output();
+    return {
+      code: out.code,
+      stdout: new TextDecoder().decode(out.stdout),
+      stderr: new TextDecoder().decode(out.stderr),
+    };
+  }
+  // Read stdout until the pattern shows, then send the signals as a user or a scheduler would.
+  let stdout = "";
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    stdout += value;
+    if (options.after.test(stdout)) {
+      for (const [i, signal] of (options.signals ?? []).entries()) {
+        if (i > 0) await new Promise((resolve) => setTimeout(resolve, 100));
+        try {
+          child.kill(signal);
+        } catch { /* already ended */ }
+      }
+      break;
+    }
+  }
+  const rest = (async () => {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      stdout += value;
+    }
+  })();
+  const stderr = await new Response(child.stderr).text();
+  await rest;
+  const { code } = await child.status;
+  return { code, stdout, stderr };
+}
+
+/** A small labelled table: 3 classes, `perClass` rows each, 6 features with a class signal. */
+export function csv(
+  perClass: number,
+  seed: number,
+  options: { header?: string; classes?: string[] } = {},
+): string {
+  const rng = new Random(seed);
+  const classes = options.classes ?? ["ant", "bee", "cat"];
+  const lines = [options.header ?? "f0,f1,f2,f3,f4,f5,label"];
+  for (let i = 0; i < perClass * classes.length; i++) {
+    const c = i % classes.length;
+    const values = Array.from({ length: 6 }, (_, j) => (j === c * 2 ? 3 : 0) + rng.normal() * 0.5);
+    lines.push([...values.map((v) => v.toFixed(4)), classes[c]].join(","));
+  }
+  return lines.join("\n") + "\n";
+}
+
+export const SMALL = [
+  "--backend",
+  "cpu",
+  "--hidden",
+  "16",
+  "--embedding-dim",
+  "4",
+  "--m",
+  "3",
+  "--d",
+  "3",
+  "--k",
+  "2",
+  "--eval-every",
+  "0",
+];
+
+/** One line on stderr starting "error: ", matching `message`, exit 2, no stack trace. */
+export function assertUsageError(r: Outcome, message: RegExp, what = ""): void {
+  assert.equal(r.code, 2, `exit code ${what}: ${r.stderr}`);
+  const lines = r.stderr.trim().split("\n");
+  assert.equal(lines.length, 1, `one line, got:\n${r.stderr}`);
+  assert.match(lines[0], /^error: /);
+  assert.match(lines[0], message);
+  assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
+}
+
+export function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The files of a folder, sorted. */
+export function listing(dir: string): string[] {
+  return [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+}
