@@ -241,6 +241,14 @@ export { stateFromJson, stateToJson } from "./src/train/checkpoint.ts";
 export { type Dataset, datasetSize, subset, validateDataset } from "./src/data/dataset.ts";
 export { loadMnist, MNIST_DIM, MNIST_SIDE } from "./src/data/mnist.ts";
 export {
+  FASHION_MNIST_CLASSES,
+  FASHION_MNIST_DIR,
+  FASHION_MNIST_FILES,
+  type FashionMnist,
+  loadFashionMnist,
+} from "./src/data/fashion_mnist.ts";
+export { type IdxArray, parseIdx, readIdx } from "./src/data/idx.ts";
+export {
   type CsvOptions,
   type CsvRows,
   type CsvRowsOptions,

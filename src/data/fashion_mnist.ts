@@ -34,7 +34,9 @@ export const FASHION_MNIST_FILES = {
 
 /** The official split. */
 export interface FashionMnist {
+  /** The 60,000 training images. */
   readonly train: Dataset;
+  /** The 10,000 test images. */
   readonly test: Dataset;
 }
 

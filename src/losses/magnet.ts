@@ -56,7 +56,17 @@ export interface MagnetLossInputs {
   readonly numClusters: number;
   /** The margin alpha: a number, or a scalar tensor (so one compiled graph serves every alpha). */
   readonly alpha: Tensor | number;
+  /**
+   * "paper" (the default) divides squared distances by 2 s2, as eq. 5 does. "squared" divides by
+   * 2 s2^2, the mistake of widely copied ports, which makes the loss depend on the embeddings'
+   * scale: it exists only so that the ablation experiment can measure what the mistake costs. It
+   * centres the batch but does not rescale it (the rescaling is exact only for the paper's form).
+   */
+  readonly varianceForm?: VarianceForm;
 }
+
+/** How the magnet loss divides by the variance; see {@link MagnetLossInputs.varianceForm}. */
+export type VarianceForm = "paper" | "squared";
 
 /** The magnet loss graph's outputs. */
 export interface MagnetLossGraph {
@@ -102,14 +112,15 @@ export function magnetLoss(inputs: MagnetLossInputs): MagnetLossGraph {
   const dim = r.shape[1];
   const centre = stopGradient(mean(r, 0, true)); // [1, dim]
   const centred = sub(r, centre);
-  const scale = stopGradient(
+  const squaredForm = inputs.varianceForm === "squared";
+  const scale = squaredForm ? r.graph.constant([1], []) : stopGradient(
     maximum(max(reshape(abs(centred), [n * dim]), 0), SMALLEST_SCALE),
   );
-  const unit = div(centred, scale); // [N, dim], every coordinate in [-1, 1]
+  const unit = squaredForm ? centred : div(centred, scale); // [N, dim], in [-1, 1] for "paper"
   const unitMeans = segmentMean(unit, clusterOf, m); // [M, dim]
   const ownDistance = sum(square(sub(unit, gather(unitMeans, clusterOf))), 1); // [N]
   const unitVariance = div(sumAll(ownDistance), n - 1);
-  const twoVariance = mul(unitVariance, 2);
+  const twoVariance = mul(squaredForm ? square(unitVariance) : unitVariance, 2);
   const classes = reshape(clusterClasses, [m, 1]);
   const rowClass = gather(classes, clusterOf); // [N, 1]
   const impostor = sub(1, equal(rowClass, reshape(classes, [1, m]))); // [N, M]

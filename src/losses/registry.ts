@@ -6,7 +6,7 @@
 import { gather, reshape } from "../graph/ops.ts";
 import { type Tensor, Variable } from "../graph/tensor.ts";
 import { Random } from "../util/random.ts";
-import { magnetLoss } from "./magnet.ts";
+import { magnetLoss, type VarianceForm } from "./magnet.ts";
 import { softmaxLoss } from "./softmax.ts";
 import { tripletLoss, type TripletMining } from "./triplet.ts";
 
@@ -30,6 +30,8 @@ export interface LossSettings {
   readonly tripletMargin: number;
   /** How triplet negatives are chosen. */
   readonly tripletMining: TripletMining;
+  /** The magnet loss's variance term: the paper's, or the widely copied squared form. */
+  readonly varianceForm: VarianceForm;
   /** Width of the embeddings (the softmax head's input). */
   readonly embeddingDim: number;
   /** Seed of the loss's own initial values. */
@@ -78,7 +80,11 @@ const magnet: TrainingLoss = {
   minM: 2,
   minD: 2,
   build(batch, settings) {
-    const out = magnetLoss({ ...batch, alpha: settings.alpha });
+    const out = magnetLoss({
+      ...batch,
+      alpha: settings.alpha,
+      varianceForm: settings.varianceForm,
+    });
     return { loss: out.loss, exampleLosses: out.losses, variance: out.variance };
   },
 };

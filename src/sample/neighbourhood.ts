@@ -30,6 +30,13 @@ export interface SamplerState {
   clusterCount: Int32Array;
 }
 
+/**
+ * How a batch's clusters are drawn: "neighbourhood" (the paper: a seed cluster in proportion to its
+ * recent loss, then its M-1 nearest clusters of other classes), "uniform-seed" (a uniform seed,
+ * then its nearest impostors) or "random" (M distinct clusters uniformly at random).
+ */
+export type SamplerKind = "neighbourhood" | "uniform-seed" | "random";
+
 /** D examples of `members`: without replacement, or with replacement when there are fewer than D. */
 export function drawExamples(members: ArrayLike<number>, d: number, rng: Random): number[] {
   if (members.length >= d) {
@@ -55,12 +62,16 @@ export class NeighbourhoodSampler {
   #clusterSum: Float64Array;
   #clusterCount: Int32Array;
 
-  /** Creates a sampler of M clusters of D examples each over `index`. */
+  /**
+   * Creates a sampler of M clusters of D examples each over `index`, drawing clusters as `kind`
+   * says (see {@link SamplerKind}; the paper's "neighbourhood" by default).
+   */
   constructor(
     index: ClusterIndex,
     readonly m: number,
     readonly d: number,
     readonly rng: Random,
+    readonly kind: SamplerKind = "neighbourhood",
   ) {
     if (!Number.isInteger(m) || m < 2) {
       throw new MagnetInputError(`M (clusters per batch) must be an integer >= 2, got ${m}`);
@@ -152,6 +163,19 @@ export class NeighbourhoodSampler {
     return weights;
   }
 
+  /** The batch's clusters, as the sampler's kind draws them. */
+  #drawClusters(): Int32Array {
+    const count = this.#index.numClusters;
+    if (this.kind === "random") {
+      // M distinct clusters: a partial Fisher-Yates over the cluster ids.
+      return Int32Array.from(
+        drawExamples(Array.from({ length: count }, (_, c) => c), this.m, this.rng),
+      );
+    }
+    const seed = this.kind === "uniform-seed" ? this.rng.int(count) : this.#drawSeed();
+    return Int32Array.of(seed, ...this.#index.nearestImpostors(seed, this.m - 1));
+  }
+
   /** Draws a seed cluster by weight (uniformly when every weight is 0). */
   #drawSeed(): number {
     const weights = this.clusterWeights();
@@ -168,8 +192,7 @@ export class NeighbourhoodSampler {
 
   /** The next batch: a seed cluster, its M-1 nearest impostor clusters, D examples of each. */
   sample(): BatchPlan {
-    const seed = this.#drawSeed();
-    const clusters = Int32Array.of(seed, ...this.#index.nearestImpostors(seed, this.m - 1));
+    const clusters = this.#drawClusters();
     const rows = new Int32Array(this.m * this.d);
     const clusterOf = new Int32Array(this.m * this.d);
     clusters.forEach((c, i) => {

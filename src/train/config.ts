@@ -6,6 +6,10 @@ import { MagnetInputError } from "../errors.ts";
 import type { TripletMining } from "../losses/triplet.ts";
 import { checkAlpha, FLOAT32_MAX } from "../losses/limits.ts";
 import { isLossKind, LOSSES, type LossKind } from "../losses/registry.ts";
+import type { VarianceForm } from "../losses/magnet.ts";
+import type { SamplerKind } from "../sample/neighbourhood.ts";
+
+export type { SamplerKind, VarianceForm };
 
 export type { LossKind };
 
@@ -42,6 +46,18 @@ export interface TrainConfig {
   lr: number;
   /** Steps between index refreshes; 0 means once per epoch (training set size / batch size). */
   refreshEvery: number;
+  /**
+   * How magnet batches are drawn: "neighbourhood" (the paper: a seed cluster in proportion to its
+   * recent loss, then its M-1 nearest clusters of other classes), "uniform-seed" (a uniform seed,
+   * then its nearest impostors) or "random" (M clusters uniformly at random). Default
+   * "neighbourhood"; the others exist for the ablation experiment.
+   */
+  sampler: SamplerKind;
+  /**
+   * The magnet loss's variance term: "paper" (eq. 5, the default) or "squared" (2 s2^2, the mistake
+   * of widely copied ports, kept only for the ablation experiment).
+   */
+  varianceForm: VarianceForm;
   /** Steps between evaluations; 0 evaluates only at the end. Default 1000. */
   evalEvery: number;
   /** Seed of everything random. Default 1. */
@@ -77,6 +93,8 @@ export const DEFAULT_CONFIG: Readonly<TrainConfig> = Object.freeze({
   optimizer: "adam",
   lr: 1e-3,
   refreshEvery: 0,
+  sampler: "neighbourhood",
+  varianceForm: "paper",
   evalEvery: 1000,
   seed: 1,
   tripletMargin: 0.2,
@@ -147,6 +165,14 @@ export function resolveConfig(options: Partial<TrainConfig> = {}): TrainConfig {
   }
   if (!["adam", "sgd"].includes(c.optimizer)) {
     throw new MagnetInputError(`optimizer must be adam or sgd, got "${c.optimizer}"`);
+  }
+  if (!["neighbourhood", "uniform-seed", "random"].includes(c.sampler)) {
+    throw new MagnetInputError(
+      `sampler must be neighbourhood, uniform-seed or random, got "${c.sampler}"`,
+    );
+  }
+  if (c.varianceForm !== "paper" && c.varianceForm !== "squared") {
+    throw new MagnetInputError(`variance form must be paper or squared, got "${c.varianceForm}"`);
   }
   if (!["all", "semihard"].includes(c.tripletMining)) {
     throw new MagnetInputError(`triplet mining must be all or semihard, got "${c.tripletMining}"`);

@@ -165,7 +165,13 @@ export class Trainer {
   #useIndex(index: ClusterIndex): void {
     this.#index = index;
     if (this.#sampler instanceof NeighbourhoodSampler) this.#sampler.reset(index);
-    else this.#sampler = new NeighbourhoodSampler(index, this.config.m, this.config.d, this.#rng);
+    else {this.#sampler = new NeighbourhoodSampler(
+        index,
+        this.config.m,
+        this.config.d,
+        this.#rng,
+        this.config.sampler,
+      );}
   }
 
   async #evaluate(): Promise<EvalMetrics | null> {

@@ -13,11 +13,16 @@ import {
   type GraphBuilder,
 } from "../../src/check/gradcheck.ts";
 import { MagnetInputError } from "../../src/errors.ts";
+import type { Backend } from "../../src/backend/backend.ts";
+import { Graph } from "../../src/graph/tensor.ts";
 import { Random } from "../../src/util/random.ts";
 import { assertClose, gpuTestOptions, openAllBackends } from "../helpers/backends.ts";
 
 /** Paper eq. 5 in float64 with plain loops: the independent reference. */
-function referenceMagnet(b: MagnetBatch): { loss: number; losses: number[]; variance: number } {
+function referenceMagnet(
+  b: MagnetBatch,
+  squaredForm = false,
+): { loss: number; losses: number[]; variance: number } {
   const n = b.clusters.length, dim = b.dim, alpha = b.alpha ?? 1;
   const ids = [...new Set(b.clusters)];
   const means = ids.map((id) => {
@@ -34,12 +39,14 @@ function referenceMagnet(b: MagnetBatch): { loss: number; losses: number[]; vari
   let total = 0;
   for (let i = 0; i < n; i++) total += own(i);
   const variance = total / (n - 1);
+  // The paper divides by 2 s2; the widely copied ports by 2 s2^2.
+  const denominator = squaredForm ? 2 * variance ** 2 : 2 * variance;
   const losses = Array.from({ length: n }, (_, i) => {
     const terms = ids.map((_, m) => m).filter((m) => classOf[m] !== b.classes[i])
-      .map((m) => -dist(i, m) / (2 * variance));
+      .map((m) => -dist(i, m) / denominator);
     const top = Math.max(...terms);
     const lse = top + Math.log(terms.reduce((s, t) => s + Math.exp(t - top), 0));
-    return Math.max(0, own(i) / (2 * variance) + alpha + lse);
+    return Math.max(0, own(i) / denominator + alpha + lse);
   });
   return { loss: losses.reduce((s, l) => s + l, 0) / n, losses, variance };
 }
@@ -67,7 +74,10 @@ function randomBatch(rng: Random, dim: number, clusters: number, spread = 1): Ma
 }
 
 /** The graph-level loss as a gradcheck builder over one batch's layout. */
-function graphChecked(b: MagnetBatch): { build: GraphBuilder; inputs: CheckInput[] } {
+function graphChecked(
+  b: MagnetBatch,
+  varianceForm: "paper" | "squared" = "paper",
+): { build: GraphBuilder; inputs: CheckInput[] } {
   const ids = [...new Set(b.clusters)];
   const n = b.clusters.length;
   const inputs: CheckInput[] = [
@@ -87,8 +97,18 @@ function graphChecked(b: MagnetBatch): { build: GraphBuilder; inputs: CheckInput
       clusterClasses: x.clusterClasses,
       numClusters: ids.length,
       alpha: b.alpha ?? 1,
+      varianceForm,
     }).losses;
   return { build, inputs };
+}
+
+/** Runs a gradcheck builder's graph on `backend` with the inputs' values. */
+function runBuilt(backend: Backend, build: GraphBuilder, inputs: CheckInput[]) {
+  const g = new Graph();
+  const tensors = Object.fromEntries(
+    inputs.map((i) => [i.name, g.input(i.name, i.shape, i.dtype ?? "float")]),
+  );
+  return backend.run([build(tensors)], Object.fromEntries(inputs.map((i) => [i.name, i.data])));
 }
 
 Deno.test("magnet loss", gpuTestOptions, async (t) => {
@@ -230,6 +250,23 @@ Deno.test("magnet loss", gpuTestOptions, async (t) => {
         const { build, inputs } = graphChecked(randomBatch(new Random(seed), 5, 7, 0.7));
         await assertGradcheck(build, inputs, { rtol: 1e-5 });
       }
+    });
+
+    await t.step("the squared form (ablation only): 2 s2^2, its gradient, its scale", async () => {
+      for (const seed of [1, 2]) {
+        const b = randomBatch(new Random(seed), 5, 7, 0.7);
+        const { build, inputs } = graphChecked(b, "squared");
+        await assertGradcheck(build, inputs, { rtol: 1e-5 });
+        const [losses] = await runBuilt(backends[0], build, inputs);
+        assertClose(losses, referenceMagnet(b, true).losses, 1e-4);
+      }
+      // Unlike the paper's form, it changes when the embeddings are scaled.
+      const b = randomBatch(new Random(5), 4, 6);
+      const doubled = { ...b, embeddings: b.embeddings.map((v) => v * 2) };
+      assert.notEqual(referenceMagnet(doubled, true).loss, referenceMagnet(b, true).loss);
+      const { build, inputs } = graphChecked(doubled, "squared");
+      const [losses] = await runBuilt(backends[0], build, inputs);
+      assertClose(losses, referenceMagnet(doubled, true).losses, 1e-4);
     });
 
     await t.step("computeMagnetLoss's gradient is d mean(l) / d embeddings", async () => {

@@ -59,6 +59,29 @@ Deno.test("neighbourhood sampler", async (t) => {
     assert.ok(Math.abs(counts[0] / 5000 - 0.2) < 0.03, `cluster 0 drawn ${counts[0]} / 5000`);
   });
 
+  await t.step("ablation kinds: a uniform seed, or M clusters uniformly at random", () => {
+    const index = lineIndex();
+    const uniform = new NeighbourhoodSampler(index, 2, 1, new Random(4), "uniform-seed");
+    uniform.recordLosses([0, 1, 4, 6, 12], [1, 3, 0, 6, 2]); // weights 2, 0, 6, 2: ignored
+    const seeds = [0, 0, 0, 0];
+    for (let i = 0; i < 4000; i++) {
+      const b = uniform.sample();
+      seeds[b.clusters[0]]++;
+      assert.deepEqual([...b.clusters.slice(1)], [...index.nearestImpostors(b.clusters[0], 1)]);
+    }
+    seeds.forEach((n, c) => assert.ok(Math.abs(n / 4000 - 0.25) < 0.03, `seed ${c}: ${n}`));
+    const random = new NeighbourhoodSampler(index, 3, 2, new Random(5), "random");
+    const seen = new Set<string>();
+    for (let i = 0; i < 500; i++) {
+      const b = random.sample();
+      assert.equal(new Set(b.clusters).size, 3, "M distinct clusters");
+      b.rows.forEach((row, j) => assert.equal(index.assignment[row], b.clusters[b.clusterOf[j]]));
+      seen.add([...b.clusters].sort().join());
+    }
+    // Every set of 3 of the 4 clusters occurs, including {0, 1, 2} whose 0 and 1 share a class.
+    assert.equal(seen.size, 4);
+  });
+
   await t.step("an unmeasured cluster gets the mean of the measured ones, never zero", () => {
     const sampler = new NeighbourhoodSampler(lineIndex(), 2, 1, new Random(4));
     assert.deepEqual([...sampler.clusterWeights()], [1, 1, 1, 1], "uniform before any measurement");

@@ -1,0 +1,37 @@
+/** Training settings: defaults, and one named sentence for each bad value. */
+import assert from "node:assert/strict";
+import { DEFAULT_CONFIG, resolveConfig, type TrainConfig } from "../../src/train/config.ts";
+import { MagnetInputError } from "../../src/errors.ts";
+
+Deno.test("resolveConfig", async (t) => {
+  await t.step("fills the defaults and copies lists", () => {
+    const c = resolveConfig({ k: 3 });
+    assert.equal(c.k, 3);
+    assert.equal(c.sampler, "neighbourhood");
+    assert.equal(c.varianceForm, "paper");
+    assert.equal(c.model, "mlp");
+    c.conv.push(9);
+    assert.deepEqual(DEFAULT_CONFIG.conv, [32, 64]);
+  });
+
+  await t.step("each bad value is one MagnetInputError naming the setting", () => {
+    const bad = (options: Record<string, unknown>, message: RegExp) =>
+      assert.throws(
+        () => resolveConfig(options as Partial<TrainConfig>),
+        (e: Error) => e instanceof MagnetInputError && message.test(e.message),
+        JSON.stringify(options),
+      );
+    bad(
+      { sampler: "greedy" },
+      /sampler must be neighbourhood, uniform-seed or random, got "greedy"/,
+    );
+    bad({ varianceForm: "cubed" }, /variance form must be paper or squared, got "cubed"/);
+    bad({ model: "rnn" }, /model \(--model\) must be mlp or cnn, got "rnn"/);
+    bad(
+      { conv: [8, 0] },
+      /convolution channels \(--conv\) must be an integer in \[1, 4096\], got 0/,
+    );
+    bad({ norm: "group" }, /norm \(--norm\) must be batch or none, got "group"/);
+    bad({ loss: "arcface" }, /loss must be one of magnet, triplet, softmax, got "arcface"/);
+  });
+});
