@@ -7,7 +7,7 @@ import denoConfig from "../../deno.json" with { type: "json" };
 import type { TrainConfig } from "../train/config.ts";
 import type { TrainResult } from "../train/trainer.ts";
 import { runTimes } from "../train/times.ts";
-import type { LoadedData } from "./data_source.ts";
+import type { LoadedData } from "../data/source.ts";
 
 /** Re-exported for the command line, which has always found it here. */
 export { type RunTimes, runTimes } from "../train/times.ts";

@@ -5,7 +5,7 @@ import { embed } from "../nn/embed.ts";
 import { loadUmap, renderReport } from "../report/report.ts";
 import { writeFileAtomic } from "../io/files.ts";
 import { runTimes } from "../train/times.ts";
-import type { LoadedData } from "./data_source.ts";
+import type { LoadedData } from "../data/source.ts";
 
 /** How {@link writeReport} draws the report. */
 export interface WriteReportOptions {

@@ -29,7 +29,7 @@ import {
   describeSource,
   fingerprint,
   loadData,
-} from "./data_source.ts";
+} from "../data/source.ts";
 import { formatDuration, percent, ProgressPrinter, table } from "./progress.ts";
 import { runMetrics, runTimes } from "./metrics_file.ts";
 import { writeReport } from "./report_file.ts";

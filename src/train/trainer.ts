@@ -199,6 +199,14 @@ export class Trainer {
     return result.metrics;
   }
 
+  /** Whether the schedule evaluates after `iteration` steps (before the end). */
+  #evalDue(iteration: number): boolean {
+    const { evalAt } = this.#setup;
+    if (evalAt !== undefined) return evalAt.includes(iteration);
+    const every = this.config.evalEvery;
+    return every > 0 && iteration % every === 0;
+  }
+
   /** Seconds of the run so far, the step in progress included. */
   #elapsed(): number {
     const running = this.#stepStart === null ? 0 : (performance.now() - this.#stepStart) / 1000;
@@ -235,7 +243,11 @@ export class Trainer {
       // Multiples of `every` in [from, iterations): those steps are still to come.
       every > 0 ? Math.floor((iterations - 1) / every) - Math.floor((from - 1) / every) : 0;
     const refreshes = this.#usesIndex ? Math.max(0, scheduled(this.refreshEvery)) : 0;
-    const evaluations = this.#setup.test === undefined ? 0 : Math.max(0, scheduled(evalEvery)) + 1;
+    const evalAt = this.#setup.evalAt;
+    const evaluationsLeft = evalAt === undefined
+      ? Math.max(0, scheduled(evalEvery))
+      : evalAt.filter((at) => at >= from && at < iterations && at > 0).length;
+    const evaluations = this.#setup.test === undefined ? 0 : evaluationsLeft + 1;
     const mean = (total: number, count: number) => (count > 0 ? total / count : 0);
     return (iterations - from) * secondsPerStep + refreshes * mean(t.refresh, t.refreshCount) +
       evaluations * mean(t.eval, t.evalCount);
@@ -285,7 +297,7 @@ export class Trainer {
   async run(): Promise<TrainResult> {
     const { signal, onProgress, onCheckpoint } = this.#setup;
     const checkpointEvery = this.#setup.checkpointEvery ?? 0;
-    const { iterations, evalEvery, logEvery } = this.config;
+    const { iterations, logEvery } = this.config;
     const inflight: { plan: BatchPlan; iteration: number; result: Promise<ArrayLike<number>[]> }[] =
       [];
     let failure: unknown = null;
@@ -321,7 +333,7 @@ export class Trainer {
       const it = this.#iteration;
       const needRefresh = this.#usesIndex &&
         (this.#index === null || it % this.refreshEvery === 0);
-      const needEval = evalEvery > 0 && it > 0 && it % evalEvery === 0;
+      const needEval = it > 0 && this.#evalDue(it);
       const needCheckpoint = checkpointEvery > 0 && it > 0 && it % checkpointEvery === 0;
       if (needRefresh || needEval || needCheckpoint || signal?.aborted) {
         await drain();

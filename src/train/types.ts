@@ -58,6 +58,11 @@ export interface TrainSetup {
   onCheckpoint?: (state: TrainerState) => Promise<void> | void;
   /** Steps queued before the oldest result is awaited (default 0 on the CPU, 3 on WebGPU). */
   pipelineDepth?: number;
+  /**
+   * The steps after which to evaluate, in place of every `evalEvery` steps (the end is always
+   * evaluated): for curves sampled where they change, denser early than late.
+   */
+  evalAt?: readonly number[];
 }
 
 /** A run's settings: any of {@link TrainConfig}, the rest at their defaults. */

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { createBackend } from "../../src/backend/create.ts";
-import type { LoadedData } from "../../src/cli/data_source.ts";
+import type { LoadedData } from "../../src/data/source.ts";
 import { writeReport } from "../../src/cli/report_file.ts";
 import type { Dataset } from "../../src/data/dataset.ts";
 import { formatSeconds } from "../../src/report/format.ts";

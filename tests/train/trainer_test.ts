@@ -71,6 +71,23 @@ Deno.test("trainer", gpuTestOptions, async (t) => {
       assert.equal(events.filter((e) => e === "step").length, 120);
     });
 
+    await t.step("evalAt evaluates after exactly the steps it lists, and at the end", async () => {
+      const evaluated: number[] = [];
+      const trainer = await Trainer.create({
+        ...base(),
+        evalAt: [5, 30, 31, 200],
+        onProgress: (e) => {
+          if (e.kind === "eval") evaluated.push(e.iteration);
+        },
+      }, { ...SMALL, iterations: 40, evalEvery: 7 });
+      const result = await trainer.run();
+      assert.deepEqual(evaluated, [5, 30, 31, 40]);
+      assert.deepEqual(
+        result.history.filter((p) => p.test !== undefined).map((p) => p.iteration),
+        [5, 30, 31, 40],
+      );
+    });
+
     await t.step(
       "a run resumed from a checkpoint or an interruption ends exactly as one run",
       async () => {

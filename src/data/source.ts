@@ -1,14 +1,14 @@
 /**
- * Where the command line's data comes from: the bundled MNIST (split 80/20), Fashion-MNIST (its
+ * Where a run's data comes from: the bundled MNIST (split 80/20), Fashion-MNIST (its
  * official split, from a folder of IDX files), or the user's CSV files (a test file, or a stratified
  * split), standardised with the training statistics. The description is saved in checkpoints so
  * `--resume` reloads exactly the same data.
  */
 import { MagnetInputError } from "../errors.ts";
-import { type Dataset, subset, validateDataset } from "../data/dataset.ts";
-import { readCsvDataset, readCsvRows } from "../data/csv.ts";
-import { stratifiedSplit } from "../data/split.ts";
-import { fitStandardization, type Standardization, standardize } from "../data/preprocess.ts";
+import { type Dataset, subset, validateDataset } from "./dataset.ts";
+import { readCsvDataset, readCsvRows } from "./csv.ts";
+import { stratifiedSplit } from "./split.ts";
+import { fitStandardization, type Standardization, standardize } from "./preprocess.ts";
 
 /** How to load the data again. */
 export interface DataSource {
@@ -69,7 +69,7 @@ export function describeSource(source: DataSource): string {
 export async function loadData(source: DataSource): Promise<LoadedData> {
   if (source.kind === "mnist") {
     // Imported on demand: the bundled digits take a moment to parse, and CSV runs never need them.
-    const { loadMnist } = await import("../data/mnist.ts");
+    const { loadMnist } = await import("./mnist.ts");
     const all = await loadMnist();
     const split = stratifiedSplit(all.labels, source.testFraction, source.splitSeed);
     return {
@@ -81,7 +81,7 @@ export async function loadData(source: DataSource): Promise<LoadedData> {
     };
   }
   if (source.kind === "fashion-mnist") {
-    const { loadFashionMnist } = await import("../data/fashion_mnist.ts");
+    const { loadFashionMnist } = await import("./fashion_mnist.ts");
     const { train, test } = await loadFashionMnist(source.dir!);
     return { source, name: "Fashion-MNIST", train, test, standardization: null };
   }
