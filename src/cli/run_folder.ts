@@ -118,9 +118,9 @@ export class RunFolder {
     return `${this.dir}/${name}`;
   }
 
-  /** Removes the run files a previous run left here (for --overwrite). */
-  async clearRunFiles(): Promise<void> {
-    for (const name of Object.values(RUN_FILES)) {
+  /** Removes the files `names` (a run's, by default) a previous run left here (for --overwrite). */
+  async clearRunFiles(names: readonly string[] = Object.values(RUN_FILES)): Promise<void> {
+    for (const name of names) {
       await Deno.remove(this.path(name)).catch((error) => {
         if (!(error instanceof Deno.errors.NotFound)) throw error;
       });

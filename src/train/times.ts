@@ -3,7 +3,7 @@
  * evaluation): the one computation behind the command line's summary, metrics.json's `time` and the
  * report, so that all three give the same figures.
  */
-import type { TrainResult } from "./trainer.ts";
+import type { TrainResult, TrainTimings } from "./types.ts";
 
 /** Time per unit of a run, in seconds unless the name says otherwise. */
 export interface RunTimes {
@@ -39,4 +39,43 @@ export function runTimes(result: TrainResult): RunTimes {
     },
     evaluations: { count: t.evalCount, secondsEach: t.evalCount > 0 ? t.eval / t.evalCount : null },
   };
+}
+
+/** What {@link remainingSeconds} needs to know of a run in progress. */
+export interface Schedule {
+  /** Steps done. */
+  readonly from: number;
+  /** Steps of the whole run. */
+  readonly iterations: number;
+  /** Measured time of one step. */
+  readonly secondsPerStep: number;
+  /** Steps between index refreshes (0: none). */
+  readonly refreshEvery: number;
+  /** Steps between evaluations, or the steps after which to evaluate; null: no evaluation. */
+  readonly evaluations: number | readonly number[] | null;
+  /** What the run has timed so far. */
+  readonly timings: TrainTimings;
+}
+
+/**
+ * Wall time still to go: the remaining steps at the measured time per step, plus the refreshes
+ * and evaluations still scheduled (the final evaluation included) at their measured mean cost.
+ * Before the first evaluation its cost is unknown and left out; it is re-estimated as it goes.
+ */
+export function remainingSeconds(s: Schedule): number {
+  const { from, iterations, timings: t } = s;
+  const scheduled = (every: number) =>
+    // Multiples of `every` in [from, iterations): those steps are still to come.
+    every > 0
+      ? Math.max(0, Math.floor((iterations - 1) / every) - Math.floor((from - 1) / every))
+      : 0;
+  const refreshes = scheduled(s.refreshEvery);
+  const evaluations = s.evaluations === null
+    ? 0
+    : 1 + (typeof s.evaluations === "number"
+      ? scheduled(s.evaluations)
+      : s.evaluations.filter((at) => at >= from && at < iterations && at > 0).length);
+  const mean = (total: number, count: number) => (count > 0 ? total / count : 0);
+  return (iterations - from) * s.secondsPerStep + refreshes * mean(t.refresh, t.refreshCount) +
+    evaluations * mean(t.eval, t.evalCount);
 }

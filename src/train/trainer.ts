@@ -13,6 +13,7 @@ import type { Model } from "../nn/model.ts";
 import type { Optimizer } from "../optim/optimizer.ts";
 import { ClassBatchSampler } from "../sample/class_batches.ts";
 import { type BatchPlan, NeighbourhoodSampler } from "../sample/neighbourhood.ts";
+import { remainingSeconds } from "./times.ts";
 import { type EvalMetrics, evaluate, type Evaluation } from "../eval/evaluate.ts";
 import type { Classifier } from "../eval/classifier.ts";
 import { Random } from "../util/random.ts";
@@ -230,29 +231,6 @@ export class Trainer {
     this.#window = { sum: 0, count: 0 };
   }
 
-  /**
-   * Wall time still to go: the remaining steps at the measured time per step, plus the refreshes
-   * and evaluations still scheduled (the final evaluation included) at their measured mean cost.
-   * Before the first evaluation its cost is unknown and left out; it is re-estimated as it goes.
-   */
-  #remainingSeconds(secondsPerStep: number): number {
-    const { iterations, evalEvery } = this.config;
-    const from = this.#iteration;
-    const t = this.#timings;
-    const scheduled = (every: number) =>
-      // Multiples of `every` in [from, iterations): those steps are still to come.
-      every > 0 ? Math.floor((iterations - 1) / every) - Math.floor((from - 1) / every) : 0;
-    const refreshes = this.#usesIndex ? Math.max(0, scheduled(this.refreshEvery)) : 0;
-    const evalAt = this.#setup.evalAt;
-    const evaluationsLeft = evalAt === undefined
-      ? Math.max(0, scheduled(evalEvery))
-      : evalAt.filter((at) => at >= from && at < iterations && at > 0).length;
-    const evaluations = this.#setup.test === undefined ? 0 : evaluationsLeft + 1;
-    const mean = (total: number, count: number) => (count > 0 ? total / count : 0);
-    return (iterations - from) * secondsPerStep + refreshes * mean(t.refresh, t.refreshCount) +
-      evaluations * mean(t.eval, t.evalCount);
-  }
-
   /** Gathers the batch's rows into the reusable feature buffer. */
   #features(plan: BatchPlan): Float32Array {
     const { features, dim } = this.#setup.train;
@@ -385,7 +363,15 @@ export class Trainer {
           iterations,
           loss: this.#recent.reduce((s, v) => s + v, 0) / this.#recent.length,
           stepsPerSecond: rate,
-          etaSeconds: this.#remainingSeconds(1 / rate),
+          etaSeconds: remainingSeconds({
+            from: this.#iteration,
+            iterations,
+            secondsPerStep: 1 / rate,
+            refreshEvery: this.#usesIndex ? this.refreshEvery : 0,
+            evaluations: this.#setup.test === undefined ? null : this.#setup.evalAt ??
+              this.config.evalEvery,
+            timings: this.#timings,
+          }),
         });
       }
     }

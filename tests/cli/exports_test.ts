@@ -9,10 +9,16 @@ const ROOT = new URL("../../", import.meta.url);
 
 Deno.test("the export map's commands run and print their help", async () => {
   const exports = config.exports as Record<string, string>;
-  assert.deepEqual(Object.keys(exports).sort(), [".", "./embed", "./train"]);
+  assert.deepEqual(Object.keys(exports).sort(), [".", "./embed", "./experiment", "./train"]);
   const library = await import(new URL(exports["."], ROOT).href);
   assert.equal(typeof library.createBackend, "function");
-  for (const [name, command] of [["./train", "train"], ["./embed", "embed"]]) {
+  for (
+    const [name, command] of [
+      ["./train", "train"],
+      ["./embed", "embed"],
+      ["./experiment", "experiment <name>"],
+    ]
+  ) {
     const out = await new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", new URL(exports[name], ROOT).href, "--help"],
       env: { NO_COLOR: "1" },

@@ -19,7 +19,7 @@ export interface CliOptions {
 }
 
 export async function cli(
-  script: "train" | "embed",
+  script: "train" | "embed" | "experiment",
   args: string[],
   options: CliOptions = {},
 ): Promise<Outcome> {
