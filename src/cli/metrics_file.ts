@@ -20,7 +20,7 @@ export interface RunContext {
   readonly refreshEvery: number;
   readonly checkpointEvery: number;
   readonly data: LoadedData;
-  /** SHA-256 of the data's rows (see data_source.ts). */
+  /** SHA-256 of the data's rows (see data/source.ts). */
   readonly dataHash: string;
   /** When this invocation started, and the step it started from (0 unless resumed). */
   readonly startedAt: Date;
