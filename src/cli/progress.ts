@@ -40,8 +40,21 @@ export class ProgressPrinter {
 
   constructor(readonly tty: boolean, readonly quiet: boolean) {}
 
+  #closed = false;
+
+  /**
+   * Writes progress to stdout. When the reader has gone (a closed pipe: `| head`, a log collector
+   * that stopped), progress stops and the run goes on: it is never worth losing the work for.
+   */
   #write(text: string): void {
-    Deno.stdout.writeSync(encoder.encode(text));
+    if (this.#closed) return;
+    try {
+      const bytes = encoder.encode(text);
+      for (let done = 0; done < bytes.length;) done += Deno.stdout.writeSync(bytes.subarray(done));
+    } catch (error) {
+      if (!(error instanceof Deno.errors.BrokenPipe)) throw error;
+      this.#closed = true;
+    }
   }
 
   /** Ends the live bar's line so other output starts on a fresh one. */

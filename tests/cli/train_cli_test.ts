@@ -322,7 +322,8 @@ Deno.test("train command", async (t) => {
 
     await t.step("two runs on one folder: the second is refused while the first runs", async () => {
       const out = `${dir}/busy`;
-      const args = [...SMALL, "--data", good, "--iterations", "200000", "--out", out];
+      // Progress every 2,000 steps (a twentieth), a checkpoint every 500.
+      const args = [...SMALL, "--data", good, "--iterations", "40000", "--out", out];
       const first = new Deno.Command(Deno.execPath(), {
         args: ["run", "-A", `${ROOT}src/cli/train.ts`, ...args],
         env: { NO_COLOR: "1" },
@@ -336,9 +337,23 @@ Deno.test("train command", async (t) => {
       assertUsageError(second, /output folder .*busy is in use by another run \(pid \d+/);
       const resumed = await cli("train", ["--resume", out]);
       assertUsageError(resumed, /in use by another run|no checkpoint\.json there/);
-      first.kill("SIGTERM");
+      // The reader goes away (as `| head` would): the run must go on past its next progress line.
       await reader.cancel();
+      const savedStep = () => {
+        try {
+          return JSON.parse(Deno.readTextFileSync(`${out}/checkpoint.json`)).iteration as number;
+        } catch {
+          return 0;
+        }
+      };
+      const deadline = Date.now() + 120_000;
+      while (savedStep() < 4500 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      assert.ok(savedStep() >= 4500, "the run went on after its stdout closed");
+      first.kill("SIGTERM");
       assert.equal((await first.status).code, 143);
+      assert.ok(savedStep() >= 4500);
     });
 
     await t.step(
