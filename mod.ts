@@ -142,7 +142,12 @@ export {
   type MagnetBatch,
   type MagnetResult,
 } from "./src/losses/magnet_batch.ts";
-export { magnetLoss, type MagnetLossGraph, type MagnetLossInputs } from "./src/losses/magnet.ts";
+export {
+  magnetLoss,
+  type MagnetLossGraph,
+  type MagnetLossInputs,
+  type VarianceForm,
+} from "./src/losses/magnet.ts";
 export {
   tripletLoss,
   type TripletLossGraph,
@@ -180,6 +185,7 @@ export {
 export {
   type BatchPlan,
   NeighbourhoodSampler,
+  type SamplerKind,
   type SamplerState,
 } from "./src/sample/neighbourhood.ts";
 export { ClassBatchSampler } from "./src/sample/class_batches.ts";
