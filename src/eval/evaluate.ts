@@ -11,9 +11,9 @@ import type { Classifier } from "./classifier.ts";
 import { embed } from "../nn/embed.ts";
 import { errorRate, knnClassify } from "./knn.ts";
 import { DEFAULT_VOTING_CLUSTERS, magnetClassify } from "./magnet_rule.ts";
-import { nearestNeighbours } from "./neighbours.ts";
+import { forEachNeighbours, type Neighbours } from "./neighbours.ts";
 import { kmeansNmi } from "./nmi.ts";
-import { retrievalMetricsFromNeighbours } from "./retrieval.ts";
+import { RetrievalScorer } from "./retrieval.ts";
 
 /** Test metrics; errors are fractions in [0, 1]. */
 export interface EvalMetrics {
@@ -89,15 +89,23 @@ export async function evaluate(
     );
     magnetError = errorRate(predicted, test.labels);
   }
-  // One search serves k-NN and the retrieval metrics: k covers the largest class (R) and k-NN's k.
+  // One streamed search serves k-NN and the retrieval metrics: k covers the largest class (R) and
+  // k-NN's k; each query is scored as it comes, and only its k-NN neighbours are kept.
   const knnK = Math.min(options.knnK ?? 5, train.labels.length);
-  const classSizes = new Map<number, number>();
-  for (const c of train.labels) classSizes.set(c, (classSizes.get(c) ?? 0) + 1);
-  let k = knnK;
-  for (const c of new Set(test.labels)) k = Math.max(k, classSizes.get(c) ?? 0);
-  const neighbours = await nearestNeighbours(backend, testEmbeddings, trainEmbeddings, dim, k);
-  const knnError = errorRate(knnClassify(neighbours, train.labels, knnK), test.labels);
-  const retrieval = retrievalMetricsFromNeighbours(neighbours, test.labels, train.labels);
+  const scorer = new RetrievalScorer(test.labels, train.labels);
+  const k = Math.max(knnK, scorer.neighboursNeeded);
+  const nearest: Neighbours = {
+    k: knnK,
+    indices: new Int32Array(test.labels.length * knnK),
+    distances: new Float32Array(test.labels.length * knnK),
+  };
+  await forEachNeighbours(backend, testEmbeddings, trainEmbeddings, dim, k, (q, indices, d) => {
+    nearest.indices.set(indices.subarray(0, knnK), q * knnK);
+    nearest.distances.set(d.subarray(0, knnK), q * knnK);
+    scorer.add(q, indices);
+  });
+  const knnError = errorRate(knnClassify(nearest, train.labels, knnK), test.labels);
+  const retrieval = scorer.result();
   const nmi = kmeansNmi(testEmbeddings, dim, test.labels, options.seed);
   const classifier: Classifier = index !== null && options.variance !== null
     ? {

@@ -73,6 +73,59 @@ export async function nearestNeighbours(
   k: number,
   options: NeighbourOptions = {},
 ): Promise<Neighbours> {
+  const search = prepareSearch(queries, references, dim, k, options);
+  const indices = new Int32Array(search.nQuery * k);
+  const distances = new Float32Array(search.nQuery * k);
+  await runSearch(backend, search, (q, i, d) => {
+    indices.set(i, q * k);
+    distances.set(d, q * k);
+  });
+  return { k, indices, distances };
+}
+
+/**
+ * Receives each query's k nearest references, nearest first: `indices` and `distances` are views
+ * valid only during the call (copy what must be kept).
+ */
+export type NeighbourSink = (query: number, indices: Int32Array, distances: Float32Array) => void;
+
+/**
+ * The search of {@link nearestNeighbours}, streamed: each query's neighbours go to `sink` as soon as
+ * its chunk is done, in query order, so a caller that scores them at once never holds all of them
+ * (10,000 queries with k = 6,000 would be 480 MB).
+ */
+export async function forEachNeighbours(
+  backend: Backend,
+  queries: Float32Array,
+  references: Float32Array,
+  dim: number,
+  k: number,
+  sink: NeighbourSink,
+  options: NeighbourOptions = {},
+): Promise<void> {
+  await runSearch(backend, prepareSearch(queries, references, dim, k, options), sink);
+}
+
+/** A checked search. */
+interface Search {
+  queries: Float32Array;
+  references: Float32Array;
+  dim: number;
+  k: number;
+  nQuery: number;
+  nRef: number;
+  excludeSelf: boolean;
+  maxBlockBytes: number;
+}
+
+/** Checks a search's arguments (every error a MagnetInputError) before anything is allocated. */
+function prepareSearch(
+  queries: Float32Array,
+  references: Float32Array,
+  dim: number,
+  k: number,
+  options: NeighbourOptions,
+): Search {
   const excludeSelf = options.excludeSelf ?? false;
   const maxBlockBytes = options.maxBlockBytes ?? DEFAULT_MAX_BLOCK_BYTES;
   const { nQuery, nRef } = checkRows(queries, references, dim);
@@ -94,9 +147,12 @@ export async function nearestNeighbours(
       `nearestNeighbours: maxBlockBytes must be positive, got ${maxBlockBytes}`,
     );
   }
-  const indices = new Int32Array(nQuery * k);
-  const distances = new Float32Array(nQuery * k);
-  if (nQuery === 0) return { k, indices, distances };
+  return { queries, references, dim, k, nQuery, nRef, excludeSelf, maxBlockBytes };
+}
+
+async function runSearch(backend: Backend, search: Search, sink: NeighbourSink): Promise<void> {
+  const { queries, references, dim, k, nQuery, nRef, excludeSelf, maxBlockBytes } = search;
+  if (nQuery === 0) return;
 
   // Equal chunks rather than full ones plus a remainder: the last chunk is padded to the same shape,
   // so one compiled graph serves the whole call and the padding wastes fewer than numChunks rows.
@@ -123,6 +179,7 @@ export async function nearestNeighbours(
       return padded!;
     };
     const selector = new TopK(k);
+    const indices = new Int32Array(k), distances = new Float32Array(k);
     // Keep one chunk in flight while the host selects from the previous one: on WebGPU the device
     // computes chunk c + 1 while the CPU works through chunk c.
     const launch = (c: number) => {
@@ -141,13 +198,13 @@ export async function nearestNeighbours(
       const rows = Math.min(chunk, nQuery - start);
       for (let r = 0; r < rows; r++) {
         const q = start + r;
-        selector.select(block, r * nRef, nRef, excludeSelf ? q : -1, indices, distances, q * k);
+        selector.select(block, r * nRef, nRef, excludeSelf ? q : -1, indices, distances, 0);
+        sink(q, indices, distances);
       }
     }
   } finally {
     release();
   }
-  return { k, indices, distances };
 }
 
 /** Checks the row layout and values shared by every search; returns the row counts. */

@@ -9,7 +9,7 @@
  */
 import { MagnetInputError } from "../errors.ts";
 import type { Backend } from "../backend/backend.ts";
-import { nearestNeighbours, type Neighbours } from "./neighbours.ts";
+import { forEachNeighbours, type Neighbours } from "./neighbours.ts";
 
 /** The three retrieval metrics, each a mean over the queries that have at least one relevant reference. */
 export interface RetrievalMetrics {
@@ -77,16 +77,14 @@ export async function retrievalMetrics(
   const excludeSelf = options.excludeSelf ?? false;
   checkLabels("queries", queries.length, queryLabels.length, dim);
   checkLabels("references", references.length, referenceLabels.length, dim);
-  const relevant = relevantCounts(queryLabels, referenceLabels, excludeSelf);
-  let k = 0;
-  for (const r of relevant) k = Math.max(k, r);
+  const scorer = new RetrievalScorer(queryLabels, referenceLabels, { excludeSelf });
+  const k = scorer.neighboursNeeded;
   // No query has a relevant reference: every metric is 0 and there is nothing to search for.
   if (k === 0) return { precisionAt1: 0, rPrecision: 0, mapAtR: 0 };
-  const neighbours = await nearestNeighbours(backend, queries, references, dim, k, {
-    excludeSelf,
-    maxBlockBytes: options.maxBlockBytes,
-  });
-  return scoreNeighbours(neighbours, queryLabels, referenceLabels, relevant);
+  await forEachNeighbours(backend, queries, references, dim, k, (q, indices) => {
+    scorer.add(q, indices);
+  }, { excludeSelf, maxBlockBytes: options.maxBlockBytes });
+  return scorer.result();
 }
 
 /**
@@ -148,36 +146,82 @@ function scoreNeighbours(
   referenceLabels: Int32Array,
   relevant: Int32Array,
 ): RetrievalMetrics {
-  const k = neighbours.k, indices = neighbours.indices;
-  let scored = 0, p1 = 0, rp = 0, map = 0;
+  const scorer = new RetrievalScorer(queryLabels, referenceLabels, { relevant });
+  const k = neighbours.k;
   for (let q = 0; q < queryLabels.length; q++) {
-    const r = relevant[q];
-    if (r === 0) continue;
-    if (r > k) {
+    scorer.add(q, neighbours.indices.subarray(q * k, (q + 1) * k));
+  }
+  return scorer.result();
+}
+
+/**
+ * The retrieval metrics accumulated one query at a time, as a streamed search
+ * ({@link forEachNeighbours}) hands the queries over: no ranking of every query is ever held.
+ */
+export class RetrievalScorer {
+  readonly #queryLabels: Int32Array;
+  readonly #referenceLabels: Int32Array;
+  /** R of every query. */
+  readonly relevant: Int32Array;
+  #scored = 0;
+  #p1 = 0;
+  #rp = 0;
+  #map = 0;
+
+  /** Scores queries labelled `queryLabels` against references labelled `referenceLabels`. */
+  constructor(
+    queryLabels: Int32Array,
+    referenceLabels: Int32Array,
+    options: { excludeSelf?: boolean; relevant?: Int32Array } = {},
+  ) {
+    this.#queryLabels = queryLabels;
+    this.#referenceLabels = referenceLabels;
+    this.relevant = options.relevant ??
+      relevantCounts(queryLabels, referenceLabels, options.excludeSelf ?? false);
+  }
+
+  /** The neighbours every query needs: the largest R (0 when no query has a relevant reference). */
+  get neighboursNeeded(): number {
+    let k = 0;
+    for (const r of this.relevant) k = Math.max(k, r);
+    return k;
+  }
+
+  /** Adds query `q` with its ranking `indices` (nearest first, at least R long). */
+  add(q: number, indices: Int32Array): void {
+    const r = this.relevant[q];
+    if (r === 0) return;
+    if (r > indices.length) {
       throw new MagnetInputError(
-        `retrievalMetrics: query ${q} has R = ${r} relevant references but only ${k} neighbours`,
+        `retrievalMetrics: query ${q} has R = ${r} relevant references but only ` +
+          `${indices.length} neighbours`,
       );
     }
-    const y = queryLabels[q];
+    const y = this.#queryLabels[q], labels = this.#referenceLabels;
     let hits = 0, precisionSum = 0;
     for (let i = 0; i < r; i++) {
-      const ref = indices[q * k + i];
-      if (ref < 0 || ref >= referenceLabels.length) {
+      const ref = indices[i];
+      if (ref < 0 || ref >= labels.length) {
         throw new MagnetInputError(
-          `retrievalMetrics: query ${q} has neighbour ${ref}, but there are ` +
-            `${referenceLabels.length} reference labels`,
+          `retrievalMetrics: query ${q} has neighbour ${ref}, but there are ${labels.length} ` +
+            "reference labels",
         );
       }
-      if (referenceLabels[ref] === y) {
+      if (labels[ref] === y) {
         hits++;
         precisionSum += hits / (i + 1);
       }
     }
-    scored++;
-    if (referenceLabels[indices[q * k]] === y) p1++;
-    rp += hits / r;
-    map += precisionSum / r;
+    this.#scored++;
+    if (labels[indices[0]] === y) this.#p1++;
+    this.#rp += hits / r;
+    this.#map += precisionSum / r;
   }
-  if (scored === 0) return { precisionAt1: 0, rPrecision: 0, mapAtR: 0 };
-  return { precisionAt1: p1 / scored, rPrecision: rp / scored, mapAtR: map / scored };
+
+  /** The means over the queries scored (all 0 when none was). */
+  result(): RetrievalMetrics {
+    const n = this.#scored;
+    if (n === 0) return { precisionAt1: 0, rPrecision: 0, mapAtR: 0 };
+    return { precisionAt1: this.#p1 / n, rPrecision: this.#rp / n, mapAtR: this.#map / n };
+  }
 }
