@@ -213,17 +213,16 @@ export {
 export { kmeansNmi, normalizedMutualInformation } from "./src/eval/nmi.ts";
 
 // Training
-export {
-  type HistoryPoint,
-  train,
-  Trainer,
-  type TrainerState,
-  type TrainEvent,
-  type TrainOptions,
-  type TrainResult,
-  type TrainSetup,
-  type TrainTimings,
-} from "./src/train/trainer.ts";
+export { train, Trainer } from "./src/train/trainer.ts";
+export type {
+  HistoryPoint,
+  TrainerState,
+  TrainEvent,
+  TrainOptions,
+  TrainResult,
+  TrainSetup,
+  TrainTimings,
+} from "./src/train/types.ts";
 export {
   DEFAULT_CONFIG,
   type LossKind,
@@ -232,7 +231,7 @@ export {
   resolveConfig,
   type TrainConfig,
 } from "./src/train/config.ts";
-export { DEFAULT_CHUNK_ROWS, embed } from "./src/nn/embed.ts";
+export { chunkRowsFor, DEFAULT_CHUNK_ROWS, embed } from "./src/nn/embed.ts";
 export { classifyEmbeddings } from "./src/eval/classifier.ts";
 export {
   type Classifier,

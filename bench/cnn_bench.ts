@@ -46,6 +46,8 @@ for (const kind of ["cpu", "webgpu"] as const) {
       config: { ...trainer.config, iterations: 1 + STEPS[kind] },
     });
     await timed(group, "training step (48 images)", STEPS[kind], "ms/step", () => more.run());
+    await trainer.dispose();
+    await more.dispose();
   });
 
   Deno.bench(`CNN embedding (${kind})`, { group, n: 3, warmup: 1 }, async () => {
@@ -58,6 +60,7 @@ for (const kind of ["cpu", "webgpu"] as const) {
       "ms/1000 rows",
       () => embed(backend, trainer.model, rows),
     );
+    await trainer.dispose();
   });
 }
 

@@ -36,6 +36,8 @@ Deno.bench("magnet training step", { group, n: 5, warmup: 1 }, async () => {
     config: { ...trainer.config, iterations: 1 + STEPS },
   });
   await timed(group, "training step", STEPS, "ms/step", () => more.run());
+  await trainer.dispose();
+  await more.dispose();
 });
 
 Deno.bench("index refresh", { group, n: 5, warmup: 1 }, async () => {
@@ -47,4 +49,5 @@ Deno.bench("index refresh", { group, n: 5, warmup: 1 }, async () => {
       seed: 1,
     });
   });
+  await trainer.dispose();
 });

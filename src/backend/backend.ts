@@ -45,6 +45,11 @@ export interface Executable {
    * queued back to back; the promise settles when the outputs are read back (at once when none).
    */
   run(feeds?: Feeds): Promise<HostArray[]>;
+  /**
+   * Gives its device memory back now, rather than when it is garbage-collected; running it
+   * afterwards is an error. Variables are not freed (see {@link Backend.releaseVariables}).
+   */
+  dispose(): void;
 }
 
 /** A compute backend: CPU typed arrays or WebGPU. Obtain one with `createBackend`. */
@@ -63,6 +68,11 @@ export interface Backend {
   readVariable(variable: Variable): Promise<FloatArray>;
   /** Overwrites a variable's value. */
   writeVariable(variable: Variable, data: ArrayLike<number>): void;
+  /**
+   * Frees the device memory of `variables` (a finished run's parameters and optimizer state); a
+   * later use of one starts again from its initial value.
+   */
+  releaseVariables(variables: readonly Variable[]): void;
   /** Waits until all queued work has finished. */
   synchronize(): Promise<void>;
   /** Frees every buffer and device this backend holds. Using it afterwards throws. */

@@ -26,3 +26,20 @@ export function compileOnce<T>(
   }
   return value;
 }
+
+/**
+ * Forgets every entry of `scope` on `backend` and disposes those that can be (a compiled graph, or
+ * an entry holding one as `executable`), so their device memory is free now.
+ */
+export async function releaseScope(backend: Backend, scope: object): Promise<void> {
+  const byKey = caches.get(backend)?.get(scope);
+  if (byKey === undefined) return;
+  caches.get(backend)!.delete(scope);
+  for (const pending of byKey.values()) {
+    const value = await pending.catch(() => null) as
+      | { dispose?: () => void; executable?: { dispose?: () => void } }
+      | null;
+    value?.dispose?.();
+    value?.executable?.dispose?.();
+  }
+}

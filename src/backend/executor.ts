@@ -125,8 +125,24 @@ export class Executor implements Backend {
       }
     };
     const owned = buffers.filter((_, i) => plan.slots[i].role !== "variable");
-    this.#collected.register(run, { program, buffers: owned });
-    return { outputs: plan.outputs, run };
+    const token = {};
+    this.#collected.register(run, { program, buffers: owned }, token);
+    let released = false;
+    const dispose = () => {
+      if (released || this.#disposed) return;
+      released = true;
+      this.#collected.unregister(token);
+      program.free();
+      for (const buffer of owned) {
+        this.#buffers.delete(buffer);
+        this.#device.free(buffer);
+      }
+    };
+    const guarded = (feeds?: Feeds) => {
+      if (released) return Promise.reject(new Error("this compiled graph has been disposed"));
+      return run(feeds);
+    };
+    return { outputs: plan.outputs, run: guarded, dispose };
   }
 
   run(outputs: readonly Tensor[], feeds: Feeds = {}): Promise<HostArray[]> {
@@ -150,6 +166,17 @@ export class Executor implements Backend {
       );
     }
     this.#device.write(this.#variableBuffer(variable), data);
+  }
+
+  releaseVariables(variables: readonly Variable[]): void {
+    this.#check();
+    for (const variable of variables) {
+      const buffer = this.#variables.get(variable);
+      if (buffer === undefined) continue;
+      this.#variables.delete(variable);
+      this.#buffers.delete(buffer);
+      this.#device.free(buffer);
+    }
   }
 
   synchronize(): Promise<void> {

@@ -5,7 +5,7 @@
  */
 import denoConfig from "../../deno.json" with { type: "json" };
 import type { TrainConfig } from "../train/config.ts";
-import type { TrainResult } from "../train/trainer.ts";
+import type { TrainResult } from "../train/types.ts";
 import { runTimes } from "../train/times.ts";
 import type { LoadedData } from "../data/source.ts";
 

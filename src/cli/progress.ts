@@ -3,7 +3,7 @@
  * evaluation lines, and the final summary table.
  */
 import type { EvalMetrics } from "../eval/evaluate.ts";
-import type { TrainEvent } from "../train/trainer.ts";
+import type { TrainEvent } from "../train/types.ts";
 
 const encoder = new TextEncoder();
 

@@ -1,6 +1,7 @@
 /** Writes a finished run's report.html from its result. */
 import type { Backend } from "../backend/backend.ts";
-import type { Trainer, TrainResult } from "../train/trainer.ts";
+import type { Trainer } from "../train/trainer.ts";
+import type { TrainResult } from "../train/types.ts";
 import { embed } from "../nn/embed.ts";
 import { loadUmap, renderReport } from "../report/report.ts";
 import { writeFileAtomic } from "../io/files.ts";

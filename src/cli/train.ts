@@ -11,7 +11,8 @@
 import { MagnetInputError, NonFiniteLossError } from "../errors.ts";
 import { createBackend } from "../backend/create.ts";
 import type { Backend } from "../backend/backend.ts";
-import { Trainer, type TrainerState, type TrainResult, type TrainSetup } from "../train/trainer.ts";
+import { Trainer } from "../train/trainer.ts";
+import type { TrainerState, TrainResult, TrainSetup } from "../train/types.ts";
 import { stateFromJson, stateToJson } from "../train/checkpoint.ts";
 import { saveModel } from "../train/saved_model.ts";
 import { writeFileAtomic } from "../io/files.ts";

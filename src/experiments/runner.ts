@@ -8,6 +8,7 @@ import { subset } from "../data/dataset.ts";
 import { stratifiedSplit } from "../data/split.ts";
 import { Trainer } from "../train/trainer.ts";
 import type { EvalMetrics } from "../eval/evaluate.ts";
+import type { TrainResult } from "../train/types.ts";
 import type {
   CurvePoint,
   Experiment,
@@ -88,9 +89,16 @@ async function runOne(
     },
   }, { ...spec.settings, seed, iterations: env.options.iterations, evalEvery: 0 });
   start = performance.now();
-  const result = await trainer.run();
-  if (result.status !== "completed" || result.test === null) return null;
-  const extra = await experiment.measure?.(env, spec, result) ?? {};
+  let result: TrainResult;
+  let extra: Record<string, number> = {};
+  try {
+    result = await trainer.run();
+    if (result.status !== "completed" || result.test === null) return null;
+    extra = await experiment.measure?.(env, spec, result) ?? {};
+  } finally {
+    // Many runs share the process: each gives its device memory back as it ends.
+    await trainer.dispose();
+  }
   const t = result.timings;
   return {
     key: spec.key,

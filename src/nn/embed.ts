@@ -8,8 +8,29 @@ import { Graph } from "../graph/tensor.ts";
 import { compileOnce } from "../backend/compile_once.ts";
 import type { Model } from "./model.ts";
 
-/** Rows per chunk unless told otherwise: large enough to amortise a dispatch, small in memory. */
+/** Rows per chunk at most, unless told otherwise: large enough to amortise a dispatch. */
 export const DEFAULT_CHUNK_ROWS = 2048;
+
+/**
+ * The most values one intermediate of a chunk may hold by default (16 Mi float32, 64 MiB): a
+ * CNN's image windows take 56,448 values per 28x28 image, so 2,048 images at once would need
+ * 460 MB for that one tensor, where 297 need 64 MiB and run as fast.
+ */
+const MAX_CHUNK_VALUES = 16 * 1024 * 1024;
+
+/** Rows per chunk for `model`: {@link DEFAULT_CHUNK_ROWS}, fewer when its intermediates are wide. */
+export function chunkRowsFor(model: Model): number {
+  // The forward graphs of one and of two rows: what a node grows by is what each row adds to it
+  // (weights do not grow), and the largest growth is what a chunk multiplies.
+  const sizes = [1, 2].map((rows) => {
+    const g = new Graph();
+    model.forward(g.input("x", [rows, model.inputDim]));
+    return g.nodes.map((node) => node.size);
+  });
+  let widest = 1;
+  sizes[0].forEach((one, i) => (widest = Math.max(widest, sizes[1][i] - one)));
+  return Math.max(1, Math.min(DEFAULT_CHUNK_ROWS, Math.floor(MAX_CHUNK_VALUES / widest)));
+}
 
 function executableFor(backend: Backend, model: Model, rows: number): Promise<Executable> {
   return compileOnce(backend, model, `embed ${rows}`, () => {
@@ -26,7 +47,7 @@ export async function embed(
   backend: Backend,
   model: Model,
   rows: Float32Array,
-  chunkRows: number = DEFAULT_CHUNK_ROWS,
+  chunkRows: number = chunkRowsFor(model),
 ): Promise<Float32Array> {
   const inDim = model.inputDim, outDim = model.outputDim;
   if (rows.length % inDim !== 0) {

@@ -3,7 +3,7 @@
  * embeddings, and the options of the drawing. Types only; `renderReport` (report.ts) reads them.
  */
 import type { EvalMetrics } from "../eval/evaluate.ts";
-import type { HistoryPoint } from "../train/trainer.ts";
+import type { HistoryPoint } from "../train/types.ts";
 import type { RunTimes } from "../train/times.ts";
 
 /** The test embeddings to map, with their classes and optionally the cluster centres. */

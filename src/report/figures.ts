@@ -4,7 +4,7 @@
  * shows. Both share one iteration axis, from 0 to the run's last step.
  */
 import type { EvalMetrics } from "../eval/evaluate.ts";
-import type { HistoryPoint } from "../train/trainer.ts";
+import type { HistoryPoint } from "../train/types.ts";
 import {
   clipPath,
   decimate,

@@ -7,7 +7,7 @@ import { MagnetInputError } from "../errors.ts";
 import { encodeArray, type EncodedArray } from "../io/files.ts";
 import { JsonFields as Fields } from "../io/json_fields.ts";
 import { resolveConfig } from "./config.ts";
-import type { HistoryPoint, TrainerState, TrainTimings } from "./trainer.ts";
+import type { HistoryPoint, TrainerState, TrainTimings } from "./types.ts";
 
 /**
  * Serialises a trainer state. `extra` (data source, preprocessing) travels with it. A state holding a

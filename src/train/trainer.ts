@@ -14,6 +14,7 @@ import type { Optimizer } from "../optim/optimizer.ts";
 import { ClassBatchSampler } from "../sample/class_batches.ts";
 import { type BatchPlan, NeighbourhoodSampler } from "../sample/neighbourhood.ts";
 import { remainingSeconds } from "./times.ts";
+import { releaseScope } from "../backend/compile_once.ts";
 import { type EvalMetrics, evaluate, type Evaluation } from "../eval/evaluate.ts";
 import type { Classifier } from "../eval/classifier.ts";
 import { Random } from "../util/random.ts";
@@ -27,15 +28,6 @@ import type {
   TrainTimings,
 } from "./types.ts";
 
-export type {
-  HistoryPoint,
-  TrainerState,
-  TrainEvent,
-  TrainOptions,
-  TrainResult,
-  TrainSetup,
-  TrainTimings,
-} from "./types.ts";
 import { embed } from "../nn/embed.ts";
 import { preflight } from "./preflight.ts";
 import { compileStep, type StepOutputs, type TrainingStep } from "./step.ts";
@@ -120,6 +112,17 @@ export class Trainer {
   /** The running mean of the batch variance (magnet only; null before any step or for baselines). */
   get variance(): number | null {
     return this.#varianceCount > 0 ? this.#varianceSum / this.#varianceCount : null;
+  }
+
+  /**
+   * Gives the run's device memory back now: its compiled step, its model's embedding graphs and
+   * every variable it owns. For a process that trains many runs in turn (the experiments); the
+   * trainer cannot run afterwards, and a model it returned can no longer embed on this backend.
+   */
+  async dispose(): Promise<void> {
+    this.#step.dispose();
+    await releaseScope(this.#backend, this.model);
+    this.#backend.releaseVariables(this.variables);
   }
 
   /** Every variable the run owns: parameters, optimizer state, classifier head. */

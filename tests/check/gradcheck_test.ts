@@ -52,6 +52,7 @@ function skewed(
           (await exe.run(feeds)).map((a, i): HostArray =>
             which(i) ? (a as Float32Array).map((v) => v * factor) : a
           ),
+        dispose: () => exe.dispose(),
       };
     },
   };

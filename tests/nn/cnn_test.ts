@@ -220,3 +220,22 @@ Deno.test("cnn", gpuTestOptions, async (t) => {
     bad({ input: [28, 28, 1], norm: "layer" as "none" }, /norm must be "batch" or "none"/);
   });
 });
+
+Deno.test("embedding chunks shrink with a CNN's windows, and leave the embeddings as they are", async () => {
+  const { chunkRowsFor, embed } = await import("../../src/nn/embed.ts");
+  const { createMlp } = await import("../../src/nn/mlp.ts");
+  const { createBackend } = await import("../../src/backend/create.ts");
+  // 28x28 images: the second block's windows are 14 x 14 x (9 x 32) = 56,448 values per image.
+  assert.equal(chunkRowsFor(createCnn({ input: [28, 28, 1] })), Math.floor(2 ** 24 / 56_448));
+  assert.equal(chunkRowsFor(createMlp({ sizes: [784, 256, 128, 64] })), 2048);
+  const cpu = await createBackend({ kind: "cpu" });
+  try {
+    const cnn = createCnn({ input: [6, 5, 2], conv: [3], dense: [4], embeddingDim: 3, seed: 2 });
+    const x = images(11, 4);
+    const whole = await embed(cpu, cnn, x, 11);
+    // Equal to float32 rounding: edge tiles of the matrix product may round differently.
+    for (const chunk of [1, 4, 7]) assertClose(await embed(cpu, cnn, x, chunk), whole, 1e-5);
+  } finally {
+    cpu.dispose();
+  }
+});

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { MagnetInputError } from "../../src/errors.ts";
 import { loadUmap, projectTo2d, renderReport, type ReportData } from "../../src/report/report.ts";
-import type { HistoryPoint } from "../../src/train/trainer.ts";
+import type { HistoryPoint } from "../../src/train/types.ts";
 import { Random } from "../../src/util/random.ts";
 
 /** A small run: `classes` Gaussian blobs in `dim` dimensions, a decaying loss, a few evaluations. */

@@ -4,7 +4,8 @@
  * a saved CNN embeds and classifies as the trained one does.
  */
 import assert from "node:assert/strict";
-import { Trainer, type TrainerState, type TrainSetup } from "../../src/train/trainer.ts";
+import { Trainer } from "../../src/train/trainer.ts";
+import type { TrainerState, TrainSetup } from "../../src/train/types.ts";
 import { stateFromJson, stateToJson } from "../../src/train/checkpoint.ts";
 import { classify, loadModel, saveModel } from "../../src/train/saved_model.ts";
 import { embed } from "../../src/nn/embed.ts";

@@ -3,7 +3,8 @@
  * keeps the last good parameters when the loss stops being finite, and runs the baselines.
  */
 import assert from "node:assert/strict";
-import { Trainer, type TrainerState, type TrainSetup } from "../../src/train/trainer.ts";
+import { Trainer } from "../../src/train/trainer.ts";
+import type { TrainerState, TrainSetup } from "../../src/train/types.ts";
 import type { Dataset } from "../../src/data/dataset.ts";
 import { createBackend } from "../../src/backend/create.ts";
 import { NonFiniteLossError } from "../../src/errors.ts";
