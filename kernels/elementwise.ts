@@ -4,7 +4,7 @@
  * (broadcasting and transposition), given per input in a uniform so one pipeline serves every shape.
  */
 import { LINEAR_ENTRY_PARAMS, linearIndex } from "./common.ts";
-import { type ExprTable, type NumExpr, renderExpr } from "../src/graph/expr.ts";
+import { type ExprTable, infixText, type NumExpr, renderExpr } from "../src/graph/expr.ts";
 
 /** How an input is read; see `src/backend/layout.ts`. */
 export type Access = "full" | "scalar" | "strided";
@@ -55,20 +55,7 @@ function wgslTable(T: string, args: readonly string[]): ExprTable<string> {
       // Clamped because some tanh implementations overflow to NaN for large arguments.
       tanh: (x) => `tanh(clamp(${x}, ${T}(-20.0), ${T}(20.0)))`,
     },
-    binary: {
-      add: (a, b) => `(${a} + ${b})`,
-      sub: (a, b) => `(${a} - ${b})`,
-      mul: (a, b) => `(${a} * ${b})`,
-      div: (a, b) => `(${a} / ${b})`,
-    },
-    compare: {
-      lt: (a, b) => `(${a} < ${b})`,
-      le: (a, b) => `(${a} <= ${b})`,
-      gt: (a, b) => `(${a} > ${b})`,
-      ge: (a, b) => `(${a} >= ${b})`,
-      eq: (a, b) => `(${a} == ${b})`,
-      ne: (a, b) => `(${a} != ${b})`,
-    },
+    ...infixText("==", "!="),
     test: {
       isNan: (x) => `nan_${lanes}(${x})`,
       isFinite: (x) => `finite_${lanes}(${x})`,

@@ -5,39 +5,6 @@
  */
 import { LINEAR_ENTRY_PARAMS, linearIndex } from "./common.ts";
 
-/** The uniform words: n, height, width, c, kh, kw, stride, padTop, padLeft, outHeight, outWidth, total. */
-export function patchUniforms(
-  k: {
-    n: number;
-    height: number;
-    width: number;
-    c: number;
-    kh: number;
-    kw: number;
-    stride: number;
-    padTop: number;
-    padLeft: number;
-    outHeight: number;
-    outWidth: number;
-  },
-  total: number,
-): Uint32Array {
-  return Uint32Array.of(
-    k.n,
-    k.height,
-    k.width,
-    k.c,
-    k.kh,
-    k.kw,
-    k.stride,
-    k.padTop,
-    k.padLeft,
-    k.outHeight,
-    k.outWidth,
-    total,
-  );
-}
-
 const HEADER =
   `struct Params { n: u32, height: u32, width: u32, c: u32, kh: u32, kw: u32, stride: u32,
   padTop: u32, padLeft: u32, outHeight: u32, outWidth: u32, total: u32 }

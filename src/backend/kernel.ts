@@ -188,6 +188,26 @@ export function outputSize(kernel: Kernel): number {
   }
 }
 
+/**
+ * A patch kernel's geometry as the words its kernels read, in one order for every device: n,
+ * height, width, c, kh, kw, stride, padTop, padLeft, outHeight, outWidth.
+ */
+export function patchWords(k: PatchKernel): number[] {
+  return [
+    k.n,
+    k.height,
+    k.width,
+    k.c,
+    k.kh,
+    k.kw,
+    k.stride,
+    k.padTop,
+    k.padLeft,
+    k.outHeight,
+    k.outWidth,
+  ];
+}
+
 /** Values in the images of a patch kernel. */
 export function imageSize(k: PatchKernel): number {
   return k.n * k.height * k.width * k.c;

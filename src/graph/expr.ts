@@ -109,6 +109,28 @@ export interface ExprTable<T> {
   select(cond: T, a: T, b: T): T;
 }
 
+/**
+ * Arithmetic and comparisons for a text language with C-like infix operators (JavaScript and WGSL
+ * share them); `equal` and `notEqual` are the language's spellings of equality.
+ */
+export function infixText(
+  equal: string,
+  notEqual: string,
+): Pick<ExprTable<string>, "binary" | "compare"> {
+  const infix = (op: string) => (a: string, b: string) => `(${a} ${op} ${b})`;
+  return {
+    binary: { add: infix("+"), sub: infix("-"), mul: infix("*"), div: infix("/") },
+    compare: {
+      lt: infix("<"),
+      le: infix("<="),
+      gt: infix(">"),
+      ge: infix(">="),
+      eq: infix(equal),
+      ne: infix(notEqual),
+    },
+  };
+}
+
 /** Renders `e` bottom-up through `table` (text for JS and WGSL, instruction lists for wasm). */
 export function renderExpr<T>(e: NumExpr | BoolExpr, table: ExprTable<T>): T {
   switch (e.kind) {

@@ -4,7 +4,7 @@
  * so V8 sees a monomorphic loop with the ops inlined. The text comes only from the expression
  * renderer below (numbers and fixed names), never from data.
  */
-import { type ExprTable, renderExpr } from "../../graph/expr.ts";
+import { type ExprTable, infixText, renderExpr } from "../../graph/expr.ts";
 import type { FusedProgram } from "../fusion.ts";
 import type { ElementwiseKernel } from "../kernel.ts";
 import type { FloatArray } from "../backend.ts";
@@ -30,20 +30,7 @@ function jsTable(args: readonly string[]): ExprTable<string> {
       log: (x) => `Math.log(${x})`,
       tanh: (x) => `Math.tanh(${x})`,
     },
-    binary: {
-      add: (a, b) => `(${a} + ${b})`,
-      sub: (a, b) => `(${a} - ${b})`,
-      mul: (a, b) => `(${a} * ${b})`,
-      div: (a, b) => `(${a} / ${b})`,
-    },
-    compare: {
-      lt: (a, b) => `(${a} < ${b})`,
-      le: (a, b) => `(${a} <= ${b})`,
-      gt: (a, b) => `(${a} > ${b})`,
-      ge: (a, b) => `(${a} >= ${b})`,
-      eq: (a, b) => `(${a} === ${b})`,
-      ne: (a, b) => `(${a} !== ${b})`,
-    },
+    ...infixText("===", "!=="),
     test: {
       isNan: (x) => `(${x} !== ${x})`,
       isFinite: (x) => `(${x} - ${x} === 0)`,

@@ -14,7 +14,7 @@ import type {
   PreparedKernel,
   ProgramSpec,
 } from "../device.ts";
-import { type Kernel, windowsSize } from "../kernel.ts";
+import { type Kernel, patchWords, windowsSize } from "../kernel.ts";
 import { rowBases } from "../js/elementwise.ts";
 import { buildKernelModule, KERNEL_ARGS, KERNEL_EXPORTS, type KernelExport } from "./kernels.ts";
 import {
@@ -276,21 +276,7 @@ export class WasmDevice implements Device {
       case "patches":
       case "unpatches": {
         const k = kernel;
-        const words = [
-          at(inputs[0]),
-          out,
-          k.n,
-          k.height,
-          k.width,
-          k.c,
-          k.kh,
-          k.kw,
-          k.stride,
-          k.padTop,
-          k.padLeft,
-          k.outHeight,
-          k.outWidth,
-        ];
+        const words = [at(inputs[0]), out, ...patchWords(k)];
         const threads = this.#threadsFor(windowsSize(k));
         return Promise.resolve(this.#fixed(kernel, k.kind, words, threads));
       }

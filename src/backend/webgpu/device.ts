@@ -15,8 +15,8 @@ import type {
   PreparedKernel,
   ProgramSpec,
 } from "../device.ts";
-import { type Kernel, outputSize } from "../kernel.ts";
-import { PATCHES_SHADER, patchUniforms, UNPATCHES_SHADER } from "../../../kernels/patches.ts";
+import { type Kernel, outputSize, patchWords } from "../kernel.ts";
+import { PATCHES_SHADER, UNPATCHES_SHADER } from "../../../kernels/patches.ts";
 import { linearWorkgroups } from "../../../kernels/common.ts";
 import {
   canVectorize,
@@ -156,7 +156,7 @@ function shaderSpec(kernel: Kernel, matmul: WebGpuMatmul): ShaderSpec {
       const total = outputSize(kernel);
       return {
         shader: kernel.kind === "patches" ? PATCHES_SHADER : UNPATCHES_SHADER,
-        uniforms: patchUniforms(kernel, total),
+        uniforms: Uint32Array.of(...patchWords(kernel), total),
         workgroups: linearWorkgroups(total),
       };
     }
