@@ -7,7 +7,7 @@
 import { createBackend } from "../backend/create.ts";
 import type { Backend } from "../backend/backend.ts";
 import { MagnetInputError } from "../errors.ts";
-import { type DataSource, loadData } from "../data/source.ts";
+import { type DataSource, loadData, readDataSource } from "../data/source.ts";
 import { writeFileAtomic } from "../io/files.ts";
 import { JsonFields } from "../io/json_fields.ts";
 import {
@@ -159,15 +159,9 @@ function parse(args: readonly string[]): Parsed | "help" {
     name,
     given,
     options: { seeds, quick, iterations, model: choice("model", "mlp") },
-    source: {
-      kind: dataset,
-      dir: dataset === "fashion-mnist" ? absolutePath(str("data-dir") ?? FASHION_MNIST_DIR) : null,
-      train: null,
-      test: null,
-      testFraction: 0.2,
-      labelColumn: "label",
-      splitSeed: 0,
-    },
+    source: dataset === "fashion-mnist"
+      ? { kind: dataset, dir: absolutePath(str("data-dir") ?? FASHION_MNIST_DIR) }
+      : { kind: dataset, testFraction: 0.2, splitSeed: 0 },
     backend: choice("backend", "auto"),
     threads,
     out: str("out") ?? null,
@@ -212,10 +206,7 @@ async function readSaved(dir: string): Promise<SavedResults> {
   if (!["mlp", "cnn"].includes(options.get("model") as string)) {
     options.fail("model", "mlp or cnn", options.get("model"));
   }
-  const source = file.object("source");
-  if (!["mnist", "fashion-mnist"].includes(source.get("kind") as string)) {
-    source.fail("kind", "mnist or fashion-mnist", source.get("kind"));
-  }
+  const source = readDataSource(file.object("source"), ["mnist", "fashion-mnist"]);
   for (const run of file.objects("runs")) {
     if (typeof run.get("key") !== "string") run.fail("key", "a string", run.get("key"));
     run.integer("seed", 0, MAX_SEED);
@@ -223,7 +214,7 @@ async function readSaved(dir: string): Promise<SavedResults> {
     run.object("metrics");
   }
   file.number("seconds", 0);
-  return raw as SavedResults;
+  return { ...(raw as SavedResults), source };
 }
 
 function timestamp(): string {

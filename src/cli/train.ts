@@ -8,7 +8,7 @@
  * short; a finished run writes its checkpoint first, so the folder can be resumed at every moment.
  * A user mistake is one line on stderr and exit code 2.
  */
-import { MagnetInputError, NonFiniteLossError } from "../errors.ts";
+import { NonFiniteLossError } from "../errors.ts";
 import { createBackend } from "../backend/create.ts";
 import type { Backend } from "../backend/backend.ts";
 import { Trainer } from "../train/trainer.ts";
@@ -25,12 +25,13 @@ import {
   UsageError,
 } from "./args.ts";
 import {
-  DATA_SOURCE_KINDS,
   type DataSource,
   describeSource,
   fingerprint,
   loadData,
+  readDataSource,
 } from "../data/source.ts";
+import { JsonFields } from "../io/json_fields.ts";
 import { formatDuration, percent, ProgressPrinter, table } from "./progress.ts";
 import { runMetrics, runTimes } from "./metrics_file.ts";
 import { writeReport } from "./report_file.ts";
@@ -89,15 +90,8 @@ async function readCheckpoint(dir: string): Promise<Saved> {
     throw new UsageError(`--resume ${dir}: cannot read it: ${(error as Error).message}`);
   }
   const { state, extra } = stateFromJson(text, path);
-  const source = extra.source as DataSource | undefined;
+  const source = readDataSource(new JsonFields(path, "extra.", extra).object("source"));
   const settings = extra.settings as Partial<RunSettings> | undefined;
-  if (
-    source === undefined || typeof source !== "object" ||
-    !(DATA_SOURCE_KINDS as readonly string[]).includes(source.kind) ||
-    (source.kind === "fashion-mnist" && typeof source.dir !== "string")
-  ) {
-    throw new MagnetInputError(`${path} is damaged: it does not say which data it used`);
-  }
   return {
     dir,
     state,
@@ -137,14 +131,15 @@ function sourceFromArgs(args: TrainArgs): DataSource {
   if (kind !== "csv" && given("label-column")) {
     throw new UsageError("--label-column names a CSV column: it needs --data");
   }
+  const split = { testFraction: args.testFraction, splitSeed: args.splitSeed };
+  if (kind === "fashion-mnist") return { kind, dir: absolutePath(args.dataDir) };
+  if (args.data === null) return { kind: "mnist", ...split };
   return {
-    kind,
-    dir: kind === "fashion-mnist" ? absolutePath(args.dataDir) : null,
-    train: args.data === null ? null : absolutePath(args.data),
+    kind: "csv",
+    train: absolutePath(args.data),
     test: args.test === null ? null : absolutePath(args.test),
-    testFraction: args.testFraction,
     labelColumn: args.labelColumn,
-    splitSeed: args.splitSeed,
+    ...split,
   };
 }
 

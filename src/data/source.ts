@@ -9,14 +9,35 @@ import { type Dataset, subset, validateDataset } from "./dataset.ts";
 import { readCsvDataset, readCsvRows } from "./csv.ts";
 import { stratifiedSplit } from "./split.ts";
 import { fitStandardization, type Standardization, standardize } from "./preprocess.ts";
+import type { JsonFields } from "../io/json_fields.ts";
 
-/** How to load the data again. */
-export interface DataSource {
-  kind: DataSourceKind;
-  /** Fashion-MNIST's folder (absolute); null for the others. */
-  dir?: string | null;
-  /** The training CSV (absolute); null for the built-in data sets. */
-  train: string | null;
+/**
+ * How to load the data again, with only what applies to its kind (a Fashion-MNIST run records no
+ * split it never made).
+ */
+export type DataSource = MnistSource | FashionMnistSource | CsvSource;
+
+/** The bundled MNIST, split into train and test. */
+export interface MnistSource {
+  kind: "mnist";
+  /** Share of each class held out for testing. */
+  testFraction: number;
+  splitSeed: number;
+}
+
+/** Fashion-MNIST's IDX files, with their official split. */
+export interface FashionMnistSource {
+  kind: "fashion-mnist";
+  /** The folder of the four files (absolute). */
+  dir: string;
+}
+
+/** The user's CSV files: a test file, or a stratified split of the training file. */
+export interface CsvSource {
+  kind: "csv";
+  /** The training file (absolute). */
+  train: string;
+  /** The test file (absolute); null: split `train` with `testFraction` and `splitSeed`. */
   test: string | null;
   testFraction: number;
   labelColumn: string;
@@ -28,6 +49,39 @@ export const DATA_SOURCE_KINDS = ["mnist", "fashion-mnist", "csv"] as const;
 
 /** Which data a run uses. */
 export type DataSourceKind = typeof DATA_SOURCE_KINDS[number];
+
+/**
+ * A saved source (in a checkpoint or results.json) read field by field, allowing only `kinds`;
+ * fields that its kind does not use (older files kept them all) are ignored.
+ */
+export function readDataSource(
+  fields: JsonFields,
+  kinds: readonly DataSourceKind[] = DATA_SOURCE_KINDS,
+): DataSource {
+  const kind = fields.get("kind") as DataSourceKind;
+  if (!kinds.includes(kind)) fields.fail("kind", kinds.join(" or "), kind);
+  const split = () => {
+    const testFraction = fields.number("testFraction");
+    if (!(testFraction > 0 && testFraction < 1)) {
+      fields.fail("testFraction", "a number between 0 and 1", testFraction);
+    }
+    return { testFraction, splitSeed: fields.integer("splitSeed", 0, 0xffffffff) };
+  };
+  switch (kind) {
+    case "mnist":
+      return { kind, ...split() };
+    case "fashion-mnist":
+      return { kind, dir: fields.string("dir", true) };
+    case "csv":
+      return {
+        kind,
+        train: fields.string("train", true),
+        test: fields.nullableString("test"),
+        labelColumn: fields.string("labelColumn", true),
+        ...split(),
+      };
+  }
+}
 
 /** The data of a run. */
 export interface LoadedData {
@@ -82,10 +136,10 @@ export async function loadData(source: DataSource): Promise<LoadedData> {
   }
   if (source.kind === "fashion-mnist") {
     const { loadFashionMnist } = await import("./fashion_mnist.ts");
-    const { train, test } = await loadFashionMnist(source.dir!);
+    const { train, test } = await loadFashionMnist(source.dir);
     return { source, name: "Fashion-MNIST", train, test, standardization: null };
   }
-  const trainPath = source.train!;
+  const trainPath = source.train;
   const full = await readCsvDataset(trainPath, { labelColumn: source.labelColumn });
   let train: Dataset, test: Dataset;
   if (source.test !== null) {

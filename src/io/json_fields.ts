@@ -56,6 +56,20 @@ export class JsonFields {
     return value as number;
   }
 
+  /** A field that must be a string (not empty when `nonEmpty`). */
+  string(name: string, nonEmpty = false): string {
+    const value = this.get(name);
+    if (typeof value !== "string" || (nonEmpty && value === "")) {
+      this.fail(name, nonEmpty ? "a non-empty string" : "a string", value);
+    }
+    return value;
+  }
+
+  /** A field that must be a string or null. */
+  nullableString(name: string): string | null {
+    return this.get(name) === null ? null : this.string(name);
+  }
+
   /** A field that must be a list of objects, each read as fields of its own. */
   objects(name: string): JsonFields[] {
     return this.array(name).map((item, i) => {

@@ -440,15 +440,24 @@ Deno.test("train command", async (t) => {
         return `${dir}/${name}`;
       };
       for (
-        const [change, message] of [
+        const [i, [change, message]] of ([
           [{ index: null }, /damaged: a magnet run past step 0 without its index/],
           [{ history: null }, /damaged: history should be a list, found null/],
           [{ iteration: -3 }, /damaged: iteration should be an integer in \[0, /],
           [{ rng: [1, 2] }, /damaged: rng should be four 32-bit integers/],
           [{ variables: { "mlp.0.weight": 7 } }, /variables\.mlp\.0\.weight is missing or not/],
-        ] as const
+          [
+            { extra: { ...state.extra, source: { kind: "csv", train: 5 } } },
+            /damaged: extra\.source\.train should be a non-empty string, found 5/,
+          ],
+          [
+            { extra: { ...state.extra, source: { kind: "tape" } } },
+            /damaged: extra\.source\.kind should be mnist or fashion-mnist or csv, found "tape"/,
+          ],
+          [{ extra: {} }, /damaged: extra\.source should be an object, found nothing/],
+        ] as const).entries()
       ) {
-        const bad = damaged(`damaged-${Object.keys(change)[0]}`, change);
+        const bad = damaged(`damaged-${i}`, change);
         assertUsageError(await cli("train", ["--resume", bad]), message);
       }
       // The data changed since the checkpoint.
