@@ -28,7 +28,7 @@ function tableHtml(t: ResultTable): string {
   ).join("");
   return `<figure class="fig"><h2>${
     esc(t.title)
-  }</h2><table class="metrics results">${head}${body}</table>` +
+  }</h2><div class="scroll"><table class="metrics results">${head}${body}</table></div>` +
     `<figcaption>${esc(t.caption)}</figcaption></figure>`;
 }
 
@@ -79,7 +79,9 @@ export function renderExperimentPage(results: ExperimentResults): string {
     '<meta name="viewport" content="width=device-width, initial-scale=1">',
     `<title>${title}</title>`,
     `<style>${STYLE}.results th,.results td{padding:3px 12px 3px 0;text-align:right}` +
-    ".results th:first-child{text-align:left}</style>",
+    ".results th:first-child{text-align:left}" +
+    // A median and its range stay on one line; a table wider than the page scrolls.
+    ".results td{white-space:nowrap}.scroll{overflow-x:auto}</style>",
     "</head>",
     "<body>",
     "<main>",
