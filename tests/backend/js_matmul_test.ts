@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { type FloatArray, matmul } from "../../src/backend/js/matmul.ts";
 import { Random } from "../../src/util/random.ts";
+import { matmulReference as reference } from "../helpers/matmul_reference.ts";
 
 type ArrayType = Float32ArrayConstructor | Float64ArrayConstructor;
 
@@ -10,39 +11,6 @@ const TYPES: [string, ArrayType, number][] = [
   ["Float64Array", Float64Array, 1e-12],
 ];
 const COMBOS: [boolean, boolean][] = [[false, false], [true, false], [false, true], [true, true]];
-
-/**
- * op(A) * op(B) in float64 by the definition, with, for each entry, the sum of |a||b| over its
- * terms: the scale that rounding errors are measured against (a plain relative error would be
- * meaningless for entries that cancel to nearly zero).
- */
-function reference(
-  a: FloatArray,
-  b: FloatArray,
-  m: number,
-  n: number,
-  k: number,
-  transposeA: boolean,
-  transposeB: boolean,
-): { value: Float64Array; scale: Float64Array } {
-  const value = new Float64Array(m * n);
-  const scale = new Float64Array(m * n);
-  for (let i = 0; i < m; i++) {
-    for (let j = 0; j < n; j++) {
-      let sum = 0;
-      let abs = 0;
-      for (let p = 0; p < k; p++) {
-        const x = transposeA ? a[p * m + i] : a[i * k + p];
-        const y = transposeB ? b[j * k + p] : b[p * n + j];
-        sum += x * y;
-        abs += Math.abs(x * y);
-      }
-      value[i * n + j] = sum;
-      scale[i * n + j] = abs;
-    }
-  }
-  return { value, scale };
-}
 
 /** A view of `length` normal samples that starts `offset` elements into a larger buffer. */
 function randomView(Type: ArrayType, rng: Random, length: number, offset: number): FloatArray {

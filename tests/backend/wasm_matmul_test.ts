@@ -10,6 +10,7 @@ import {
   WasmMatmul,
 } from "../../src/backend/wasm/matmul_kernel.ts";
 import { Random } from "../../src/util/random.ts";
+import { matmulReference as reference } from "../helpers/matmul_reference.ts";
 
 const COMBOS: [boolean, boolean][] = [[false, false], [true, false], [false, true], [true, true]];
 
@@ -18,39 +19,6 @@ const PATHS: { name: string; relaxed: boolean; ignore: boolean }[] = [
   { name: "relaxed_madd", relaxed: true, ignore: !relaxedSimdSupported() },
   { name: "mul + add", relaxed: false, ignore: false },
 ];
-
-/**
- * op(A) op(B) in float64 by the definition, with, for each entry, the sum of |a||b| over its
- * terms: the scale rounding errors are measured against (entries that cancel to nearly zero
- * would make a plain relative error meaningless).
- */
-function reference(
-  a: Float32Array,
-  b: Float32Array,
-  m: number,
-  n: number,
-  k: number,
-  transposeA: boolean,
-  transposeB: boolean,
-): { value: Float64Array; scale: Float64Array } {
-  const value = new Float64Array(m * n);
-  const scale = new Float64Array(m * n);
-  for (let i = 0; i < m; i++) {
-    for (let j = 0; j < n; j++) {
-      let sum = 0;
-      let abs = 0;
-      for (let p = 0; p < k; p++) {
-        const x = transposeA ? a[p * m + i] : a[i * k + p];
-        const y = transposeB ? b[j * k + p] : b[p * n + j];
-        sum += x * y;
-        abs += Math.abs(x * y);
-      }
-      value[i * n + j] = sum;
-      scale[i * n + j] = abs;
-    }
-  }
-  return { value, scale };
-}
 
 function randomArray(rng: Random, length: number): Float32Array {
   const out = new Float32Array(length);

@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { Random } from "../../src/util/random.ts";
 import { matmulShader, type MatmulVariant, matmulWorkgroups } from "../../kernels/matmul.ts";
+import { matmulReference } from "../helpers/matmul_reference.ts";
 
 const VARIANTS: MatmulVariant[] = [
   { transposeA: false, transposeB: false },
@@ -50,15 +51,10 @@ function check(
   b: Float32Array,
   got: Float32Array,
 ): string | null {
+  const { value, scale } = matmulReference(a, b, m, n, k, v.transposeA, v.transposeB);
   for (let i = 0; i < m; i++) {
     for (let j = 0; j < n; j++) {
-      let sum = 0, abs = 0;
-      for (let p = 0; p < k; p++) {
-        const x = v.transposeA ? a[p * m + i] : a[i * k + p];
-        const y = v.transposeB ? b[j * k + p] : b[p * n + j];
-        sum += x * y;
-        abs += Math.abs(x * y);
-      }
+      const sum = value[i * n + j], abs = scale[i * n + j];
       const g = got[i * n + j];
       const ok = Number.isFinite(sum)
         ? Math.abs(g - sum) <= RTOL * abs + 1e-30
