@@ -34,6 +34,12 @@ export interface Dataset {
    * a split still names the row of the file.
    */
   sourceRows?: Int32Array;
+  /**
+   * Each row's identity for the user, when the source has one (an image's file path, a CSV's id
+   * column): carried by subsets and written beside embeddings and search results. Absent: rows are
+   * known by their position.
+   */
+  ids?: readonly string[];
 }
 
 /** The number of rows (examples) in `d`. */
@@ -57,6 +63,7 @@ export function subset(d: Dataset, indices: ArrayLike<number>): Dataset {
   const features = new Float32Array(m * dim);
   const labels = new Int32Array(m);
   const sourceRows = new Int32Array(m);
+  const ids = d.ids === undefined ? undefined : new Array<string>(m);
   for (let i = 0; i < m; i++) {
     const r = indices[i];
     if (!Number.isInteger(r) || r < 0 || r >= n) {
@@ -67,10 +74,12 @@ export function subset(d: Dataset, indices: ArrayLike<number>): Dataset {
     features.set(d.features.subarray(r * dim, (r + 1) * dim), i * dim);
     labels[i] = d.labels[r];
     sourceRows[i] = d.sourceRows?.[r] ?? r + 1;
+    if (ids !== undefined) ids[i] = d.ids![r];
   }
   const out: Dataset = { features, dim, labels, classNames: d.classNames.slice(), sourceRows };
   if (d.featureNames) out.featureNames = d.featureNames.slice();
   if (d.imageShape) out.imageShape = d.imageShape;
+  if (ids !== undefined) out.ids = ids;
   return out;
 }
 

@@ -51,6 +51,12 @@ Deno.test("dataset", async (t) => {
     assert.equal(noNames.featureNames, undefined);
   });
 
+  await t.step("subset carries row ids in its own order, and none when the source has none", () => {
+    const d = { ...sample(), ids: ["r1", "r2", "r3", "r4", "r5"] };
+    assert.deepEqual(subset(d, [4, 0, 0]).ids, ["r5", "r1", "r1"]);
+    assert.equal(subset(sample(), [0]).ids, undefined);
+  });
+
   await t.step("subset rejects indices that are not rows", () => {
     for (const bad of [-1, 5, 1.5, NaN]) {
       assert.throws(() => subset(sample(), [0, bad]), RangeError);
