@@ -69,6 +69,17 @@ export interface PatchKernel extends PatchGeometry {
   readonly c: number;
 }
 
+/**
+ * The columns of the k smallest values of each of `rows` rows of `n` (argSmallestK), or the values
+ * at given columns of each row (takeAlongRows: x [rows, n], indices [rows, k]); see ops.ts.
+ */
+export interface RowSelectKernel {
+  readonly kind: "argSmallestK" | "takeAlongRows";
+  readonly rows: number;
+  readonly n: number;
+  readonly k: number;
+}
+
 /** Every kernel a device implements. */
 export type Kernel =
   | ElementwiseKernel
@@ -77,7 +88,8 @@ export type Kernel =
   | GatherKernel
   | SegmentSumKernel
   | OneHotKernel
-  | PatchKernel;
+  | PatchKernel
+  | RowSelectKernel;
 
 /**
  * The kernel of a plan step computing `node` (with `group`, the elementwise nodes fused into it,
@@ -139,6 +151,11 @@ export function kernelOf(
       const [n, , , c] = node.shape;
       return { kernel: { ...spec, kind: "unpatches", n, c }, reads: node.inputs };
     }
+    case "argSmallestK":
+    case "takeAlongRows": {
+      const [rows, n] = node.inputs[0].shape;
+      return { kernel: { kind: spec.op, rows, n, k: node.shape[1] }, reads: node.inputs };
+    }
     default:
       throw new Error(`no kernel computes op "${node.op}" (${kind})`);
   }
@@ -163,6 +180,10 @@ export function inputSizes(kernel: Kernel): (number | undefined)[] {
       return [imageSize(kernel)];
     case "unpatches":
       return [windowsSize(kernel)];
+    case "argSmallestK":
+      return [kernel.rows * kernel.n];
+    case "takeAlongRows":
+      return [kernel.rows * kernel.n, kernel.rows * kernel.k];
   }
 }
 
@@ -185,6 +206,9 @@ export function outputSize(kernel: Kernel): number {
       return windowsSize(kernel);
     case "unpatches":
       return imageSize(kernel);
+    case "argSmallestK":
+    case "takeAlongRows":
+      return kernel.rows * kernel.k;
   }
 }
 
@@ -206,6 +230,35 @@ export function patchWords(k: PatchKernel): number[] {
     k.outHeight,
     k.outWidth,
   ];
+}
+
+/**
+ * A short description of a kernel for profiles and messages: its kind and extents, so kernels of
+ * one kind and size share a label (e.g. "matmul 2352x32x9 tA", "patches 48x28x28x1 3x3/1").
+ */
+export function kernelLabel(kernel: Kernel): string {
+  switch (kernel.kind) {
+    case "elementwise":
+      return `elementwise [${kernel.shape.join("x")}] ${kernel.program.nodes.length} ops ` +
+        `${kernel.program.inputs.map((x) => x.access[0]).join("")}`;
+    case "reduce":
+      return `${kernel.op} ${kernel.outer}x${kernel.length}x${kernel.inner}`;
+    case "matmul":
+      return `matmul ${kernel.m}x${kernel.n}x${kernel.k}` +
+        `${kernel.transposeA ? " tA" : ""}${kernel.transposeB ? " tB" : ""}`;
+    case "gather":
+    case "segmentSum":
+      return `${kernel.kind} ${kernel.rows}x${kernel.inner}`;
+    case "oneHot":
+      return `oneHot ${kernel.rows}x${kernel.depth}`;
+    case "patches":
+    case "unpatches":
+      return `${kernel.kind} ${kernel.n}x${kernel.height}x${kernel.width}x${kernel.c} ` +
+        `${kernel.kh}x${kernel.kw}/${kernel.stride}`;
+    case "argSmallestK":
+    case "takeAlongRows":
+      return `${kernel.kind} ${kernel.rows}x${kernel.n} k ${kernel.k}`;
+  }
 }
 
 /** Values in the images of a patch kernel. */

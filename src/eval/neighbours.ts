@@ -1,16 +1,18 @@
 /**
  * Exact k-nearest-neighbour search under squared Euclidean distance.
  *
- * The distances are computed on a {@link Backend} (one matrix product per chunk of queries, through
- * {@link squaredDistances}); the k smallest of each row are picked on the host. Everything the
- * evaluation metrics in this folder need (kNN classification, retrieval metrics) starts here.
+ * Everything runs on a {@link Backend}, one chunk of queries at a time: the chunk's distances to
+ * every reference (one matrix product, through {@link squaredDistances}), the k smallest of each
+ * row ({@link argSmallestK}) and their distances ({@link takeAlongRows}); only those come back to
+ * the host. Everything the evaluation metrics in this folder need (kNN classification, retrieval
+ * metrics) starts here.
  */
 import { MagnetInputError } from "../errors.ts";
-import type { Backend, Executable, FloatArray } from "../backend/backend.ts";
+import type { Backend, Executable } from "../backend/backend.ts";
 import { squaredDistances } from "../graph/functions.ts";
+import { argSmallestK, takeAlongRows } from "../graph/ops.ts";
 import { Graph, Variable } from "../graph/tensor.ts";
 import { compileOnce } from "../backend/compile_once.ts";
-import { TopK } from "./top_k.ts";
 
 /** The k nearest references of every query, nearest first. */
 export interface Neighbours {
@@ -51,6 +53,7 @@ export const DEFAULT_MAX_BLOCK_BYTES = 64 * 1024 * 1024;
  *
  * Each call uploads the references once; the compiled graph and its buffers are kept per backend and
  * shape, so repeated evaluation (every few training iterations) allocates nothing new on the device.
+ * Distances that overflow to NaN rank and read as +Infinity.
  *
  * @throws {MagnetInputError} when the shapes disagree, a value is not finite, or k is out of range.
  *
@@ -160,7 +163,10 @@ async function runSearch(backend: Backend, search: Search, sink: NeighbourSink):
   const numChunks = Math.ceil(nQuery / maxRows);
   const chunk = Math.ceil(nQuery / numChunks);
 
-  const entry = await searchEntry(backend, chunk, nRef, dim);
+  // Excluding self selects one more and drops the query's own column, or else the last one: the k
+  // smallest of the others either way, in the same order.
+  const picked = excludeSelf ? k + 1 : k;
+  const entry = await searchEntry(backend, chunk, nRef, dim, picked);
   // Calls that share an entry share its reference variable: run them one after the other.
   const previous = entry.lock;
   let release!: () => void;
@@ -178,10 +184,9 @@ async function runSearch(backend: Backend, search: Search, sink: NeighbourSink):
       padded!.set(view);
       return padded!;
     };
-    const selector = new TopK(k);
     const indices = new Int32Array(k), distances = new Float32Array(k);
-    // Keep one chunk in flight while the host selects from the previous one: on WebGPU the device
-    // computes chunk c + 1 while the CPU works through chunk c.
+    // Keep one chunk in flight while the host hands out the previous one's neighbours: on WebGPU
+    // the device computes chunk c + 1 meanwhile.
     const launch = (c: number) => {
       const run = exe.run({ queries: feed(c) });
       // A failure is reported where the run is awaited; this only keeps a run queued behind a
@@ -193,12 +198,18 @@ async function runSearch(backend: Backend, search: Search, sink: NeighbourSink):
     for (let c = 0; c < numChunks; c++) {
       const current = pending;
       if (c + 1 < numChunks) pending = launch(c + 1);
-      const block = (await current)[0] as FloatArray;
+      const [columns, values] = await current;
       const start = c * chunk;
       const rows = Math.min(chunk, nQuery - start);
       for (let r = 0; r < rows; r++) {
         const q = start + r;
-        selector.select(block, r * nRef, nRef, excludeSelf ? q : -1, indices, distances, 0);
+        let to = 0;
+        for (let i = r * picked; to < k; i++) {
+          if (excludeSelf && columns[i] === q) continue;
+          indices[to] = columns[i];
+          const d = values[i];
+          distances[to++] = d === d ? d : Infinity;
+        }
         sink(q, indices, distances);
       }
     }
@@ -237,7 +248,9 @@ function checkRows(
   return { nQuery: queries.length / dim, nRef };
 }
 
-/** A compiled distance graph for one (chunk, nRef, dim) and the variable that holds the references. */
+/**
+ * A compiled search graph for one (chunk, nRef, dim, k) and the variable that holds the references.
+ */
 interface SearchEntry {
   references: Variable;
   executable: Executable;
@@ -253,14 +266,16 @@ function searchEntry(
   chunk: number,
   nRef: number,
   dim: number,
+  k: number,
 ): Promise<SearchEntry> {
-  const key = `${chunk}x${nRef}x${dim}`;
+  const key = `${chunk}x${nRef}x${dim} k ${k}`;
   return compileOnce(backend, SCOPE, key, async () => {
     const g = new Graph();
     const references = new Variable(`neighbour references ${key}`, [nRef, dim]);
     const q = g.input("queries", [chunk, dim]);
     const d = squaredDistances(q, g.variable(references));
-    const executable = await backend.compile({ outputs: [d] });
+    const columns = argSmallestK(d, k);
+    const executable = await backend.compile({ outputs: [columns, takeAlongRows(d, columns)] });
     return { references, executable, lock: Promise.resolve() };
   });
 }

@@ -33,7 +33,9 @@ export type OpKind =
   | "segmentSum"
   | "oneHot"
   | "patches"
-  | "unpatches";
+  | "unpatches"
+  | "argSmallestK"
+  | "takeAlongRows";
 
 /** Gradients with respect to each input given the output's gradient `dy`; null where none flows. */
 type GradFn = (dy: Tensor, y: Tensor) => (Tensor | null)[];
@@ -718,4 +720,58 @@ export function unpatches(cols: Tensor, geometry: PatchGeometry, n: number, c: n
     );
   }
   return cols.graph.addNode({ ...g, op: "unpatches" }, [cols], [n, g.height, g.width, c], "float");
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Selection within rows: the k smallest entries of each row, and values picked per row
+
+define("argSmallestK", { kind: "argSmallestK" });
+/**
+ * For each row of `x` [rows, n], the columns of its `k` smallest values, smallest first, as int32
+ * [rows, k]: equal values come lowest column first, -0 equals 0, and NaN ranks as +Infinity (after
+ * every number, before no infinity of a lower column). The selection of nearest-neighbour search
+ * (with {@link takeAlongRows} for the values); no gradient.
+ */
+export function argSmallestK(x: Tensor, k: number): Tensor {
+  if (x.rank !== 2 || x.dtype !== "float") {
+    throw new ShapeError("argSmallestK", `expects a float matrix [rows, n], got ${x}`);
+  }
+  if (!Number.isInteger(k) || k < 1 || k > x.shape[1]) {
+    throw new ShapeError(
+      "argSmallestK",
+      `k must be an integer in [1, ${x.shape[1]}] for rows of ${x.shape[1]}, got ${k}`,
+    );
+  }
+  return x.graph.addNode({ op: "argSmallestK", k }, [x], [x.shape[0], k], "int32");
+}
+
+define("takeAlongRows", {
+  kind: "takeAlongRows",
+  grad: (dy, y) => {
+    // Each picked value's gradient goes back to its column: one-hot rows weighted by dy, summed
+    // per row of x.
+    const [x, indices] = y.inputs;
+    const [rows, n] = x.shape;
+    const k = indices.shape[1];
+    const picks = mul(oneHot(reshape(indices, [rows * k]), n), reshape(dy, [rows * k, 1]));
+    return [sum(reshape(picks, [rows, k, n]), 1), null];
+  },
+});
+/**
+ * Values picked in each row: out[r, j] = x[r, indices[r, j]] for `x` [rows, n] and int32 `indices`
+ * [rows, k] (an index outside [0, n) gives 0), as [rows, k].
+ */
+export function takeAlongRows(x: Tensor, indices: Tensor): Tensor {
+  if (x.rank !== 2 || x.dtype !== "float") {
+    throw new ShapeError("takeAlongRows", `expects a float matrix [rows, n], got ${x}`);
+  }
+  if (indices.rank !== 2 || indices.dtype !== "int32" || indices.shape[0] !== x.shape[0]) {
+    throw new ShapeError(
+      "takeAlongRows",
+      `indices must be int32 [${x.shape[0]}, k] for ${x}, got ${indices.dtype} ${
+        formatShape(indices.shape)
+      }`,
+    );
+  }
+  return x.graph.addNode({ op: "takeAlongRows" }, [x, indices], [...indices.shape], "float");
 }

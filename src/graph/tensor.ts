@@ -58,7 +58,9 @@ export type OpSpec =
   | { readonly op: "segmentSum"; readonly numSegments: number }
   | { readonly op: "oneHot"; readonly depth: number }
   | ({ readonly op: "patches" } & PatchGeometry)
-  | ({ readonly op: "unpatches" } & PatchGeometry);
+  | ({ readonly op: "unpatches" } & PatchGeometry)
+  | { readonly op: "argSmallestK"; readonly k: number }
+  | { readonly op: "takeAlongRows" };
 
 /**
  * How patches are cut from images [N, height, width, C] (channels last): windows of kh x kw pixels

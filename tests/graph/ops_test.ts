@@ -484,6 +484,24 @@ const cases: OpCase[] = [
     values: [normal],
   },
   {
+    name: "takeAlongRows",
+    build: ([x, idx]) => ops.takeAlongRows(x, idx),
+    hand: {
+      shapes: [[2, 3], [2, 2]],
+      data: [[1, 2, 3, 4, 5, 6], [2, 2, 0, 1]],
+      expected: [3, 3, 4, 5],
+      ints: [false, true],
+    },
+    shapes: (rng) => {
+      const rows = 1 + rng.int(4);
+      return [[rows, [1, 7, 33][rng.int(3)]], [rows, 1 + rng.int(5)]];
+    },
+    values: [normal, normal],
+    ints: [false, true],
+    // Columns may repeat: their gradients add up.
+    indexValues: (rng, [x, i]) => Array.from({ length: i[0] * i[1] }, () => rng.int(x[1])),
+  },
+  {
     name: "conv2d (composite: patches x kernel + bias)",
     build: ([x, k, b]) => conv.conv2d(x, k, b, { stride: 1, padding: "same" }),
     hand: {
@@ -624,7 +642,10 @@ function buildFrom(c: OpCase) {
 
 Deno.test("every declared op has a test case here", () => {
   const covered = new Set(cases.map((c) => c.name.split(" ")[0]));
-  for (const extra of ["input", "constant", "variable", "stopGradient", "argmax"]) {
+  // argmax and argSmallestK (int32, no gradient) have tests of their own.
+  for (
+    const extra of ["input", "constant", "variable", "stopGradient", "argmax", "argSmallestK"]
+  ) {
     covered.add(extra);
   }
   assert.deepEqual(opNames().filter((op) => !covered.has(op)), []);

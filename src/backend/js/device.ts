@@ -21,6 +21,7 @@ import {
   oneHotKernel,
   patchKernel,
   reduceKernel,
+  rowSelectKernel,
   segmentSumKernel,
 } from "./kernels.ts";
 
@@ -59,6 +60,10 @@ function closure(kernel: Kernel, ins: readonly JsArray[], out: JsArray): () => v
     case "patches":
     case "unpatches":
       return patchKernel(kernel, float(ins[0]), float(out));
+    case "argSmallestK":
+      return rowSelectKernel(kernel, float(ins[0]), null, out);
+    case "takeAlongRows":
+      return rowSelectKernel(kernel, float(ins[0]), int(ins[1]), out);
   }
 }
 

@@ -1,6 +1,6 @@
 /**
  * The JavaScript device's kernels other than elementwise: reductions, matrix product, gather,
- * segment sum and one-hot. Each returns a closure bound to its arrays, so a run allocates nothing.
+ * segment sum, one-hot, image windows and selection within rows. Each returns a closure bound to its arrays, so a run allocates nothing.
  */
 import type { FloatArray } from "../backend.ts";
 import type {
@@ -9,6 +9,7 @@ import type {
   OneHotKernel,
   PatchKernel,
   ReduceKernel,
+  RowSelectKernel,
   SegmentSumKernel,
 } from "../kernel.ts";
 import { matmul } from "./matmul.ts";
@@ -135,6 +136,44 @@ export function patchKernel(k: PatchKernel, x: FloatArray, out: FloatArray): () 
           }
         }
       }
+    }
+  };
+}
+
+/**
+ * The columns of each row's k smallest values by a full sort on (value, column), NaN as +Infinity
+ * (argSmallestK); or the values at given columns (takeAlongRows, 0 outside the row).
+ */
+export function rowSelectKernel(
+  k: RowSelectKernel,
+  x: FloatArray,
+  indices: Int32Array | null,
+  out: JsArray,
+): () => void {
+  const { rows, n } = k;
+  if (k.kind === "takeAlongRows") {
+    return () => {
+      for (let r = 0; r < rows; r++) {
+        for (let j = 0; j < k.k; j++) {
+          const c = indices![r * k.k + j];
+          out[r * k.k + j] = c >= 0 && c < n ? x[r * n + c] : 0;
+        }
+      }
+    };
+  }
+  const order = Array.from({ length: n }, (_, j) => j);
+  return () => {
+    for (let r = 0; r < rows; r++) {
+      const key = (j: number) => {
+        const v = x[r * n + j];
+        return v === v ? v : Infinity;
+      };
+      for (let j = 0; j < n; j++) order[j] = j;
+      order.sort((a, b) => {
+        const ka = key(a), kb = key(b);
+        return ka < kb ? -1 : ka > kb ? 1 : a - b;
+      });
+      for (let j = 0; j < k.k; j++) out[r * k.k + j] = order[j];
     }
   };
 }

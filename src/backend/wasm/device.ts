@@ -14,7 +14,7 @@ import type {
   PreparedKernel,
   ProgramSpec,
 } from "../device.ts";
-import { type Kernel, patchWords, windowsSize } from "../kernel.ts";
+import { type Kernel, kernelLabel, patchWords, windowsSize } from "../kernel.ts";
 import { rowBases } from "../js/elementwise.ts";
 import { buildKernelModule, KERNEL_ARGS, KERNEL_EXPORTS, type KernelExport } from "./kernels.ts";
 import {
@@ -26,6 +26,7 @@ import {
 } from "./elementwise.ts";
 import { defaultMatmulConfig, matmulScratchBytes, relaxedSimdSupported } from "./matmul_kernel.ts";
 import { ALIGN, Allocator } from "./memory.ts";
+import { argSmallestKScratchBytes, selectionSample } from "./select.ts";
 import { ThreadPool } from "./threads.ts";
 
 /** A buffer of the device: a region of the shared memory. */
@@ -38,6 +39,14 @@ interface WasmStep extends PreparedKernel {
   readonly run: () => void;
   /** Memory the step alone uses (its argument block, row tables), freed with its program. */
   readonly blocks: readonly number[];
+}
+
+/** Time spent in the kernels of one label while profiling (see {@link WasmDevice.profile}). */
+export interface KernelTime {
+  /** Runs of kernels with this label. */
+  calls: number;
+  /** Milliseconds in all. */
+  ms: number;
 }
 
 /** Options of {@link WasmDevice.create}. */
@@ -72,11 +81,20 @@ export class WasmDevice implements Device {
   readonly #kernels: number;
   readonly #modules = new Map<string, number>();
   readonly #splitAbove: number;
-  /** Per-thread matmul scratch: the region and the distance between threads' parts. */
+  /**
+   * Per-thread scratch of the kernels that need one (matmul's packed panels, selection's keys): the
+   * region and the distance between threads' parts.
+   */
   #scratch = { offset: 0, stride: 0 };
-  /** Two words in the memory telling the matmul kernel where the scratch is (see kernels.ts). */
+  /** Two words in the memory telling the kernels where the scratch is (see kernels.ts). */
   readonly #scratchWords: number;
   #disposed = false;
+  /**
+   * When set, every program run times each of its steps into this map, by kernel label (see
+   * kernelLabel), with "variable updates" for the copies at the end: the profile of a workload.
+   * Off (null) by default; timing costs a clock read per step.
+   */
+  profile: Map<string, KernelTime> | null = null;
 
   private constructor(
     memory: WebAssembly.Memory,
@@ -193,7 +211,7 @@ export class WasmDevice implements Device {
     return work >= this.#splitAbove ? this.threads : 1;
   }
 
-  /** Makes sure every thread has `bytes` of matmul scratch. */
+  /** Makes sure every thread has `bytes` of scratch. */
   #ensureScratch(bytes: number): void {
     const stride = Math.ceil(bytes / ALIGN) * ALIGN;
     if (stride <= this.#scratch.stride) return;
@@ -280,6 +298,32 @@ export class WasmDevice implements Device {
         const threads = this.#threadsFor(windowsSize(k));
         return Promise.resolve(this.#fixed(kernel, k.kind, words, threads));
       }
+      case "argSmallestK": {
+        const { rows, n, k } = kernel;
+        this.#ensureScratch(argSmallestKScratchBytes(n));
+        const sample = selectionSample(n, k);
+        const words = [
+          at(inputs[0]),
+          out,
+          rows,
+          n,
+          k,
+          this.#scratchWords,
+          sample.step,
+          sample.count,
+          sample.rank,
+        ];
+        // Selection costs far more per value than a copy: a few rows are worth splitting.
+        const threads = this.#threadsFor(rows * n * 8);
+        return Promise.resolve(this.#fixed(kernel, "arg_smallest_k", words, threads));
+      }
+      case "takeAlongRows": {
+        const { rows, n, k } = kernel;
+        const words = [at(inputs[0]), at(inputs[1]), out, rows, n, k];
+        return Promise.resolve(
+          this.#fixed(kernel, "take_along_rows", words, this.#threadsFor(rows * k)),
+        );
+      }
     }
   }
 
@@ -317,6 +361,7 @@ export class WasmDevice implements Device {
   program(spec: ProgramSpec): Promise<DeviceProgram> {
     this.#check();
     const steps = (spec.steps as readonly WasmStep[]).map((s) => s.run);
+    const labels = spec.steps.map((s) => kernelLabel(s.kernel));
     const reads = spec.reads.map((r) => ({ buffer: r.buffer, elements: r.elements }));
     const copies = spec.copies.map((c) => ({
       from: (c.from as WasmBuffer).offset,
@@ -327,11 +372,20 @@ export class WasmDevice implements Device {
     // deno-lint-ignore require-await -- failures reject, as on every device
     const run = async (): Promise<HostArray[]> => {
       this.#check();
-      for (const step of steps) step();
+      const profile = this.profile;
+      if (profile === null) {
+        for (const step of steps) step();
+      } else {
+        steps.forEach((step, i) => timeInto(profile, labels[i], step));
+      }
       const results = reads.map((r) => this.#view(r.buffer, r.elements).slice());
       if (guard === null || this.#f32(guard, 1)[0] > 0) {
-        const bytes = new Uint8Array(this.#memory.buffer);
-        for (const c of copies) bytes.copyWithin(c.to, c.from, c.from + c.bytes);
+        const copy = () => {
+          const bytes = new Uint8Array(this.#memory.buffer);
+          for (const c of copies) bytes.copyWithin(c.to, c.from, c.from + c.bytes);
+        };
+        if (profile === null) copy();
+        else if (copies.length > 0) timeInto(profile, "variable updates", copy);
       }
       return results;
     };
@@ -352,5 +406,18 @@ export class WasmDevice implements Device {
     if (this.#disposed) return;
     this.#disposed = true;
     this.#pool.dispose();
+  }
+}
+
+/** Runs `work` and adds its time to `label`'s entry of `profile`. */
+function timeInto(profile: Map<string, KernelTime>, label: string, work: () => void): void {
+  const start = performance.now();
+  work();
+  const ms = performance.now() - start;
+  const entry = profile.get(label);
+  if (entry === undefined) profile.set(label, { calls: 1, ms });
+  else {
+    entry.calls++;
+    entry.ms += ms;
   }
 }

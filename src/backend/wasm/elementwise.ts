@@ -14,7 +14,7 @@ import type { FusedProgram } from "../fusion.ts";
 import { type FunctionBuilder, type Local, ModuleBuilder, type Operand } from "./assembler.ts";
 import { emitMath, type MathFuncs } from "./math.ts";
 import { MAX_PAGES } from "./memory.ts";
-import { share } from "./kernels.ts";
+import { share } from "./jobs.ts";
 
 /** How a strided input moves along the last axis: not at all, one element, or anything else. */
 export type StrideClass = "zero" | "unit" | "other";

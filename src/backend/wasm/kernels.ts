@@ -1,6 +1,6 @@
 /**
  * The WebAssembly device's fixed kernels, in one module: matrix product, reductions, gather,
- * segment sum and one-hot. Every kernel is a job with the signature `(args, tid, threads)`: `args`
+ * segment sum, one-hot, image windows, and (from select.ts) selection within rows. Every kernel is a job with the signature `(args, tid, threads)`: `args`
  * is the byte offset of its argument block in the shared memory (i32 words written once when the
  * kernel is prepared), and a thread `tid` of `threads` computes its own share, so the same export
  * runs alone on the calling thread or split across the worker pool (see threads.ts).
@@ -11,6 +11,8 @@
  * vector loops with scalar tails), which are read once here rather than across files.
  */
 import { type FunctionBuilder, type Local, ModuleBuilder, type Operand } from "./assembler.ts";
+import { JOB, loadWords, share } from "./jobs.ts";
+import { emitArgSmallestK, emitTakeAlongRows, SELECT_ARGS } from "./select.ts";
 import { defaultMatmulConfig, emitMatmul, type MatmulConfig } from "./matmul_kernel.ts";
 import { MAX_PAGES } from "./memory.ts";
 
@@ -27,6 +29,8 @@ export const KERNEL_EXPORTS = [
   "one_hot",
   "patches",
   "unpatches",
+  "arg_smallest_k",
+  "take_along_rows",
 ] as const;
 
 /** The name of a kernel export. */
@@ -66,46 +70,12 @@ export const KERNEL_ARGS: { readonly [K in KernelExport]: readonly string[] } = 
   // Images [n, height, width, c] and windows [n * outHeight * outWidth, kh * kw * c].
   patches: PATCH_ARGS,
   unpatches: PATCH_ARGS,
+  ...SELECT_ARGS,
 };
 
-const JOB = { args: "i32", tid: "i32", threads: "i32" } as const;
-
-/**
- * The share [begin, end) of `total` items that thread `tid` of `threads` takes, in multiples of
- * `grain` (the last thread takes the rest); sets the two locals.
- */
-export function share(
-  b: FunctionBuilder,
-  total: Local | number,
-  grain: number | Local,
-  tid: Local,
-  threads: Local,
-  begin: Local,
-  end: Local,
-): void {
-  const per = b.local(`per_${begin.name}`, "i32");
-  // per = ceil(ceil(total / grain) / threads) * grain
-  b.set(per, b.i32.div_u(b.i32.add(total, b.i32.sub(grain, 1)), grain));
-  b.set(per, b.i32.mul(b.i32.div_u(b.i32.add(per, b.i32.sub(threads, 1)), threads), grain));
-  b.set(begin, b.i32.mul(tid, per));
-  b.set(end, b.i32.add(begin, per));
-  b.if(b.i32.gt_s(end, total), () => b.set(end, total));
-  b.if(b.i32.gt_s(begin, total), () => b.set(begin, total));
-}
-
-/** Reads argument word `i` of the job's block. */
-function word(b: FunctionBuilder, args: Local, i: number) {
-  return b.i32.load(args, { offset: 4 * i });
-}
-
-/** Declares a local per argument word and loads it. */
+/** Declares a local per argument word of kernel `name` and loads it. */
 function loadArgs(b: FunctionBuilder, name: KernelExport, args: Local): Record<string, Local> {
-  const locals: Record<string, Local> = {};
-  KERNEL_ARGS[name].forEach((arg, i) => {
-    locals[arg] = b.local(arg, "i32");
-    b.set(locals[arg], word(b, args, i));
-  });
-  return locals;
+  return loadWords(b, KERNEL_ARGS[name], args);
 }
 
 function emitMatmulJob(mod: ModuleBuilder, relaxed: boolean, config: Readonly<MatmulConfig>) {
@@ -536,5 +506,7 @@ export function buildKernelModule(
   emitOneHot(mod);
   emitPatches(mod);
   emitUnpatches(mod);
+  emitArgSmallestK(mod);
+  emitTakeAlongRows(mod);
   return mod.toBytes();
 }

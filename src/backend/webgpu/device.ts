@@ -17,6 +17,12 @@ import type {
 } from "../device.ts";
 import { type Kernel, outputSize, patchWords } from "../kernel.ts";
 import { PATCHES_SHADER, UNPATCHES_SHADER } from "../../../kernels/patches.ts";
+import {
+  ARG_SMALLEST_K_SHADER,
+  argSmallestKWorkgroups,
+  rowSelectUniforms,
+  TAKE_ALONG_ROWS_SHADER,
+} from "../../../kernels/select.ts";
 import { linearWorkgroups } from "../../../kernels/common.ts";
 import {
   canVectorize,
@@ -160,6 +166,18 @@ function shaderSpec(kernel: Kernel, matmul: WebGpuMatmul): ShaderSpec {
         workgroups: linearWorkgroups(total),
       };
     }
+    case "argSmallestK":
+      return {
+        shader: ARG_SMALLEST_K_SHADER,
+        uniforms: rowSelectUniforms(kernel.rows, kernel.n, kernel.k),
+        workgroups: argSmallestKWorkgroups(kernel.rows),
+      };
+    case "takeAlongRows":
+      return {
+        shader: TAKE_ALONG_ROWS_SHADER,
+        uniforms: rowSelectUniforms(kernel.rows, kernel.n, kernel.k),
+        workgroups: linearWorkgroups(kernel.rows * kernel.k),
+      };
   }
 }
 
