@@ -4,13 +4,14 @@
  * dispatch (WebGPU) runs far fewer of them and stores no intermediates.
  *
  * A node joins its reader's group when it is elementwise, is read only by that reader (and is no
- * output or update source), and is read either element for element (same shape as the group's
- * output) or as a scalar (size 1, then computed from element 0 of its inputs).
+ * output or update source), and is read either element for element (as many elements as the
+ * group's output, read in full, possibly through reshapes that only it reads) or as a scalar
+ * (size 1, then computed from element 0 of its inputs).
  */
 import { elementwiseExpr, opDefinition } from "../graph/ops.ts";
 import { E, type NumExpr } from "../graph/expr.ts";
 import type { Tensor } from "../graph/tensor.ts";
-import { type Access, elementwiseLayout } from "./layout.ts";
+import { type Access, elementwiseLayout, stridesOver } from "./layout.ts";
 
 /** External inputs a fused kernel may read (WebGPU guarantees 8 storage buffers per stage). */
 export const MAX_FUSED_INPUTS = 6;
@@ -46,13 +47,6 @@ function isElementwise(t: Tensor): boolean {
   return opDefinition(t.op).kind === "elementwise";
 }
 
-function sameShape(a: Tensor, b: Tensor): boolean {
-  // Leading 1s do not change how a flat index maps to coordinates.
-  const x = a.shape.filter((d, i) => d !== 1 || i >= a.rank - b.rank);
-  const y = b.shape.filter((d, i) => d !== 1 || i >= b.rank - a.rank);
-  return a.size === b.size && x.length === y.length && x.every((d, i) => d === y[i]);
-}
-
 /**
  * Groups `steps` (in order): returns, for each step that stays a kernel, the nodes fused into it in
  * evaluation order (itself last). Steps absorbed into another's group are left out. `nodes` are all
@@ -82,7 +76,7 @@ export function fuseElementwise(
       const keys = new Set<string>();
       for (const n of members) {
         elementwiseLayout(n).forEach((l, k) => {
-          const x = n.inputs[k];
+          const x = memberBehindViews(n.inputs[k], (t) => context.has(t.id));
           if (context.has(x.id)) return;
           keys.add(context.get(n.id) === "scalar" ? `${x.id}:0` : `${x.id}:${l.strides.join(",")}`);
         });
@@ -94,15 +88,18 @@ export function fuseElementwise(
       const node = members[q];
       const nodeContext = context.get(node.id)!;
       elementwiseLayout(node).forEach((layout, j) => {
-        const x = node.inputs[j];
+        const x = elementwiseBehindViews(node.inputs[j], readers);
         if (
-          context.has(x.id) || !stepIds.has(x.id) || !isElementwise(x) || pinned.has(x.id) ||
+          x === null || context.has(x.id) || !stepIds.has(x.id) || pinned.has(x.id) ||
           readers.get(x.id) !== 1 || x.dtype !== "float"
         ) return;
+        // A full read by a member read in full is the root's own flat index, through reshapes
+        // too (a view changes no element's place).
         let childContext: "full" | "scalar";
         if (nodeContext === "scalar" || layout.access === "scalar") childContext = "scalar";
-        else if (layout.access === "full" && sameShape(x, root)) childContext = "full";
-        else return;
+        else if (layout.access === "full" && x.size === root.size && addressable(x, root)) {
+          childContext = "full";
+        } else return;
         context.set(x.id, childContext);
         members.push(x);
         if (externalReads() > MAX_FUSED_INPUTS) {
@@ -118,14 +115,43 @@ export function fuseElementwise(
   return groups;
 }
 
+/**
+ * Whether a node read in full by a group can be computed at the group's output coordinates: its
+ * strided (broadcast, permuted) inputs are addressed through the output's shape, so their strides
+ * must carry over to it (always, when the shapes agree; through a reshape, when it only splits).
+ */
+function addressable(x: Tensor, root: Tensor): boolean {
+  return elementwiseLayout(x).every((l) =>
+    l.access !== "strided" || stridesOver(x.shape, l.strides, root.shape) !== null
+  );
+}
+
+/**
+ * The elementwise node `x` stands for: `x` itself, or the node under a chain of reshapes each read
+ * by one reader only (a view changes no element's place). Null when there is none.
+ */
+function elementwiseBehindViews(x: Tensor, readers: ReadonlyMap<number, number>): Tensor | null {
+  while (x.op === "reshape" && readers.get(x.id) === 1) x = x.inputs[0];
+  return isElementwise(x) ? x : null;
+}
+
+/** The tensor inside a group that an input `x` of a member reads: `x`, or what its views show. */
+function memberBehindViews(x: Tensor, inside: (t: Tensor) => boolean): Tensor {
+  let t = x;
+  while (t.op === "reshape" && !inside(t)) t = t.inputs[0];
+  return inside(t) ? t : x;
+}
+
 /** The tensors a group reads from outside itself. */
 export function externalInputs(group: readonly Tensor[]): Tensor[] {
-  const inside = new Set(group.map((t) => t.id));
+  const ids = new Set(group.map((t) => t.id));
+  const inside = (t: Tensor) => ids.has(t.id);
   const seen = new Set<number>();
   const out: Tensor[] = [];
   for (const t of group) {
-    for (const x of t.inputs) {
-      if (!inside.has(x.id) && !seen.has(x.id)) {
+    for (const input of t.inputs) {
+      const x = memberBehindViews(input, inside);
+      if (!inside(x) && !seen.has(x.id)) {
         seen.add(x.id);
         out.push(x);
       }
@@ -140,6 +166,7 @@ export function fusedProgram(
 ): { program: FusedProgram; reads: Tensor[] } {
   const root = group[group.length - 1];
   const position = new Map(group.map((t, i) => [t.id, i]));
+  const member = (x: Tensor) => memberBehindViews(x, (t) => position.has(t.id));
   const scalar = new Set<number>();
   // Contexts flow from readers to what they read: walk from the root down.
   for (let i = group.length - 1; i >= 0; i--) {
@@ -147,7 +174,7 @@ export function fusedProgram(
     const inScalar = node !== root && (scalar.has(node.id) || node.size === 1 && root.size !== 1);
     if (inScalar) scalar.add(node.id);
     elementwiseLayout(node).forEach((layout, j) => {
-      const x = node.inputs[j];
+      const x = member(node.inputs[j]);
       if (position.has(x.id) && (inScalar || layout.access === "scalar")) scalar.add(x.id);
     });
   }
@@ -156,11 +183,15 @@ export function fusedProgram(
   const inputKey = new Map<string, number>();
   const nodes = group.map((node) => {
     const layouts = elementwiseLayout(node);
-    const args = node.inputs.map((x, j): FusedArg => {
+    const args = node.inputs.map((input, j): FusedArg => {
+      const x = member(input);
       const at = position.get(x.id);
       if (at !== undefined) return { kind: "node", index: at };
       const access: Access = scalar.has(node.id) ? "scalar" : layouts[j].access;
-      const strides = access === "strided" ? layouts[j].strides : [];
+      // Strides over the node's shape, carried over to the output's (the same when they agree).
+      const strides = access === "strided"
+        ? stridesOver(node.shape, layouts[j].strides, root.shape)!
+        : [];
       const key = `${x.id}:${access}:${strides.join(",")}`;
       let index = inputKey.get(key);
       if (index === undefined) {

@@ -51,6 +51,53 @@ export function elementwiseLayout(node: Tensor): InputLayout[] {
   });
 }
 
+/**
+ * Strides over `shape` re-expressed over `target`, a shape of as many elements (a reshape of it):
+ * the strides that address the same element from the same flat index. A dimension of `target` may
+ * split one of `shape` or merge several whose strides nest (the outer one's stride is the inner
+ * one's times its size, as for a contiguous or a broadcast run); otherwise the address is not
+ * affine in `target`'s coordinates and the answer is null.
+ */
+export function stridesOver(
+  shape: Shape,
+  strides: readonly number[],
+  target: Shape,
+): number[] | null {
+  const out = new Array<number>(target.length).fill(0);
+  // Position in `shape`: dimension i, of which `unit` (a divisor) is consumed and `left` remains.
+  let i = shape.length - 1;
+  let left = i >= 0 ? shape[i] : 1, unit = 1;
+  const next = () => {
+    i--;
+    left = i >= 0 ? shape[i] : 1;
+    unit = 1;
+  };
+  for (let j = target.length - 1; j >= 0; j--) {
+    let need = target[j];
+    if (need === 1) continue;
+    while (i >= 0 && left === 1) next();
+    if (i < 0) return null;
+    out[j] = strides[i] * unit;
+    while (need > 1) {
+      if (left % need === 0) {
+        left /= need;
+        unit *= need;
+        need = 1;
+      } else if (need % left === 0) {
+        // Merge the rest of dimension i with the next one out, if their strides nest.
+        need /= left;
+        const inner = strides[i] * shape[i];
+        next();
+        while (i >= 0 && shape[i] === 1) next();
+        if (i < 0 || strides[i] !== inner) return null;
+      } else {
+        return null;
+      }
+    }
+  }
+  return out;
+}
+
 /** A reduction's input seen as [outer, length, inner] around the reduced axis. */
 export function reductionExtents(x: Tensor, axis: number): [number, number, number] {
   let outer = 1, inner = 1;

@@ -191,11 +191,14 @@ export const square: (x: Tensor) => Tensor = unary(
   (x) => E.binary("mul", x, x),
   (dy, _y, x) => mul(dy, mul(x, 2)),
 );
-/** max(x, 0); NaN stays NaN, so that a broken loss shows. */
+/**
+ * max(x, 0); NaN stays NaN, so that a broken loss shows. The gradient reads the output (y > 0
+ * exactly where x > 0), so the input need not be kept: it fuses into whatever computed it.
+ */
 export const relu: (x: Tensor) => Tensor = unary(
   "relu",
   (x) => nanOr(x, E.select(E.compare("lt", x, 0), 0, x)),
-  (dy, _y, x) => mul(dy, step(x)),
+  (dy, y) => mul(dy, step(y)),
 );
 /** 1 where x > 0, else 0 (no gradient). */
 export const step: (x: Tensor) => Tensor = unary("step", (x) => bool(E.compare("gt", x, 0)));
@@ -263,11 +266,14 @@ export const add: (a: TensorLike, b: TensorLike) => Tensor = binary(
   (a, b) => E.binary("add", a, b),
   (dy) => [dy, dy],
 );
+// Where an operand was broadcast, its gradient is summed down to its shape; a negation is applied
+// after that sum (to the small result) rather than before it (to the whole gradient).
+
 /** a - b (broadcasting) */
 export const sub: (a: TensorLike, b: TensorLike) => Tensor = binary(
   "sub",
   (a, b) => E.binary("sub", a, b),
-  (dy) => [dy, neg(dy)],
+  (dy, _y, _a, b) => [dy, neg(sumToShape(dy, b.shape))],
 );
 /** a * b (broadcasting) */
 export const mul: (a: TensorLike, b: TensorLike) => Tensor = binary(
@@ -279,7 +285,7 @@ export const mul: (a: TensorLike, b: TensorLike) => Tensor = binary(
 export const div: (a: TensorLike, b: TensorLike) => Tensor = binary(
   "div",
   (a, b) => E.binary("div", a, b),
-  (dy, y, _a, b) => [div(dy, b), neg(div(mul(dy, y), b))],
+  (dy, y, _a, b) => [div(dy, b), neg(sumToShape(div(mul(dy, y), b), b.shape))],
 );
 /** The larger of a and b (NaN if either is); on ties the gradient goes to a. */
 export const maximum: (a: TensorLike, b: TensorLike) => Tensor = binary(

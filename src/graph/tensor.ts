@@ -199,13 +199,20 @@ export class Graph {
   readonly #inputs = new Map<string, Tensor>();
   readonly #variables = new Map<Variable, Tensor>();
   readonly #scalars = new Map<number, Tensor>();
+  /** Computed nodes by what they compute (op, attributes, inputs): see {@link Graph.addNode}. */
+  readonly #computed = new Map<string, Tensor>();
 
   /** All nodes, in creation (topological) order. */
   get nodes(): readonly Tensor[] {
     return this.#nodes;
   }
 
-  /** Adds a node. Ops call this after checking their shapes. */
+  /**
+   * Adds a node. Ops call this after checking their shapes. A computed node that would compute
+   * exactly what an existing one does (same op, attributes and inputs) is that node: a graph
+   * written naturally, and the gradients added to it, compute each value once (a normalisation's
+   * x - mean serves its variance and its output alike).
+   */
   addNode(spec: OpSpec, inputs: readonly Tensor[], shape: Shape, dtype: DType): Tensor {
     for (const t of inputs) {
       if (t.graph !== this) {
@@ -213,8 +220,17 @@ export class Graph {
       }
     }
     checkShape(spec.op, shape);
+    // Sources (constants, variables) have no inputs and are never merged here.
+    const key = inputs.length === 0
+      ? null
+      : `${JSON.stringify(spec)}|${inputs.map((t) => t.id).join(",")}|${shape.join(",")}|${dtype}`;
+    if (key !== null) {
+      const existing = this.#computed.get(key);
+      if (existing !== undefined) return existing;
+    }
     const node = new Tensor(this, this.#nodes.length, spec, inputs, shape, dtype);
     this.#nodes.push(node);
+    if (key !== null) this.#computed.set(key, node);
     return node;
   }
 

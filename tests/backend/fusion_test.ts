@@ -65,8 +65,47 @@ Deno.test("elementwise fusion", gpuTestOptions, async (t) => {
     assert.equal(plan.steps.length, 3);
   });
 
+  await t.step("reshapes read by one reader do not stop a chain from fusing", () => {
+    const g = new Graph();
+    const a = g.input("a", [6, 4]);
+    const b = g.input("b", [4]);
+    const chain = (shape: number[]) =>
+      ops.relu(ops.reshape(ops.mul(ops.reshape(ops.tanh(a), [2, 3, 4]), b), shape));
+    const y = chain([6, 4]);
+    const plan = makePlan({ outputs: [y] }, { fuse: true });
+    assert.equal(plan.steps.length, 1);
+    assert.equal(plan.groups!.get(y.id)!.length, 3, "tanh, mul and relu in one kernel");
+    // Flat, the output has no coordinate along which b repeats: mul keeps a kernel of its own.
+    assert.equal(makePlan({ outputs: [chain([24])] }, { fuse: true }).steps.length, 2);
+    // A reshape read twice is stored: both readers need its value.
+    const shared = ops.reshape(ops.exp(a), [24]);
+    const two = makePlan({ outputs: [ops.add(shared, 1), ops.mul(shared, 2)] }, { fuse: true });
+    assert.equal(two.steps.length, 3);
+  });
+
   const backends = await openAllBackends();
   try {
+    for (const backend of backends) {
+      await t.step(`a chain through reshapes on ${backend.description}`, async () => {
+        const report = await crossCheck(
+          backend,
+          (x) =>
+            ops.add(
+              ops.reshape(
+                ops.relu(ops.reshape(ops.mul(ops.reshape(ops.tanh(x.a), [2, 3, 4]), x.b), [6, 4])),
+                [24],
+              ),
+              ops.relu(ops.reshape(ops.mul(ops.reshape(ops.exp(x.a), [2, 3, 4]), x.b), [24])),
+            ),
+          [
+            { name: "a", shape: [6, 4], data: Array.from({ length: 24 }, (_, i) => i / 5 - 2) },
+            { name: "b", shape: [4], data: [1, -2, 0.5, 3] },
+          ],
+          { rtol: 2e-5 },
+        );
+        assert.ok(report.ok, JSON.stringify(report.comparisons));
+      });
+    }
     for (const backend of backends) {
       await t.step(
         `random fused chains on ${backend.description} match float64 CPU, values and gradients`,

@@ -640,6 +640,20 @@ function buildFrom(c: OpCase) {
     c.build(Object.keys(inputs).sort().map((k) => inputs[k]));
 }
 
+Deno.test("a computation added twice is one node; sources are never merged", () => {
+  const g = new Graph();
+  const x = g.input("x", [3, 2]);
+  const m = ops.div(ops.sum(x, 0, true), 3);
+  assert.equal(ops.sub(x, m), ops.sub(x, m));
+  assert.notEqual(ops.sub(x, m), ops.sub(m, x));
+  assert.notEqual(ops.sum(x, 0), ops.sum(x, 1));
+  assert.notEqual(g.constant([1, 2], [2]), g.constant([1, 2], [2]));
+  const before = g.nodes.length;
+  ops.relu(ops.sub(x, m));
+  ops.relu(ops.sub(x, m));
+  assert.equal(g.nodes.length, before + 1);
+});
+
 Deno.test("every declared op has a test case here", () => {
   const covered = new Set(cases.map((c) => c.name.split(" ")[0]));
   // argmax and argSmallestK (int32, no gradient) have tests of their own.

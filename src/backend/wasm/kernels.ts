@@ -148,9 +148,9 @@ function emitRowReduce(mod: ModuleBuilder, op: "sum" | "max") {
 }
 
 /**
- * Sum or max along the middle axis of [outer, length, inner] with inner > 1: each output row is
- * combined with the input rows in turn, four columns at a time. Threads split the outer rows, or
- * the columns when there is a single outer row.
+ * Sum or max along the middle axis of [outer, length, inner] with inner > 1: columns are combined
+ * down the rows in registers, up to 32 at a time. Threads split the outer rows, or the columns
+ * when there are fewer outer rows than threads.
  */
 function emitColumnReduce(mod: ModuleBuilder, op: "sum" | "max") {
   const name: KernelExport = op === "sum" ? "sum_columns" : "max_columns";
@@ -173,40 +173,44 @@ function emitColumnReduce(mod: ModuleBuilder, op: "sum" | "max") {
     );
     const o = b.local("o", "i32"), r = b.local("r", "i32"), j = b.local("j", "i32");
     const src = b.local("src", "i32"), dst = b.local("dst", "i32");
-    const cell = b.local("cell", "i32");
+    const rowBytes = b.local("row_bytes", "i32"), s = b.local("s", "f32");
     const vectorEnd = b.local("vector_end", "i32");
+    const acc = Array.from({ length: 8 }, (_, i) => b.local(`acc${i}`, "v128"));
+    const combine = (x: Operand, y: Operand) =>
+      op === "sum" ? b.f32x4.add(x, y) : b.f32x4.max(x, y);
     b.set(vectorEnd, b.i32.sub(jEnd, b.i32.and(b.i32.sub(jEnd, jBegin), 3)));
+    b.set(rowBytes, b.i32.shl(a.inner, 2));
     b.for(o, oBegin, oEnd, 1, () => {
-      const outRow = () => b.i32.add(a.out, b.i32.shl(b.i32.mul(o, a.inner), 2));
-      const inRow = (row: Operand) =>
-        b.i32.add(a.x, b.i32.shl(b.i32.mul(b.i32.add(b.i32.mul(o, a.length), row), a.inner), 2));
-      // Row 0 initialises the output, every later row is combined into it.
-      b.set(src, inRow(0));
-      b.set(dst, outRow());
-      b.for(j, jBegin, vectorEnd, 4, () => {
-        b.v128.store(b.i32.add(dst, b.i32.shl(j, 2)), b.v128.load(b.i32.add(src, b.i32.shl(j, 2))));
-      });
+      const inRow0 = () => b.i32.add(a.x, b.i32.shl(b.i32.mul(b.i32.mul(o, a.length), a.inner), 2));
+      b.set(dst, b.i32.add(a.out, b.i32.shl(b.i32.mul(o, a.inner), 2)));
+      b.set(j, jBegin);
+      // Groups of up to 8 vectors of columns stay in registers down all the rows (row 0 starts
+      // them), then are stored once: each column is combined in row order, whatever the split.
+      for (const g of [8, 4, 2, 1]) {
+        b.while(() => b.i32.le_s(b.i32.add(j, 4 * g), vectorEnd), () => {
+          b.set(src, b.i32.add(inRow0(), b.i32.shl(j, 2)));
+          for (let i = 0; i < g; i++) b.set(acc[i], b.v128.load(src, { offset: 16 * i }));
+          b.for(r, 1, a.length, 1, () => {
+            b.set(src, b.i32.add(src, rowBytes));
+            for (let i = 0; i < g; i++) {
+              b.set(acc[i], combine(acc[i], b.v128.load(src, { offset: 16 * i })));
+            }
+          });
+          for (let i = 0; i < g; i++) {
+            b.v128.store(b.i32.add(dst, b.i32.shl(j, 2)), acc[i], { offset: 16 * i });
+          }
+          b.set(j, b.i32.add(j, 4 * g));
+        });
+      }
       b.for(j, vectorEnd, jEnd, 1, () => {
-        b.f32.store(b.i32.add(dst, b.i32.shl(j, 2)), b.f32.load(b.i32.add(src, b.i32.shl(j, 2))));
-      });
-      b.for(r, 1, a.length, 1, () => {
-        b.set(src, inRow(r));
-        b.for(j, jBegin, vectorEnd, 4, () => {
-          b.set(cell, b.i32.add(dst, b.i32.shl(j, 2)));
-          const x = b.v128.load(b.i32.add(src, b.i32.shl(j, 2)));
-          b.v128.store(
-            cell,
-            op === "sum" ? b.f32x4.add(x, b.v128.load(cell)) : b.f32x4.max(x, b.v128.load(cell)),
-          );
+        b.set(src, b.i32.add(inRow0(), b.i32.shl(j, 2)));
+        b.set(s, b.f32.load(src));
+        b.for(r, 1, a.length, 1, () => {
+          b.set(src, b.i32.add(src, rowBytes));
+          const x = b.f32.load(src);
+          b.set(s, op === "sum" ? b.f32.add(s, x) : b.f32.max(s, x));
         });
-        b.for(j, vectorEnd, jEnd, 1, () => {
-          b.set(cell, b.i32.add(dst, b.i32.shl(j, 2)));
-          const x = b.f32.load(b.i32.add(src, b.i32.shl(j, 2)));
-          b.f32.store(
-            cell,
-            op === "sum" ? b.f32.add(x, b.f32.load(cell)) : b.f32.max(x, b.f32.load(cell)),
-          );
-        });
+        b.f32.store(b.i32.add(dst, b.i32.shl(j, 2)), s);
       });
     });
   });
