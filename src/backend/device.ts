@@ -6,7 +6,7 @@
  */
 import type { DType } from "../graph/tensor.ts";
 import type { BackendKind, HostArray, Precision } from "./backend.ts";
-import type { Kernel } from "./kernel.ts";
+import type { ConvShape, Kernel } from "./kernel.ts";
 
 /** A device's storage for one tensor's values (opaque outside its device). */
 export interface DeviceBuffer {
@@ -67,6 +67,12 @@ export interface Device {
   read(buffer: DeviceBuffer, elements: number): Promise<HostArray>;
   /** Releases a buffer. */
   free(buffer: DeviceBuffer): void;
+  /**
+   * Whether the device computes a convolution of this shape as one kernel (a ConvKernel) rather
+   * than as its composition of windows and products; absent: never. An optimisation only: the
+   * composition computes the same values.
+   */
+  readonly directConvolution?: (shape: ConvShape) => boolean;
   /** Prepares `kernel` reading `inputs` (in the kernel's order) and writing `output`. */
   prepare(
     kernel: Kernel,

@@ -90,7 +90,10 @@ export class Executor implements Backend {
 
   async compile(request: CompileRequest): Promise<Executable> {
     this.#check();
-    const plan = makePlan(request, { fuse: this.#fuse });
+    const plan = makePlan(request, {
+      fuse: this.#fuse,
+      convolution: this.#device.directConvolution?.bind(this.#device),
+    });
     const device = this.#device;
     const buffers = plan.slots.map((slot) => {
       if (slot.role === "variable") return this.#variableBuffer(slot.variable!);

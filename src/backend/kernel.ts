@@ -5,7 +5,8 @@
  */
 import type { PatchGeometry, Tensor } from "../graph/tensor.ts";
 import { opDefinition } from "../graph/ops.ts";
-import { type FusedProgram, fusedProgram } from "./fusion.ts";
+import { externalInputs, type FusedProgram, fusedProgram } from "./fusion.ts";
+import { convolutionOf } from "./conv_fusion.ts";
 import { reductionExtents } from "./layout.ts";
 
 /** A chain of elementwise ops computed per output element (see fusion.ts). */
@@ -80,7 +81,29 @@ export interface RowSelectKernel {
   readonly k: number;
 }
 
-/** Every kernel a device implements. */
+/**
+ * A convolution's shape as the executor offers it to a device (see Device.directConvolution):
+ * images [n, height, width, cin], a kh x kw x cin x cout kernel, the windows' geometry, and which
+ * composition it stands for: "forward", patches(x) W; "data", unpatches(dY Wᵀ) (the image's
+ * gradient); "filter", patches(x)ᵀ dY (the kernel's gradient).
+ */
+export interface ConvShape extends PatchGeometry {
+  readonly mode: "forward" | "data" | "filter";
+  readonly n: number;
+  readonly cin: number;
+  readonly cout: number;
+}
+
+/**
+ * A convolution computed as one kernel in place of its composition (see {@link ConvShape}).
+ * Reads: forward (x, W), data (dY, W), filter (x, dY); W is [kh * kw * cin, cout], dY
+ * [n * outHeight * outWidth, cout].
+ */
+export interface ConvKernel extends ConvShape {
+  readonly kind: "conv";
+}
+
+/** Every kernel a device implements (conv only where the device asks for it). */
 export type Kernel =
   | ElementwiseKernel
   | ReduceKernel
@@ -89,7 +112,8 @@ export type Kernel =
   | SegmentSumKernel
   | OneHotKernel
   | PatchKernel
-  | RowSelectKernel;
+  | RowSelectKernel
+  | ConvKernel;
 
 /**
  * The kernel of a plan step computing `node` (with `group`, the elementwise nodes fused into it,
@@ -101,6 +125,8 @@ export function kernelOf(
 ): { kernel: Kernel; reads: readonly Tensor[] } {
   const spec = node.spec;
   const kind = opDefinition(node.op).kind;
+  const conv = convolutionOf(node, group);
+  if (conv !== null) return { kernel: { ...conv, kind: "conv" }, reads: externalInputs(group) };
   if (kind === "elementwise") {
     const { program, reads } = fusedProgram(group);
     return { kernel: { kind, program, shape: node.shape, size: node.size }, reads };
@@ -184,6 +210,16 @@ export function inputSizes(kernel: Kernel): (number | undefined)[] {
       return [kernel.rows * kernel.n];
     case "takeAlongRows":
       return [kernel.rows * kernel.n, kernel.rows * kernel.k];
+    case "conv": {
+      const image = kernel.n * kernel.height * kernel.width * kernel.cin;
+      const weights = kernel.kh * kernel.kw * kernel.cin * kernel.cout;
+      const dy = kernel.n * kernel.outHeight * kernel.outWidth * kernel.cout;
+      return kernel.mode === "forward"
+        ? [image, weights]
+        : kernel.mode === "data"
+        ? [dy, weights]
+        : [image, dy];
+    }
   }
 }
 
@@ -209,6 +245,12 @@ export function outputSize(kernel: Kernel): number {
     case "argSmallestK":
     case "takeAlongRows":
       return kernel.rows * kernel.k;
+    case "conv":
+      return kernel.mode === "forward"
+        ? kernel.n * kernel.outHeight * kernel.outWidth * kernel.cout
+        : kernel.mode === "data"
+        ? kernel.n * kernel.height * kernel.width * kernel.cin
+        : kernel.kh * kernel.kw * kernel.cin * kernel.cout;
   }
 }
 
@@ -258,6 +300,9 @@ export function kernelLabel(kernel: Kernel): string {
     case "argSmallestK":
     case "takeAlongRows":
       return `${kernel.kind} ${kernel.rows}x${kernel.n} k ${kernel.k}`;
+    case "conv":
+      return `conv ${kernel.mode} ${kernel.n}x${kernel.height}x${kernel.width}x${kernel.cin}` +
+        `->${kernel.cout} ${kernel.kh}x${kernel.kw}/${kernel.stride}`;
   }
 }
 

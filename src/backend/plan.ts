@@ -8,6 +8,7 @@ import { opDefinition } from "../graph/ops.ts";
 import { type DType, formatShape, type Tensor, type Variable } from "../graph/tensor.ts";
 import type { CompileRequest, Feeds, Update } from "./backend.ts";
 import { externalInputs, fuseElementwise } from "./fusion.ts";
+import { type ConvolutionFilter, fuseConvolutions } from "./conv_fusion.ts";
 
 /** Where a value lives. */
 export interface Slot {
@@ -57,6 +58,11 @@ export interface Plan {
 export interface PlanOptions {
   /** Fuse chains of elementwise nodes into single steps (see fusion.ts). Default false. */
   readonly fuse?: boolean;
+  /**
+   * With `fuse`: the convolutions to run as single kernels (see conv_fusion.ts); by default none,
+   * every convolution runs as its composition.
+   */
+  readonly convolution?: ConvolutionFilter;
 }
 
 /** The tensor whose storage `t` uses: itself, or the base of a chain of views. */
@@ -109,8 +115,14 @@ export function makePlan(request: CompileRequest, options: PlanOptions = {}): Pl
   let groups: Map<number, Tensor[]> | null = null;
   let steps = computed;
   if (options.fuse) {
-    groups = fuseElementwise(computed, nodes, new Set(roots.map((t) => storageBase(t).id)));
-    steps = computed.filter((t) => groups!.has(t.id));
+    const pinned = new Set(roots.map((t) => storageBase(t).id));
+    const convs = options.convolution === undefined
+      ? null
+      : fuseConvolutions(computed, nodes, pinned, options.convolution);
+    const remaining = convs === null ? computed : computed.filter((t) => !convs.absorbed.has(t.id));
+    groups = fuseElementwise(remaining, nodes, pinned);
+    for (const [id, group] of convs?.groups ?? []) groups.set(id, group);
+    steps = remaining.filter((t) => groups!.has(t.id));
   }
   const reads = (t: Tensor) => (groups === null ? t.inputs : externalInputs(groups.get(t.id)!));
   const lastUse = new Map<number, number>();

@@ -14,7 +14,15 @@ import type {
   PreparedKernel,
   ProgramSpec,
 } from "../device.ts";
-import { type Kernel, kernelLabel, patchWords, windowsSize } from "../kernel.ts";
+import {
+  type ConvKernel,
+  type ConvShape,
+  type Kernel,
+  kernelLabel,
+  patchWords,
+  windowsSize,
+} from "../kernel.ts";
+import { convJobs, convScratchBytes, convTiles } from "./conv.ts";
 import { rowBases } from "../js/elementwise.ts";
 import { buildKernelModule, KERNEL_ARGS, KERNEL_EXPORTS, type KernelExport } from "./kernels.ts";
 import {
@@ -206,6 +214,44 @@ export class WasmDevice implements Device {
     return { kernel, run: () => pool.run(module, func, args, threads), blocks: [args] };
   }
 
+  /**
+   * The convolutions this device computes as one kernel (Winograd F(2x2, 3x3), conv.ts): 3x3,
+   * stride 1, "same" padding, channel counts that are multiples of 4.
+   */
+  directConvolution(s: ConvShape): boolean {
+    return s.kh === 3 && s.kw === 3 && s.stride === 1 && s.padTop === 1 && s.padLeft === 1 &&
+      s.outHeight === s.height && s.outWidth === s.width && s.cin % 4 === 0 && s.cout % 4 === 0;
+  }
+
+  /** A step running kernel jobs one after the other, each on `threads` threads. */
+  #jobs(
+    kernel: Kernel,
+    jobs: readonly [KernelExport, number[]][],
+    threads: number,
+    own: number[],
+  ): WasmStep {
+    const pool = this.#pool, module = this.#kernels;
+    const calls = jobs.map(([name, words]) => {
+      if (words.length !== KERNEL_ARGS[name].length) {
+        throw new Error(`wasm ${name}: ${words.length} argument words for ${KERNEL_ARGS[name]}`);
+      }
+      return { func: KERNEL_EXPORTS.indexOf(name), args: this.#args(words) };
+    });
+    const run = () => {
+      for (const c of calls) pool.run(module, c.func, c.args, threads);
+    };
+    return { kernel, run, blocks: [...own, ...calls.map((c) => c.args)] };
+  }
+
+  #conv(kernel: ConvKernel, inputs: readonly number[], out: number): WasmStep {
+    const { n, height, width, cin, cout } = kernel;
+    this.#ensureScratch(convScratchBytes(cin, cout, defaultMatmulConfig(this.relaxed)));
+    const threads = this.#threadsFor(convTiles(n, height, width) * cin * cout / 2);
+    const alloc = (bytes: number) => this.#allocator.alloc(bytes);
+    const { jobs, own } = convJobs(kernel, inputs, out, this.#scratchWords, alloc);
+    return this.#jobs(kernel, jobs, threads, own);
+  }
+
   /** The threads for a kernel of this much work. */
   #threadsFor(work: number): number {
     return work >= this.#splitAbove ? this.threads : 1;
@@ -317,6 +363,8 @@ export class WasmDevice implements Device {
         const threads = this.#threadsFor(rows * n * 8);
         return Promise.resolve(this.#fixed(kernel, "arg_smallest_k", words, threads));
       }
+      case "conv":
+        return Promise.resolve(this.#conv(kernel, inputs.map(at), out));
       case "takeAlongRows": {
         const { rows, n, k } = kernel;
         const words = [at(inputs[0]), at(inputs[1]), out, rows, n, k];

@@ -1,6 +1,7 @@
 /**
  * The WebAssembly device's fixed kernels, in one module: matrix product, reductions, gather,
- * segment sum, one-hot, image windows, and (from select.ts) selection within rows. Every kernel is a job with the signature `(args, tid, threads)`: `args`
+ * segment sum, one-hot, image windows, and (from select.ts and conv.ts) selection within rows and
+ * direct 3x3 convolutions. Every kernel is a job with the signature `(args, tid, threads)`: `args`
  * is the byte offset of its argument block in the shared memory (i32 words written once when the
  * kernel is prepared), and a thread `tid` of `threads` computes its own share, so the same export
  * runs alone on the calling thread or split across the worker pool (see threads.ts).
@@ -10,7 +11,14 @@
  * One long file on purpose: the kernels share their job conventions (argument blocks, shares,
  * vector loops with scalar tails), which are read once here rather than across files.
  */
-import { type FunctionBuilder, type Local, ModuleBuilder, type Operand } from "./assembler.ts";
+import {
+  type Func,
+  type FunctionBuilder,
+  type Local,
+  ModuleBuilder,
+  type Operand,
+} from "./assembler.ts";
+import { CONV_ARGS, emitConvolution } from "./conv.ts";
 import { JOB, loadWords, share } from "./jobs.ts";
 import { emitArgSmallestK, emitTakeAlongRows, SELECT_ARGS } from "./select.ts";
 import { defaultMatmulConfig, emitMatmul, type MatmulConfig } from "./matmul_kernel.ts";
@@ -31,6 +39,10 @@ export const KERNEL_EXPORTS = [
   "unpatches",
   "arg_smallest_k",
   "take_along_rows",
+  "conv_kernel_transform",
+  "conv_tiles",
+  "conv_filter_tiles",
+  "conv_filter_reduce",
 ] as const;
 
 /** The name of a kernel export. */
@@ -71,6 +83,7 @@ export const KERNEL_ARGS: { readonly [K in KernelExport]: readonly string[] } = 
   patches: PATCH_ARGS,
   unpatches: PATCH_ARGS,
   ...SELECT_ARGS,
+  ...CONV_ARGS,
 };
 
 /** Declares a local per argument word of kernel `name` and loads it. */
@@ -78,7 +91,11 @@ function loadArgs(b: FunctionBuilder, name: KernelExport, args: Local): Record<s
   return loadWords(b, KERNEL_ARGS[name], args);
 }
 
-function emitMatmulJob(mod: ModuleBuilder, relaxed: boolean, config: Readonly<MatmulConfig>) {
+function emitMatmulJob(
+  mod: ModuleBuilder,
+  relaxed: boolean,
+  config: Readonly<MatmulConfig>,
+): Func {
   const matmul = emitMatmul(mod, relaxed, config);
   mod.func({ name: "matmul_job", params: JOB, export: "matmul" }, (b, { args, tid, threads }) => {
     const a = loadArgs(b, "matmul", args);
@@ -100,6 +117,7 @@ function emitMatmulJob(mod: ModuleBuilder, relaxed: boolean, config: Readonly<Ma
       );
     });
   });
+  return matmul;
 }
 
 /**
@@ -499,7 +517,7 @@ export function buildKernelModule(
 ): Uint8Array<ArrayBuffer> {
   const mod = new ModuleBuilder();
   mod.importMemory({ initial: 1, maximum: MAX_PAGES, shared: true });
-  emitMatmulJob(mod, relaxed, config);
+  const matmul = emitMatmulJob(mod, relaxed, config);
   emitRowReduce(mod, "sum");
   emitColumnReduce(mod, "sum");
   emitRowReduce(mod, "max");
@@ -512,5 +530,6 @@ export function buildKernelModule(
   emitUnpatches(mod);
   emitArgSmallestK(mod);
   emitTakeAlongRows(mod);
+  emitConvolution(mod, matmul);
   return mod.toBytes();
 }

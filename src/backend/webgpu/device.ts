@@ -178,6 +178,8 @@ function shaderSpec(kernel: Kernel, matmul: WebGpuMatmul): ShaderSpec {
         uniforms: rowSelectUniforms(kernel.rows, kernel.n, kernel.k),
         workgroups: linearWorkgroups(kernel.rows * kernel.k),
       };
+    case "conv":
+      throw new Error("the WebGPU device runs convolutions as their composition");
   }
 }
 
