@@ -3,7 +3,7 @@
  * its argument block (i32 words at byte offset `args`, written once when the kernel is prepared)
  * and the share of the work each thread takes. See kernels.ts and threads.ts.
  */
-import type { FunctionBuilder, Local } from "./assembler.ts";
+import type { FunctionBuilder, Local, Operand } from "./assembler.ts";
 
 /** The parameters of a job. */
 export const JOB = { args: "i32", tid: "i32", threads: "i32" } as const;
@@ -43,4 +43,22 @@ export function loadWords(
     b.set(locals[name], b.i32.load(args, { offset: 4 * i }));
   });
   return locals;
+}
+
+/** Copies `count` f32 from `src` to `dst`, four at a time, then one at a time. */
+export function copyFloats(
+  b: FunctionBuilder,
+  src: Local,
+  dst: Local,
+  count: Operand,
+  j: Local,
+  vectorEnd: Local,
+) {
+  b.set(vectorEnd, b.i32.and(count, -4));
+  b.for(j, 0, vectorEnd, 4, () => {
+    b.v128.store(b.i32.add(dst, b.i32.shl(j, 2)), b.v128.load(b.i32.add(src, b.i32.shl(j, 2))));
+  });
+  b.for(j, vectorEnd, count as Local | number, 1, () => {
+    b.f32.store(b.i32.add(dst, b.i32.shl(j, 2)), b.f32.load(b.i32.add(src, b.i32.shl(j, 2))));
+  });
 }

@@ -19,7 +19,8 @@ import {
   type Operand,
 } from "./assembler.ts";
 import { CONV_ARGS, emitConvolution } from "./conv.ts";
-import { JOB, loadWords, share } from "./jobs.ts";
+import { copyFloats, JOB, loadWords, share } from "./jobs.ts";
+import { emitPatches, emitUnpatches, PATCH_ARGS } from "./patches.ts";
 import { emitArgSmallestK, emitTakeAlongRows, SELECT_ARGS } from "./select.ts";
 import { defaultMatmulConfig, emitMatmul, type MatmulConfig } from "./matmul_kernel.ts";
 import { MAX_PAGES } from "./memory.ts";
@@ -47,23 +48,6 @@ export const KERNEL_EXPORTS = [
 
 /** The name of a kernel export. */
 export type KernelExport = (typeof KERNEL_EXPORTS)[number];
-
-/** Argument words of both patch jobs. */
-const PATCH_ARGS = [
-  "x",
-  "out",
-  "n",
-  "height",
-  "width",
-  "c",
-  "kh",
-  "kw",
-  "stride",
-  "padTop",
-  "padLeft",
-  "outHeight",
-  "outWidth",
-] as const;
 
 /** Argument words of each job, in order. */
 export const KERNEL_ARGS: { readonly [K in KernelExport]: readonly string[] } = {
@@ -285,24 +269,6 @@ function emitArgmax(mod: ModuleBuilder) {
   });
 }
 
-/** Copies `count` f32 from `src` to `dst`, four at a time, then one at a time. */
-function copyFloats(
-  b: FunctionBuilder,
-  src: Local,
-  dst: Local,
-  count: Operand,
-  j: Local,
-  vectorEnd: Local,
-) {
-  b.set(vectorEnd, b.i32.and(count, -4));
-  b.for(j, 0, vectorEnd, 4, () => {
-    b.v128.store(b.i32.add(dst, b.i32.shl(j, 2)), b.v128.load(b.i32.add(src, b.i32.shl(j, 2))));
-  });
-  b.for(j, vectorEnd, count as Local | number, 1, () => {
-    b.f32.store(b.i32.add(dst, b.i32.shl(j, 2)), b.f32.load(b.i32.add(src, b.i32.shl(j, 2))));
-  });
-}
-
 /** out[r] = x[indices[r]] (a row of zeros for an index outside [0, bound)); threads split rows. */
 function emitGather(mod: ModuleBuilder) {
   mod.func({ name: "gather", params: JOB, export: "gather" }, (b, { args, tid, threads }) => {
@@ -394,122 +360,6 @@ function emitOneHot(mod: ModuleBuilder) {
   });
 }
 
-/**
- * Window rows from images: row (img, oy, ox) holds, pixel by pixel of its kh x kw window, the c
- * values of image pixel (oy * stride + dy - padTop, ox * stride + dx - padLeft), or zeros where
- * that lies in the padding. Threads split the rows.
- */
-function emitPatches(mod: ModuleBuilder) {
-  mod.func({ name: "patches", params: JOB, export: "patches" }, (b, { args, tid, threads }) => {
-    const a = loadArgs(b, "patches", args);
-    const rows = b.local("rows", "i32");
-    b.set(rows, b.i32.mul(b.i32.mul(a.n, a.outHeight), a.outWidth));
-    const begin = b.local("begin", "i32"), end = b.local("end", "i32");
-    share(b, rows, 1, tid, threads, begin, end);
-    const row = b.local("row", "i32"), dy = b.local("dy", "i32"), dx = b.local("dx", "i32");
-    const img = b.local("img", "i32"), oy = b.local("oy", "i32"), ox = b.local("ox", "i32");
-    const y = b.local("y", "i32"), x = b.local("x_", "i32");
-    const src = b.local("src", "i32"), dst = b.local("dst", "i32");
-    const j = b.local("j", "i32"), vectorEnd = b.local("vector_end", "i32");
-    const pixelBytes = b.local("pixel_bytes", "i32");
-    b.set(pixelBytes, b.i32.shl(a.c, 2));
-    b.for(row, begin, end, 1, () => {
-      b.set(ox, b.i32.rem_u(row, a.outWidth));
-      b.set(oy, b.i32.rem_u(b.i32.div_u(row, a.outWidth), a.outHeight));
-      b.set(img, b.i32.div_u(row, b.i32.mul(a.outWidth, a.outHeight)));
-      b.set(dst, b.i32.add(a.out, b.i32.mul(row, b.i32.mul(b.i32.mul(a.kh, a.kw), pixelBytes))));
-      b.for(dy, 0, a.kh, 1, () => {
-        b.set(y, b.i32.sub(b.i32.add(b.i32.mul(oy, a.stride), dy), a.padTop));
-        b.for(dx, 0, a.kw, 1, () => {
-          b.set(x, b.i32.sub(b.i32.add(b.i32.mul(ox, a.stride), dx), a.padLeft));
-          // Unsigned comparisons reject negative coordinates too.
-          b.if(
-            b.i32.and(b.i32.lt_u(y, a.height), b.i32.lt_u(x, a.width)),
-            () => {
-              const pixel = b.i32.add(
-                b.i32.mul(b.i32.add(b.i32.mul(img, a.height), y), a.width),
-                x,
-              );
-              b.set(src, b.i32.add(a.x, b.i32.mul(pixel, pixelBytes)));
-              copyFloats(b, src, dst, a.c, j, vectorEnd);
-            },
-            () => b.for(j, 0, a.c, 1, () => b.f32.store(b.i32.add(dst, b.i32.shl(j, 2)), 0)),
-          );
-          b.set(dst, b.i32.add(dst, pixelBytes));
-        });
-      });
-    });
-  });
-}
-
-/**
- * Images from window rows (the adjoint of patches): each pixel's c values are the sum of the
- * window entries taken from it, gathered rather than scattered, so threads can split the image
- * rows without two of them writing one value.
- */
-function emitUnpatches(mod: ModuleBuilder) {
-  mod.func({ name: "unpatches", params: JOB, export: "unpatches" }, (b, { args, tid, threads }) => {
-    const a = loadArgs(b, "unpatches", args);
-    const rows = b.local("rows", "i32");
-    b.set(rows, b.i32.mul(a.n, a.height));
-    const begin = b.local("begin", "i32"), end = b.local("end", "i32");
-    share(b, rows, 1, tid, threads, begin, end);
-    const r = b.local("r", "i32"), img = b.local("img", "i32"), y = b.local("y", "i32");
-    const x = b.local("x_", "i32"), dy = b.local("dy", "i32"), dx = b.local("dx", "i32");
-    const sy = b.local("sy", "i32"), sx = b.local("sx", "i32");
-    const src = b.local("src", "i32"), dst = b.local("dst", "i32"), cell = b.local("cell", "i32");
-    const j = b.local("j", "i32"), vectorEnd = b.local("vector_end", "i32");
-    const pixelBytes = b.local("pixel_bytes", "i32"), windowBytes = b.local("window_bytes", "i32");
-    b.set(pixelBytes, b.i32.shl(a.c, 2));
-    b.set(windowBytes, b.i32.mul(b.i32.mul(a.kh, a.kw), pixelBytes));
-    b.set(vectorEnd, b.i32.and(a.c, -4));
-    b.for(r, begin, end, 1, () => {
-      b.set(img, b.i32.div_u(r, a.height));
-      b.set(y, b.i32.rem_u(r, a.height));
-      b.for(x, 0, a.width, 1, () => {
-        b.set(dst, b.i32.add(a.out, b.i32.mul(b.i32.add(b.i32.mul(r, a.width), x), pixelBytes)));
-        b.for(j, 0, a.c, 1, () => b.f32.store(b.i32.add(dst, b.i32.shl(j, 2)), 0));
-        b.for(dy, 0, a.kh, 1, ({ next: nextRow }) => {
-          // Window row oy took this pixel at dy when oy * stride = y + padTop - dy.
-          b.set(sy, b.i32.sub(b.i32.add(y, a.padTop), dy));
-          b.br_if(nextRow, b.i32.lt_s(sy, 0));
-          b.br_if(nextRow, b.i32.rem_u(sy, a.stride));
-          b.set(sy, b.i32.div_u(sy, a.stride));
-          b.br_if(nextRow, b.i32.ge_u(sy, a.outHeight));
-          b.for(dx, 0, a.kw, 1, ({ next }) => {
-            b.set(sx, b.i32.sub(b.i32.add(x, a.padLeft), dx));
-            b.br_if(next, b.i32.lt_s(sx, 0));
-            b.br_if(next, b.i32.rem_u(sx, a.stride));
-            b.set(sx, b.i32.div_u(sx, a.stride));
-            b.br_if(next, b.i32.ge_u(sx, a.outWidth));
-            const window = b.i32.add(
-              b.i32.mul(b.i32.add(b.i32.mul(img, a.outHeight), sy), a.outWidth),
-              sx,
-            );
-            b.set(
-              src,
-              b.i32.add(
-                b.i32.add(a.x, b.i32.mul(window, windowBytes)),
-                b.i32.mul(b.i32.add(b.i32.mul(dy, a.kw), dx), pixelBytes),
-              ),
-            );
-            b.for(j, 0, vectorEnd, 4, () => {
-              b.set(cell, b.i32.add(dst, b.i32.shl(j, 2)));
-              const v = b.v128.load(b.i32.add(src, b.i32.shl(j, 2)));
-              b.v128.store(cell, b.f32x4.add(v, b.v128.load(cell)));
-            });
-            b.for(j, vectorEnd, a.c, 1, () => {
-              b.set(cell, b.i32.add(dst, b.i32.shl(j, 2)));
-              const v = b.f32.load(b.i32.add(src, b.i32.shl(j, 2)));
-              b.f32.store(cell, b.f32.add(v, b.f32.load(cell)));
-            });
-          });
-        });
-      });
-    });
-  });
-}
-
 /** The kernel module's bytes (memory imported as `env.memory`, shared). */
 export function buildKernelModule(
   relaxed: boolean,
@@ -526,8 +376,8 @@ export function buildKernelModule(
   emitGather(mod);
   emitSegmentSum(mod);
   emitOneHot(mod);
-  emitPatches(mod);
-  emitUnpatches(mod);
+  emitPatches(mod, KERNEL_ARGS.patches);
+  emitUnpatches(mod, KERNEL_ARGS.unpatches);
   emitArgSmallestK(mod);
   emitTakeAlongRows(mod);
   emitConvolution(mod, matmul);
