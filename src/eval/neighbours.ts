@@ -2,16 +2,26 @@
  * Exact k-nearest-neighbour search under squared Euclidean distance.
  *
  * Everything runs on a {@link Backend}, one chunk of queries at a time: the chunk's distances to
- * every reference (one matrix product, through {@link squaredDistances}), the k smallest of each
+ * every reference (one matrix product of augmented rows: see searchEntry), the k smallest of each
  * row ({@link argSmallestK}) and their distances ({@link takeAlongRows}); only those come back to
  * the host. Everything the evaluation metrics in this folder need (kNN classification, retrieval
  * metrics) starts here.
  */
 import { MagnetInputError } from "../errors.ts";
 import type { Backend, Executable } from "../backend/backend.ts";
-import { squaredDistances } from "../graph/functions.ts";
-import { argSmallestK, takeAlongRows } from "../graph/ops.ts";
-import { Graph, Variable } from "../graph/tensor.ts";
+import {
+  add,
+  argSmallestK,
+  gather,
+  matmul,
+  maximum,
+  mul,
+  square,
+  sub,
+  sum,
+  takeAlongRows,
+} from "../graph/ops.ts";
+import { Graph, type Tensor, Variable } from "../graph/tensor.ts";
 import { compileOnce } from "../backend/compile_once.ts";
 
 /** The k nearest references of every query, nearest first. */
@@ -47,9 +57,10 @@ export const DEFAULT_MAX_BLOCK_BYTES = 64 * 1024 * 1024;
  *
  * Ordering is by distance, then by reference index: equal distances always come out lowest index
  * first, so the result is deterministic on every backend that computes the same distances. Distances
- * come from |q|^2 + |r|^2 - 2 q.r in float32 (clamped at 0), so two references whose true distances
- * differ by less than float32 rounding of those terms can swap places; the result is exact for data
- * whose products are exact in float32 (small integers, say).
+ * come from |q|^2 + |r|^2 - 2 q.r in float32 (both sets moved by the first reference; returned
+ * clamped at 0), so two references whose true distances differ by less than float32 rounding of
+ * those terms can swap places; the result is exact for data whose products are exact in float32
+ * (small integers, say).
  *
  * Each call uploads the references once; the compiled graph and its buffers are kept per backend and
  * shape, so repeated evaluation (every few training iterations) allocates nothing new on the device.
@@ -175,6 +186,7 @@ async function runSearch(backend: Backend, search: Search, sink: NeighbourSink):
   try {
     const exe = entry.executable;
     backend.writeVariable(entry.references, references);
+    await entry.prepare.run();
     const padded = nQuery % chunk === 0 ? null : new Float32Array(chunk * dim);
     const feed = (c: number): Float32Array => {
       const start = c * chunk;
@@ -249,10 +261,12 @@ function checkRows(
 }
 
 /**
- * A compiled search graph for one (chunk, nRef, dim, k) and the variable that holds the references.
+ * A compiled search for one (chunk, nRef, dim, k): the variable that holds the references, a graph
+ * that prepares them once per call, and the graph run per chunk of queries.
  */
 interface SearchEntry {
   references: Variable;
+  prepare: Executable;
   executable: Executable;
   /** Settles when the last call that took this entry is done with it. */
   lock: Promise<void>;
@@ -260,7 +274,15 @@ interface SearchEntry {
 
 const SCOPE = {};
 
-/** The search graph for a shape, compiled once per backend (see compileOnce). */
+/**
+ * The search graphs for a shape, compiled once per backend (see compileOnce). Distances are
+ * |q - c|^2 + |r - c|^2 - 2 (q - c).(r - c), with c the first reference (moving both sets by a row
+ * of the data changes no distance, keeps exact data exact, and spares rows far from the origin the
+ * cancellation of large squares), computed as one product of augmented rows,
+ * [q - c, 1, |q - c|^2] . [-2 (r - c), |r - c|^2, 1]: the references' side is prepared once per
+ * call, and each chunk's distances come out of the product with nothing left to add. They are
+ * selected as they are (a tie at 0 may round to either side of it) and clamped at 0 when read.
+ */
 function searchEntry(
   backend: Backend,
   chunk: number,
@@ -270,12 +292,37 @@ function searchEntry(
 ): Promise<SearchEntry> {
   const key = `${chunk}x${nRef}x${dim} k ${k}`;
   return compileOnce(backend, SCOPE, key, async () => {
-    const g = new Graph();
     const references = new Variable(`neighbour references ${key}`, [nRef, dim]);
-    const q = g.input("queries", [chunk, dim]);
-    const d = squaredDistances(q, g.variable(references));
+    const centre = new Variable(`neighbour centre ${key}`, [1, dim]);
+    const augmented = new Variable(`neighbour augmented references ${key}`, [nRef, dim + 2]);
+    // [x | a | b] from x [rows, dim] and the columns a, b [rows, 1] (either may be a scalar).
+    const widen = (x: Tensor, a: Tensor | number, b: Tensor | number): Tensor => {
+      const g = x.graph;
+      const place = new Float64Array(dim * (dim + 2));
+      for (let i = 0; i < dim; i++) place[i * (dim + 2) + i] = 1;
+      const column = (j: number) =>
+        g.constant(Array.from({ length: dim + 2 }, (_, i) => (i === j ? 1 : 0)), [1, dim + 2]);
+      const spread = matmul(x, g.constant(place, [dim, dim + 2]));
+      return add(add(spread, mul(a, column(dim))), mul(b, column(dim + 1)));
+    };
+
+    const p = new Graph();
+    const refs = p.variable(references);
+    const c = gather(refs, p.constant([0], [1], "int32"));
+    const centred = sub(refs, c);
+    const prepare = await backend.compile({
+      updates: [
+        [centre, c],
+        [augmented, widen(mul(centred, -2), sum(square(centred), 1, true), 1)],
+      ],
+    });
+
+    const g = new Graph();
+    const q = sub(g.input("queries", [chunk, dim]), g.variable(centre));
+    const d = matmul(widen(q, 1, sum(square(q), 1, true)), g.variable(augmented), false, true);
     const columns = argSmallestK(d, k);
-    const executable = await backend.compile({ outputs: [columns, takeAlongRows(d, columns)] });
-    return { references, executable, lock: Promise.resolve() };
+    const distances = maximum(takeAlongRows(d, columns), 0);
+    const executable = await backend.compile({ outputs: [columns, distances] });
+    return { references, prepare, executable, lock: Promise.resolve() };
   });
 }

@@ -43,11 +43,34 @@ const SAMPLE_MAX = 2048;
 
 /**
  * Bytes of scratch each thread needs to select from rows of n: candidates' keys and columns
- * (n each), a histogram, winners' keys and columns (up to n + 1 each: a winner list is written one
- * place ahead), the sample's keys and a word for kth's tie count.
+ * (n each, and room for one vector written past the last), a histogram, winners' keys and
+ * columns (as many: a winner list is written one place ahead), the sample's keys, a word for
+ * kth's tie count and the table that compacts a vector's kept lanes.
  */
 export function argSmallestKScratchBytes(n: number): number {
-  return 4 * roundUp16(4 * (n + 1)) + 4 * BUCKETS + 4 * SAMPLE_MAX + 16;
+  return 4 * roundUp16(4 * (n + 4)) + 4 * BUCKETS + 4 * SAMPLE_MAX + 16 + 256;
+}
+
+/**
+ * For each 4-bit mask of kept lanes, the byte shuffle (i8x16.swizzle) that moves the kept 32-bit
+ * lanes to the front in order: 16 entries of 16 bytes, as 64 little-endian words.
+ */
+function compactionTable(): number[] {
+  const words: number[] = [];
+  for (let mask = 0; mask < 16; mask++) {
+    const bytes: number[] = [];
+    for (let lane = 0; lane < 4; lane++) {
+      if (mask & (1 << lane)) { for (let i = 0; i < 4; i++) bytes.push(4 * lane + i); }
+    }
+    while (bytes.length < 16) bytes.push(0x80); // an index past 15 gives a zero byte
+    for (let w = 0; w < 4; w++) {
+      words.push(
+        (bytes[4 * w] | (bytes[4 * w + 1] << 8) | (bytes[4 * w + 2] << 16) |
+          (bytes[4 * w + 3] << 24)) | 0,
+      );
+    }
+  }
+  return words;
 }
 
 /**
@@ -166,10 +189,12 @@ function emitSelectRow(mod: ModuleBuilder, kth: Func): Func {
     "wc",
     "sk",
     "sc",
+    "lanes",
   );
   return mod.func({ name: "select_row", params }, (b, p) => {
     const j = b.local("j", "i32"), c = b.local("c", "i32"), vend = b.local("vend", "i32");
     const v = b.local("v", "v128"), m = b.local("m", "v128"), cols = b.local("cols", "v128");
+    const bound = b.local("bound", "v128");
     const kj = b.local("kj", "i32"), bits = b.local("bits", "i32"), cell = b.local("cell", "i32");
     const cc = b.local("cc", "i32"), limit = b.local("limit", "i32"), mask = b.local("mask", "i32");
     const threshold = b.local("threshold", "i32"), ties = b.local("ties", "i32");
@@ -207,17 +232,20 @@ function emitSelectRow(mod: ModuleBuilder, kth: Func): Func {
         }
       });
       b.set(limit, b.call(kth, p.sk, p.sample_count, p.sample_rank, p.hist, p.sc)!);
-      // Every column's key against the limit, branch-free: each lane writes its candidate at the
-      // next free place, which only a kept lane moves on.
+      // Every column's key against the limit, branch-free: the kept lanes of each vector of keys
+      // (and of its columns) are moved to the front and stored at the next free place, which
+      // moves on by their count.
+      b.set(bound, b.i32x4.splat(limit));
+      b.set(cols, b.i32x4.const(0, 1, 2, 3));
       b.for(j, 0, vend, 4, () => {
         b.set(v, b.v128.load(at(b, p.src, j)));
         vectorKeys();
-        b.set(mask, b.i32x4.bitmask(b.i32x4.le_u(v, b.i32x4.splat(limit))));
-        for (let lane = 0; lane < 4; lane++) {
-          b.i32.store(at(b, p.ckeys, cc), b.i32x4.extract_lane(lane, v));
-          b.i32.store(at(b, p.ccols, cc), b.i32.add(j, lane));
-          b.set(cc, b.i32.add(cc, b.i32.and(b.i32.shr_u(mask, lane), 1)));
-        }
+        b.set(mask, b.i32x4.bitmask(b.i32x4.le_u(v, bound)));
+        b.set(m, b.v128.load(b.i32.add(p.lanes, b.i32.shl(mask, 4))));
+        b.v128.store(at(b, p.ckeys, cc), b.i8x16.swizzle(v, m));
+        b.v128.store(at(b, p.ccols, cc), b.i8x16.swizzle(cols, m));
+        b.set(cc, b.i32.add(cc, b.i32.popcnt(mask)));
+        b.set(cols, b.i32x4.add(cols, splat(4)));
       });
       b.for(j, vend, p.n, 1, () => {
         scalarKey(at(b, p.src, j));
@@ -310,15 +338,14 @@ export function emitArgSmallestK(mod: ModuleBuilder): void {
     const begin = b.local("begin", "i32"), end = b.local("end", "i32"), r = b.local("r", "i32");
     share(b, a.rows, 1, tid, threads, begin, end);
     // This thread's scratch, cut into the row function's arrays (see argSmallestKScratchBytes).
-    const names = ["ckeys", "ccols", "hist", "wk", "wc", "sk", "sc"] as const;
+    const names = ["ckeys", "ccols", "hist", "wk", "wc", "sk", "sc", "lanes"] as const;
     const parts = Object.fromEntries(names.map((n) => [n, b.local(n, "i32")])) as Record<
       (typeof names)[number],
       Local
     >;
-    const rowBytes = b.local("row_bytes", "i32"), winnerBytes = b.local("winner_bytes", "i32");
+    const rowBytes = b.local("row_bytes", "i32");
     const round16 = (x: Operand) => b.i32.and(b.i32.add(x, 15), -16);
-    b.set(rowBytes, round16(b.i32.shl(a.n, 2)));
-    b.set(winnerBytes, round16(b.i32.shl(b.i32.add(a.n, 1), 2)));
+    b.set(rowBytes, round16(b.i32.shl(b.i32.add(a.n, 4), 2)));
     const scratch = b.i32.add(
       b.i32.load(a.scratch),
       b.i32.mul(tid, b.i32.load(a.scratch, { offset: 4 })),
@@ -327,9 +354,11 @@ export function emitArgSmallestK(mod: ModuleBuilder): void {
     b.set(parts.ccols, b.i32.add(parts.ckeys, rowBytes));
     b.set(parts.hist, b.i32.add(parts.ccols, rowBytes));
     b.set(parts.wk, b.i32.add(parts.hist, 4 * BUCKETS));
-    b.set(parts.wc, b.i32.add(parts.wk, winnerBytes));
-    b.set(parts.sk, b.i32.add(parts.wc, winnerBytes));
+    b.set(parts.wc, b.i32.add(parts.wk, rowBytes));
+    b.set(parts.sk, b.i32.add(parts.wc, rowBytes));
     b.set(parts.sc, b.i32.add(parts.sk, 4 * SAMPLE_MAX));
+    b.set(parts.lanes, b.i32.add(parts.sc, 16));
+    compactionTable().forEach((w, i) => b.i32.store(parts.lanes, w, { offset: 4 * i }));
     b.for(r, begin, end, 1, () => {
       b.call(
         row,
