@@ -4,7 +4,8 @@
  */
 import assert from "node:assert/strict";
 import { MagnetInputError } from "../../src/errors.ts";
-import { loadUmap, projectTo2d, renderReport, type ReportData } from "../../src/report/report.ts";
+import { projectTo2d, renderReport, type ReportData } from "../../src/report/report.ts";
+import { loadUmap } from "../../src/report/umap.ts";
 import type { HistoryPoint } from "../../src/train/types.ts";
 import { Random } from "../../src/util/random.ts";
 
