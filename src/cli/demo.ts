@@ -99,13 +99,14 @@ async function gzip(bytes: Uint8Array): Promise<Uint8Array> {
   return new Uint8Array(await new Response(stream).arrayBuffer());
 }
 
-/**
- * Bundles the page, makes the digits file and serves both on 127.0.0.1 (`port` 0: any free port).
- */
-export async function startDemoServer(port: number = DEMO_PORT): Promise<DemoServer> {
+/** What the server serves, by path. */
+type Files = Map<string, { body: Uint8Array | string; type: string; gzip?: boolean }>;
+
+/** Bundles the page and makes the digits file. */
+async function prepare(): Promise<{ files: Files; bundleBytes: Record<string, number> }> {
   const [bundles, digits] = await Promise.all([bundle(), loadMnist().then(demoDigits)]);
   const html = demoHtml(digits.train.labels.length, digits.test.labels.length);
-  const files = new Map<string, { body: Uint8Array | string; type: string; gzip?: boolean }>([
+  const files: Files = new Map([
     ["/", { body: html, type: "text/html; charset=utf-8" }],
     ["/blank.html", { body: BLANK_HTML, type: "text/html; charset=utf-8" }],
     ["/digits.bin", {
@@ -114,28 +115,51 @@ export async function startDemoServer(port: number = DEMO_PORT): Promise<DemoSer
       gzip: true,
     }],
   ]);
-  for (const [path, body] of bundles) files.set(path, { body, type: "text/javascript" });
-  const server = Deno.serve({ hostname: "127.0.0.1", port, onListen: () => {} }, (request) => {
-    const url = new URL(request.url);
-    const file = files.get(url.pathname === "/index.html" ? "/" : url.pathname);
-    const isolated = url.searchParams.get("isolated") !== "0";
-    const headers: Record<string, string> = {
-      "cache-control": "no-store",
-      ...(isolated ? ISOLATION : {}),
-    };
-    if (request.method !== "GET" && request.method !== "HEAD") {
-      return new Response("method not allowed\n", { status: 405, headers });
-    }
-    if (file === undefined) return new Response("not found\n", { status: 404, headers });
-    headers["content-type"] = file.type;
-    if (file.gzip) headers["content-encoding"] = "gzip";
-    return new Response(file.body as BodyInit, { headers });
-  });
   const bundleBytes: Record<string, number> = {};
-  for (const [path, body] of bundles) bundleBytes[path] = body.length;
+  for (const [path, body] of bundles) {
+    files.set(path, { body, type: "text/javascript" });
+    bundleBytes[path] = body.length;
+  }
+  return { files, bundleBytes };
+}
+
+/**
+ * Serves the demo on 127.0.0.1 (`port` 0: any free port): the port is taken first, so a busy one
+ * fails at once; then the page is bundled and the digits made, and requests wait for them.
+ */
+export async function startDemoServer(port: number = DEMO_PORT): Promise<DemoServer> {
+  let ready: (files: Files) => void = () => {};
+  const files = new Promise<Files>((resolve) => ready = resolve);
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port, onListen: () => {} },
+    async (request) => {
+      const url = new URL(request.url);
+      const isolated = url.searchParams.get("isolated") !== "0";
+      const headers: Record<string, string> = {
+        "cache-control": "no-store",
+        ...(isolated ? ISOLATION : {}),
+      };
+      if (request.method !== "GET" && request.method !== "HEAD") {
+        return new Response("method not allowed\n", { status: 405, headers });
+      }
+      const file = (await files).get(url.pathname === "/index.html" ? "/" : url.pathname);
+      if (file === undefined) return new Response("not found\n", { status: 404, headers });
+      headers["content-type"] = file.type;
+      if (file.gzip) headers["content-encoding"] = "gzip";
+      return new Response(file.body as BodyInit, { headers });
+    },
+  );
+  let prepared;
+  try {
+    prepared = await prepare();
+  } catch (error) {
+    await server.shutdown();
+    throw error;
+  }
+  ready(prepared.files);
   return {
     url: `http://127.0.0.1:${server.addr.port}/`,
-    bundleBytes,
+    bundleBytes: prepared.bundleBytes,
     finished: server.finished,
     close: () => server.shutdown(),
   };
