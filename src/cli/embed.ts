@@ -1,21 +1,35 @@
 /**
- * `deno task embed`: embeds and classifies the rows of a CSV file with a saved model, writing a CSV
- * with each row's predicted class and embedding (and its given label, when the file has one).
+ * `deno task embed`: embeds and classifies the rows of a CSV file, or images (a folder searched
+ * through, or one file), with a saved model, writing a CSV with each row's predicted class and
+ * embedding, after its given label (a CSV's, when the file has one) or its file path (images).
  */
 import { MagnetInputError } from "../errors.ts";
 import { createBackend } from "../backend/create.ts";
 import type { Backend } from "../backend/backend.ts";
 import { readCsvRows } from "../data/csv.ts";
 import { MNIST_DIM } from "../data/mnist.ts";
-import { classify, loadModel } from "../train/saved_model.ts";
+import { classify, loadModel, type SavedModel } from "../train/saved_model.ts";
 import { writeFileAtomic } from "../io/files.ts";
 import { helpText, intFlag, parseFlags, reportFailure, UsageError } from "./args.ts";
 import { absolutePath } from "./run_folder.ts";
+import { defaultCacheDir } from "../data/images/cache.ts";
+import { IMAGE_EXTENSIONS } from "../data/images/folder.ts";
+import type { Rows } from "../data/rows.ts";
+import { ProgressPrinter } from "./progress.ts";
 
 function exists(path: string): boolean {
   try {
     Deno.statSync(path);
     return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether `path` is a folder. */
+function isFolder(path: string): boolean {
+  try {
+    return Deno.statSync(path).isDirectory;
   } catch {
     return false;
   }
@@ -36,10 +50,14 @@ const FLAGS = {
     kind: "string",
     help: "run folder holding model.json (or the model.json file itself)",
   },
-  "data": { kind: "string", help: "CSV of rows to embed, with the model's feature columns" },
+  "data": {
+    kind: "string",
+    help: "CSV of rows to embed, with the model's feature columns; or, for a model trained on " +
+      "images, a folder of images (searched through) or one image file",
+  },
   "out": {
     kind: "string",
-    default: "<data without .csv>.embeddings.csv",
+    default: "<data without its extension>.embeddings.csv",
     help: "output CSV",
   },
   "overwrite": { kind: "flag", help: "replace --out if it exists" },
@@ -51,6 +69,15 @@ const FLAGS = {
     help: "compute backend",
   },
   "threads": { kind: "int", default: "all cores", help: "CPU backend: threads" },
+  "cache": {
+    kind: "string",
+    default: "~/.cache/magnet/images",
+    help: "images: folder of the decode cache",
+  },
+  "skip-bad-images": {
+    kind: "flag",
+    help: "images: skip (and count) files that cannot be decoded instead of stopping",
+  },
   "help": { kind: "flag", help: "show this help" },
 } as const;
 
@@ -78,25 +105,40 @@ export async function main(args: readonly string[]): Promise<number> {
     const v = parseFlags(args, FLAGS);
     if (v.help === true) {
       console.log(
-        helpText("embed", "Embeds and classifies CSV rows with a saved model.", FLAGS),
+        helpText("embed", "Embeds and classifies CSV rows or images with a saved model.", FLAGS),
       );
       return 0;
     }
     const modelArg = v.model as string | undefined, dataPath = v.data as string | undefined;
     if (modelArg === undefined) throw new UsageError("--model is required (a run folder)");
-    if (dataPath === undefined) throw new UsageError("--data is required (a CSV file of rows)");
+    if (dataPath === undefined) {
+      throw new UsageError("--data is required (a CSV file of rows, or images)");
+    }
     const kind = (v.backend as string | undefined) ?? "auto";
     if (!["auto", "webgpu", "cpu"].includes(kind)) {
       throw new UsageError(`--backend must be one of auto, webgpu, cpu, got "${kind}"`);
     }
-    for (const name of ["model", "data", "out"]) {
+    for (const name of ["model", "data", "out", "cache"]) {
       if ((v[name] as string | undefined)?.trim() === "") {
         throw new UsageError(`--${name} must not be empty`);
       }
     }
     const dataFile = absolutePath(dataPath);
+    const images = isFolder(dataFile) ||
+      IMAGE_EXTENSIONS.some((e) => dataFile.toLowerCase().endsWith(e));
+    const imageFlags = ["cache", "skip-bad-images"].filter((f) => v[f] !== undefined);
+    if (!images && imageFlags.length > 0) {
+      throw new UsageError(
+        `${imageFlags.map((f) => `--${f}`).join(", ")} ${
+          imageFlags.length === 1 ? "applies" : "apply"
+        } to images: give --data a folder of images or an image file`,
+      );
+    }
     const out = absolutePath(
-      (v.out as string | undefined) ?? `${dataPath.replace(/\.csv$/i, "")}.embeddings.csv`,
+      (v.out as string | undefined) ??
+        `${
+          dataPath.replace(/\/+$/, "").replace(images ? /\.[^./]*$/ : /\.csv$/i, "")
+        }.embeddings.csv`,
     );
     if (sameFile(out, dataFile)) {
       throw new UsageError(`--out ${out} is the input file: choose another output file`);
@@ -107,35 +149,55 @@ export async function main(args: readonly string[]): Promise<number> {
     const modelFile = absolutePath(modelArg);
     const modelPath = modelFile.endsWith(".json") ? modelFile : `${modelFile}/model.json`;
     const saved = await loadModel(modelPath);
-    const labelColumn = (v["label-column"] as string | undefined) ?? "label";
-    const featureNames = saved.featureNames ??
-      // A model trained on the bundled MNIST reads 784 pixel columns named by the CSV header.
-      null;
-    const rows = await readCsvRows(dataFile, {
-      labelColumn,
-      ...(featureNames !== null ? { featureNames } : {}),
-    });
-    if (rows.dim !== saved.model.inputDim) {
-      throw new MagnetInputError(
-        `${dataFile}: rows have ${rows.dim} feature columns, the model expects ${saved.model.inputDim}` +
-          (saved.featureNames === null && saved.model.inputDim === MNIST_DIM
-            ? " (MNIST pixels)"
-            : ""),
+    if ((saved.images ?? null) === null && images) {
+      throw new UsageError(
+        `${modelPath} was not trained on image files (its inputs are rows of ` +
+          `${saved.model.inputDim} values, from a CSV or IDX file): give --data a CSV file of ` +
+          "its columns",
+      );
+    }
+    if ((saved.images ?? null) !== null && !images) {
+      throw new UsageError(
+        `${modelPath} was trained on image files: give --data a folder of images or an image ` +
+          `file, not ${dataFile}`,
       );
     }
     const threads = v.threads === undefined ? undefined : intFlag("threads", v.threads as string);
+    let rows: Rows, first: { name: string; values: string[] } | null, count: number;
+    if (images) {
+      if (v["label-column"] !== undefined) {
+        throw new UsageError("--label-column names a CSV column: it needs --data a CSV file");
+      }
+      const { loadImagesToEmbed } = await import("../data/image_folders.ts");
+      const progress = new ProgressPrinter(Deno.stdout.isTerminal(), false);
+      const loaded = await loadImagesToEmbed(dataFile, saved.images!, {
+        cache: absolutePath((v.cache as string | undefined) ?? defaultCacheDir()),
+        skipBadImages: v["skip-bad-images"] === true,
+        onProgress: (p) => progress.decoding(p),
+      });
+      progress.finish();
+      for (const note of loaded.notes) console.log(note);
+      rows = loaded.rows;
+      first = { name: "path", values: loaded.ids };
+      count = loaded.ids.length;
+    } else {
+      const table = await readTable(dataFile, saved, v["label-column"] as string | undefined);
+      rows = table.features;
+      first = table.labels === null ? null : { name: table.labelColumn, values: table.labels };
+      count = table.count;
+    }
     backend = await createBackend({ kind: kind as "auto", threads });
-    const { embeddings, predicted } = await classify(backend, saved, rows.features);
+    const { embeddings, predicted } = await classify(backend, saved, rows);
     const dim = saved.model.outputDim;
     const header = [
-      ...(rows.labels !== null ? [labelColumn] : []),
+      ...(first !== null ? [first.name] : []),
       "predicted",
       ...Array.from({ length: dim }, (_, j) => `e${j}`),
     ];
     const lines = [header.map(csvField).join(",")];
-    for (let i = 0; i < predicted.length; i++) {
+    for (let i = 0; i < count; i++) {
       const fields = [
-        ...(rows.labels !== null ? [rows.labels[i]] : []),
+        ...(first !== null ? [first.values[i]] : []),
         saved.classNames[predicted[i]],
         ...Array.from(embeddings.subarray(i * dim, (i + 1) * dim), float32Text),
       ];
@@ -155,6 +217,32 @@ export async function main(args: readonly string[]): Promise<number> {
   } finally {
     backend?.dispose();
   }
+}
+
+/** The rows of a CSV file to embed, checked against the model's columns. */
+async function readTable(dataFile: string, saved: SavedModel, labelFlag: string | undefined) {
+  const labelColumn = labelFlag ?? "label";
+  const featureNames = saved.featureNames ??
+    // A model trained on the bundled MNIST reads 784 pixel columns named by the CSV header.
+    null;
+  const rows = await readCsvRows(dataFile, {
+    labelColumn,
+    ...(featureNames !== null ? { featureNames } : {}),
+  });
+  if (rows.dim !== saved.model.inputDim) {
+    throw new MagnetInputError(
+      `${dataFile}: rows have ${rows.dim} feature columns, the model expects ${saved.model.inputDim}` +
+        (saved.featureNames === null && saved.model.inputDim === MNIST_DIM
+          ? " (MNIST pixels)"
+          : ""),
+    );
+  }
+  return {
+    features: rows.features,
+    labels: rows.labels,
+    labelColumn,
+    count: rows.labels?.length ?? rows.features.length / rows.dim,
+  };
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));
