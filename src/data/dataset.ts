@@ -162,7 +162,7 @@ export function validateDataset(
       const row = Math.floor(i / dim);
       const col = i - row * dim;
       throw new MagnetInputError(
-        `${source}, row ${rowLabel(d, row)}, ${columnLabel(d, col)}: expected a finite number, ` +
+        `${source}, ${rowLabel(d, row)}, ${columnLabel(d, col)}: expected a finite number, ` +
           `found ${f[i]}.`,
       );
     }
@@ -175,7 +175,7 @@ export function validateDataset(
     const label = d.labels[r];
     if (!(Number.isInteger(label) && label >= 0 && label < classCount)) {
       throw new MagnetInputError(
-        `${source}, row ${rowLabel(d, r)}: expected a class index in [0, ${classCount}), ` +
+        `${source}, ${rowLabel(d, r)}: expected a class index in [0, ${classCount}), ` +
           `found ${label}.`,
       );
     }
@@ -212,14 +212,16 @@ export function validateDataset(
       ? ` Is ${options.labelColumn} really the column of class labels?`
       : "";
     throw new MagnetInputError(
-      `${source}, row ${rowLabel(d, firstRow[first])}${column}: class ${quote(first)} has a ` +
+      `${source}, ${rowLabel(d, firstRow[first])}${column}: class ${quote(first)} has a ` +
         `single example; every class needs at least two${others}.${hint}`,
     );
   }
 }
 
-function rowLabel(d: Dataset<Rows>, row: number): number {
-  return d.sourceRows?.[row] ?? row + 1;
+/** How messages name a row: its id (an image's path), or "row N" of its source. */
+function rowLabel(d: Dataset<Rows>, row: number): string {
+  const id = d.ids?.[row];
+  return id !== undefined ? JSON.stringify(id) : `row ${d.sourceRows?.[row] ?? row + 1}`;
 }
 
 function columnLabel(d: Dataset<Rows>, col: number): string {
