@@ -243,7 +243,15 @@ export {
 export { stateFromJson, stateToJson } from "./src/train/checkpoint.ts";
 
 // Data
-export { type Dataset, datasetSize, subset, validateDataset } from "./src/data/dataset.ts";
+export {
+  type Dataset,
+  datasetSize,
+  type Rows,
+  type RowSource,
+  subset,
+  validateDataset,
+} from "./src/data/dataset.ts";
+export { rowSource, TableRows } from "./src/data/rows.ts";
 export { loadMnist, MNIST_DIM, MNIST_SIDE } from "./src/data/mnist.ts";
 export {
   FASHION_MNIST_CLASSES,
@@ -264,10 +272,55 @@ export {
 } from "./src/data/csv.ts";
 export { type Split, stratifiedSplit } from "./src/data/split.ts";
 export { fitStandardization, type Standardization, standardize } from "./src/data/preprocess.ts";
+export type { DecodeProgress } from "./src/data/images/decode.ts";
+export {
+  type FolderProgress,
+  type ImagesToEmbed,
+  type LoadedImageFolders,
+  loadImageFolders,
+  loadImagesToEmbed,
+} from "./src/data/image_folders.ts";
+export type { ImageFolderSource } from "./src/data/source.ts";
+export {
+  fitNormalization,
+  identityNormalization,
+  ImagePixels,
+  ImageRows,
+  type Normalization,
+} from "./src/data/images/image_rows.ts";
+export {
+  AUGMENT_KINDS,
+  Augmenter,
+  augmenterFor,
+  type AugmentKind,
+  CROP_RATIO,
+  CROP_SCALE,
+  type CropWindow,
+  randomCrop,
+} from "./src/data/images/augment.ts";
+export {
+  type DecodedImage,
+  type DecodeRequest,
+  ImageDecodeError,
+  type ImageDecoder,
+  type ImageInfo,
+  MAX_IMAGE_PIXELS,
+} from "./src/data/images/decoder.ts";
+export { createSharpDecoder } from "./src/data/images/sharp_decoder.ts";
+export {
+  type ImageFormat,
+  type ImageInput,
+  type ImageOptions,
+  type ImageSize,
+  parseImageSize,
+  RESIZE_MODES,
+  type ResizeMode,
+} from "./src/data/images/settings.ts";
 
 // Report
 export {
   type EmbeddingData,
+  type EmbeddingImages,
   loadUmap,
   projectTo2d,
   renderReport,

@@ -21,13 +21,20 @@ import { describeFormat, type ImageInput, type ImageOptions } from "./images/set
 import type { ImageFolderSource } from "./source.ts";
 
 /** Progress of a decode, with the folder it is of. */
-export type FolderProgress = DecodeProgress & { folder: string };
+export interface FolderProgress extends DecodeProgress {
+  /** The folder being decoded. */
+  readonly folder: string;
+}
 
 /** Training and test images, how they became rows, and what loading found worth saying. */
 export interface LoadedImageFolders {
+  /** The training images (normalised with their own per-channel statistics). */
   train: Dataset<ImageRows>;
+  /** The test images, normalised as the training images. */
   test: Dataset<ImageRows>;
+  /** How files became rows: the format and the normalisation (what a saved model keeps). */
   images: ImageInput;
+  /** Sentences about the loading (files skipped, decode time, cache). */
   notes: string[];
 }
 
@@ -160,8 +167,11 @@ function normalized(d: Dataset<ImageRows>, n: Normalization): Dataset<ImageRows>
 
 /** Images to embed with a model, as rows, each with its path relative to the folder given. */
 export interface ImagesToEmbed {
+  /** The images, normalised as the model's training images were. */
   rows: ImageRows;
+  /** Each row's path, relative to the folder given (the file's name for one file). */
   ids: string[];
+  /** Sentences about the loading (files skipped, decode time, cache). */
   notes: string[];
 }
 

@@ -59,15 +59,19 @@ export interface CsvSource {
  * the training folder; with how the files become rows.
  */
 export interface ImageFolderSource {
+  /** Which kind of source this is. */
   kind: "images";
   /** The training folder (absolute). */
   train: string;
   /** The test folder (absolute); null: split `train` with `testFraction` and `splitSeed`. */
   test: string | null;
+  /** Share of each class held out for testing, when there is no test folder. */
   testFraction: number;
+  /** Seed of that split. */
   splitSeed: number;
   /** The size images are brought to; null: the training images' common size. */
   size: ImageSize | null;
+  /** How images are brought to the size. */
   resize: ResizeMode;
   /** 1 or 3; null: 3 when any training file is stored in colour. */
   channels: 1 | 3 | null;

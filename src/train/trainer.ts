@@ -27,25 +27,12 @@ import type {
   TrainSetup,
   TrainTimings,
 } from "./types.ts";
-
 import { embed } from "../nn/embed.ts";
 import { type RowSource, rowSource } from "../data/rows.ts";
-import { Augmenter } from "../data/images/augment.ts";
+import { type Augmenter, augmenterFor } from "../data/images/augment.ts";
 import { preflight } from "./preflight.ts";
 import { compileStep, type StepOutputs, type TrainingStep } from "./step.ts";
-
-/** Seed of the index refresh at `iteration`: independent of the sampling stream, so resuming is exact. */
-function refreshSeed(seed: number, iteration: number): number {
-  return (Math.imul(seed + 1, 0x9e3779b1) ^ Math.imul(iteration + 1, 0x85ebca77)) >>> 0;
-}
-
-/**
- * Seed of the augmentation's generator: a stream of its own, so that turning augmentation on
- * changes no other random choice.
- */
-function augmentSeed(seed: number): number {
-  return (Math.imul(seed ^ 0x61756721, 0x27d4eb2f) + 0x165667b1) >>> 0;
-}
+import { augmentSeed, refreshSeed } from "./seeds.ts";
 
 /** Runs training; see the module comment. Create with {@link Trainer.create}. */
 export class Trainer {
@@ -62,9 +49,8 @@ export class Trainer {
   readonly #at: StepOutputs;
   readonly #rng: Random;
   readonly #batchFeatures: Float32Array;
-  /** Where the training rows come from (a table, or images made float32 per batch). */
+  /** Where training rows come from (a table, or images made float32 per batch); their augmenter. */
   readonly #rows: RowSource;
-  /** Augments training batches (null: no augmentation). */
   readonly #augmenter: Augmenter | null;
   readonly #depth: number;
   #index: ClusterIndex | null = null;
@@ -101,12 +87,8 @@ export class Trainer {
     this.#rng = new Random(config.seed);
     this.#batchFeatures = new Float32Array(config.m * config.d * setup.train.dim);
     this.#rows = rowSource(setup.train.features, setup.train.dim);
-    // preflight has checked that augmented rows are images.
-    this.#augmenter = config.augment === "none" ? null : new Augmenter(
-      config.augment,
-      setup.train.imageShape!,
-      new Random(augmentSeed(config.seed)),
-    );
+    const augmentRandom = new Random(augmentSeed(config.seed));
+    this.#augmenter = augmenterFor(config.augment, setup.train.imageShape, augmentRandom);
     this.#depth = setup.pipelineDepth ?? (setup.backend.kind === "cpu" ? 0 : 3);
     this.#sampler = new ClassBatchSampler(setup.train.labels, config.m, config.d, this.#rng);
   }
@@ -486,9 +468,7 @@ export class Trainer {
     }
     trainer.#iteration = state.iteration;
     trainer.#rng.state = state.rng;
-    if (trainer.#augmenter !== null && state.augmentRng !== null) {
-      trainer.#augmenter.random.state = state.augmentRng;
-    }
+    if (state.augmentRng && trainer.#augmenter) trainer.#augmenter.random.state = state.augmentRng;
     if (state.index !== null) {
       trainer.#useIndex(
         ClusterIndex.restore(

@@ -9,6 +9,7 @@
  * Working on float rows (after normalisation) rather than on the stored pixels makes it the same
  * for every image source; a per-channel affine normalisation commutes with both operations.
  */
+import { MagnetInputError } from "../../errors.ts";
 import type { Random } from "../../util/random.ts";
 
 /** The augmentations a training run may use. */
@@ -25,9 +26,13 @@ export const CROP_RATIO: readonly [number, number] = [3 / 4, 4 / 3];
 
 /** A crop window: top-left corner and size, in pixels. */
 export interface CropWindow {
+  /** First row. */
   readonly top: number;
+  /** First column. */
   readonly left: number;
+  /** Rows. */
   readonly height: number;
+  /** Columns. */
   readonly width: number;
 }
 
@@ -136,4 +141,22 @@ export class Augmenter {
       }
     }
   }
+}
+
+/**
+ * The augmenter of `kind` for rows of image `shape`, drawing from `random`; null for "none".
+ * @throws {MagnetInputError} when rows that are not images (no shape) would be augmented
+ */
+export function augmenterFor(
+  kind: AugmentKind,
+  shape: readonly [number, number, number] | undefined,
+  random: Random,
+): Augmenter | null {
+  if (kind === "none") return null;
+  if (shape === undefined) {
+    throw new MagnetInputError(
+      `--augment ${kind} flips and crops images: these rows are not images`,
+    );
+  }
+  return new Augmenter(kind, shape, random);
 }

@@ -26,7 +26,9 @@ const CONCURRENCY = 8;
 export interface DecodeProgress {
   /** "headers": reading each file's header (when the channels are left to the images); "pixels". */
   readonly stage: "headers" | "pixels";
+  /** Files of the stage done. */
   readonly done: number;
+  /** Files of the stage in all. */
   readonly total: number;
   /** Of them, how many came from the cache. */
   readonly cached: number;

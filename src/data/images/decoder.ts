@@ -33,7 +33,9 @@ export interface DecodeRequest {
 export interface DecodedImage {
   /** height x width x channels bytes, channels last. */
   readonly pixels: Uint8Array;
+  /** Width in pixels. */
   readonly width: number;
+  /** Height in pixels. */
   readonly height: number;
 }
 

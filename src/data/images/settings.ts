@@ -18,7 +18,9 @@ export type ResizeMode = typeof RESIZE_MODES[number];
 
 /** Width and height in pixels. */
 export interface ImageSize {
+  /** Width in pixels. */
   readonly width: number;
+  /** Height in pixels. */
   readonly height: number;
 }
 
@@ -26,6 +28,7 @@ export interface ImageSize {
 export interface ImageOptions {
   /** The target size; null: the images' common size (they must share one). */
   readonly size: ImageSize | null;
+  /** How images are brought to the size. */
   readonly resize: ResizeMode;
   /** 1 (grey) or 3 (RGB); null: 3 when any file is stored in colour, else 1. */
   readonly channels: 1 | 3 | null;
@@ -33,9 +36,13 @@ export interface ImageOptions {
 
 /** Resolved image settings: what every decoded image is. */
 export interface ImageFormat {
+  /** Width in pixels. */
   readonly width: number;
+  /** Height in pixels. */
   readonly height: number;
+  /** 1 (grey) or 3 (RGB). */
   readonly channels: 1 | 3;
+  /** How images were brought to the size. */
   readonly resize: ResizeMode;
 }
 
