@@ -1,13 +1,16 @@
 /**
  * Training on folders of image files: colour carries the class (a model that sees three channels
- * separates shapes that differ only in colour; one that sees grey cannot), and a run that augments
- * its batches resumes exactly on the CPU, from a checkpoint file or after an interruption.
+ * separates shapes that differ only in colour; one that sees grey cannot), a saved model keeps
+ * its images' settings and normalisation, and a run that augments its batches resumes exactly on
+ * the CPU, from a checkpoint file or after an interruption.
  */
 import assert from "node:assert/strict";
 import { Trainer } from "../../src/train/trainer.ts";
 import type { TrainerState, TrainSetup } from "../../src/train/types.ts";
 import { stateFromJson, stateToJson } from "../../src/train/checkpoint.ts";
 import { createBackend } from "../../src/backend/create.ts";
+import { classify, loadModel, saveModel } from "../../src/train/saved_model.ts";
+import { embed } from "../../src/nn/embed.ts";
 import { type ImageFolderSource, loadData } from "../../src/data/source.ts";
 import type { ImageRows } from "../../src/data/images/image_rows.ts";
 import { SAME_GREY_COLOURS, writeColourShapes } from "../helpers/images.ts";
@@ -68,6 +71,49 @@ Deno.test("training on image folders", async (t) => {
       const blind = await (await Trainer.create({ backend: cpu, ...grey }, SETTINGS)).run();
       assert.ok(blind.test!.magnetError! >= 0.5, `grey: error ${blind.test!.magnetError}`);
       assert.equal(Object.keys(SAME_GREY_COLOURS).length, 3);
+    });
+
+    await t.step("a saved model keeps its images' settings; a damaged field is named", async () => {
+      const data = await loadData(source(null));
+      const trainer = await Trainer.create({ backend: cpu, ...data }, {
+        ...SETTINGS,
+        iterations: 20,
+      });
+      const result = await trainer.run();
+      const path = `${dir}/model.json`;
+      await saveModel(path, cpu, {
+        model: trainer.model,
+        loss: "magnet",
+        classNames: data.train.classNames,
+        featureNames: null,
+        standardization: null,
+        images: data.images,
+        classifier: result.classifier!,
+      });
+      const loaded = await loadModel(path);
+      assert.deepEqual(loaded.images, data.images);
+      // The test rows, normalised by the training statistics, embed as the trained model does.
+      const { embeddings } = await classify(cpu, loaded, data.test.features);
+      assert.deepEqual(embeddings, await embed(cpu, trainer.model, data.test.features));
+      const file = JSON.parse(await Deno.readTextFile(path));
+      const damaged: [Record<string, unknown>, RegExp][] = [
+        [{ channels: 2 }, /images\.channels should be 1 or 3, found 2/],
+        [{ std: [1, 0, 1] }, /images\.std should be 3 positive numbers/],
+        [{ mean: [0, 0] }, /images\.mean should be 3 finite numbers/],
+        [{ width: 13 }, /images\.width should be a size whose pixels are the model's 432 inputs/],
+        [{ resize: "zoom" }, /images\.resize should be crop or pad or stretch/],
+      ];
+      for (const [change, message] of damaged) {
+        await Deno.writeTextFile(
+          path,
+          JSON.stringify({ ...file, images: { ...file.images, ...change } }),
+        );
+        await assert.rejects(loadModel(path), message);
+      }
+      // Files of models that never saw images have no field: null.
+      delete file.images;
+      await Deno.writeTextFile(path, JSON.stringify(file));
+      assert.equal((await loadModel(path)).images, null);
     });
 
     await t.step(
