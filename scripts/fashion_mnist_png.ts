@@ -17,7 +17,7 @@ import {
   FASHION_MNIST_DIR,
   FASHION_MNIST_FILES,
 } from "../src/data/fashion_mnist.ts";
-import { readIdx } from "../src/data/idx.ts";
+import { readIdx } from "../src/data/files.ts";
 import { mapLimited } from "../src/data/images/folder.ts";
 import { loadSharp } from "../src/data/images/sharp_decoder.ts";
 

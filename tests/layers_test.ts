@@ -20,7 +20,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ["index", "sample", "eval"],
   ["train"],
   ["report"],
-  ["experiments"],
+  ["experiments", "web"],
   ["cli"],
 ];
 

@@ -8,7 +8,7 @@
  */
 import { MagnetInputError } from "../errors.ts";
 import { type Dataset, type Rows, subset, validateDataset } from "./dataset.ts";
-import { readCsvDataset, readCsvRows } from "./csv.ts";
+import { readCsvDataset, readCsvRows } from "./files.ts";
 import { stratifiedSplit } from "./split.ts";
 import { fitStandardization, type Standardization, standardize } from "./preprocess.ts";
 import { rowSource } from "./rows.ts";

@@ -27,7 +27,6 @@ export type {
   RunSummary,
 } from "./data.ts";
 export { projectTo2d } from "./pca.ts";
-export { loadUmap } from "./projection.ts";
 
 /**
  * Renders the run's report as a complete, self-contained HTML document: a header with the title
@@ -42,7 +41,7 @@ export { loadUmap } from "./projection.ts";
  * the same bytes.
  *
  * @throws {MagnetInputError} when the embedding arrays disagree in size, the projection is unknown,
- *   or "umap" is asked for before {@link loadUmap} was awaited
+ *   or "umap" is asked for before `loadUmap` (umap.ts) was awaited
  *
  * @example
  * ```ts

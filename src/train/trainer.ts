@@ -87,8 +87,7 @@ export class Trainer {
     this.#rng = new Random(config.seed);
     this.#batchFeatures = new Float32Array(config.m * config.d * setup.train.dim);
     this.#rows = rowSource(setup.train.features, setup.train.dim);
-    const augmentRandom = new Random(augmentSeed(config.seed));
-    this.#augmenter = augmenterFor(config.augment, setup.train.imageShape, augmentRandom);
+    this.#augmenter = augmenterFor(config.augment, setup.train, augmentSeed(config.seed));
     this.#depth = setup.pipelineDepth ?? (setup.backend.kind === "cpu" ? 0 : 3);
     this.#sampler = new ClassBatchSampler(setup.train.labels, config.m, config.d, this.#rng);
   }
@@ -202,6 +201,7 @@ export class Trainer {
       iteration: this.#iteration,
       seconds,
       metrics: result.metrics,
+      evaluation: result,
     });
     return result.metrics;
   }

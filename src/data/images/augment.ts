@@ -10,7 +10,7 @@
  * for every image source; a per-channel affine normalisation commutes with both operations.
  */
 import { MagnetInputError } from "../../errors.ts";
-import type { Random } from "../../util/random.ts";
+import { Random } from "../../util/random.ts";
 
 /** The augmentations a training run may use. */
 export const AUGMENT_KINDS = ["none", "flip", "crop-flip"] as const;
@@ -144,19 +144,20 @@ export class Augmenter {
 }
 
 /**
- * The augmenter of `kind` for rows of image `shape`, drawing from `random`; null for "none".
- * @throws {MagnetInputError} when rows that are not images (no shape) would be augmented
+ * The augmenter of `kind` for `data`'s images, drawing from a generator seeded with `seed`; null
+ * for "none".
+ * @throws {MagnetInputError} when rows that are not images (no image shape) would be augmented
  */
 export function augmenterFor(
   kind: AugmentKind,
-  shape: readonly [number, number, number] | undefined,
-  random: Random,
+  data: { readonly imageShape?: readonly [number, number, number] },
+  seed: number,
 ): Augmenter | null {
   if (kind === "none") return null;
-  if (shape === undefined) {
+  if (data.imageShape === undefined) {
     throw new MagnetInputError(
       `--augment ${kind} flips and crops images: these rows are not images`,
     );
   }
-  return new Augmenter(kind, shape, random);
+  return new Augmenter(kind, data.imageShape, new Random(seed));
 }
