@@ -253,9 +253,11 @@ export async function decodeImages(
   if (kept.length < rows.length) {
     // Images found bad while decoding leave holes: close them.
     pixels = new Uint8Array(kept.length * rowBytes);
-    kept.forEach((i, r) => {
-      const slot = rows.indexOf(i);
-      pixels.set(data.subarray(slot * rowBytes, (slot + 1) * rowBytes), r * rowBytes);
+    let r = 0;
+    rows.forEach((i, slot) => {
+      if (bad[i] === null) {
+        pixels.set(data.subarray(slot * rowBytes, (slot + 1) * rowBytes), r++ * rowBytes);
+      }
     });
   }
   let cacheWarning: string | null = null;
