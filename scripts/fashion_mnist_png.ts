@@ -18,7 +18,7 @@ import {
   FASHION_MNIST_FILES,
 } from "../src/data/fashion_mnist.ts";
 import { readIdx } from "../src/data/files.ts";
-import { mapLimited } from "../src/data/images/folder.ts";
+import { mapLimited } from "../src/util/map_limited.ts";
 import { loadSharp } from "../src/data/images/sharp_decoder.ts";
 
 const { values } = parseArgs({

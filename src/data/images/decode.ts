@@ -15,7 +15,8 @@ import {
   writeCache,
 } from "./cache.ts";
 import { type DecodedImage, ImageDecodeError, type ImageDecoder } from "./decoder.ts";
-import { type ImageFile, mapLimited, type ScannedImages } from "./folder.ts";
+import type { ImageFile, ScannedImages } from "./folder.ts";
+import { mapLimited } from "../../util/map_limited.ts";
 import { ImagePixels } from "./image_rows.ts";
 import type { ImageFormat, ImageOptions, ImageSize } from "./settings.ts";
 

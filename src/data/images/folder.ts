@@ -83,8 +83,6 @@ class Walker {
   skipped = 0;
   readonly examples: string[] = [];
 
-  constructor(readonly root: string) {}
-
   /**
    * Adds the images under `dir` (relative path `prefix`), whose real path is `real`; `open` holds
    * the real paths of the folders being read, which a link may not lead back into.
@@ -139,33 +137,10 @@ class Walker {
 
 /** Every image under `root`, sorted by relative path. */
 function walk(root: string): Walker {
-  const walker = new Walker(root);
+  const walker = new Walker();
   walker.walk(root, "", Deno.realPathSync(root), new Set());
   walker.files.sort((a, b) => byName(a.relative, b.relative));
   return walker;
-}
-
-/** `f` of every item, at most `limit` at once, results in order; the first failure stops it. */
-export async function mapLimited<T, U>(
-  items: readonly T[],
-  limit: number,
-  f: (item: T, index: number) => Promise<U>,
-): Promise<U[]> {
-  const out = new Array<U>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      try {
-        out[i] = await f(items[i], i);
-      } catch (error) {
-        next = items.length; // the others stop after their current item
-        throw error;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
 }
 
 /** Every image file under `path` (a folder, searched through its subfolders), or `path` itself. */
