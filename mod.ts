@@ -189,7 +189,12 @@ export {
   type SamplerState,
 } from "./src/sample/neighbourhood.ts";
 export { ClassBatchSampler } from "./src/sample/class_batches.ts";
-export { DEFAULT_VOTING_CLUSTERS, magnetClassify, magnetVote } from "./src/eval/magnet_rule.ts";
+export {
+  DEFAULT_VOTING_CLUSTERS,
+  magnetClassify,
+  magnetVote,
+  magnetVotes,
+} from "./src/eval/magnet_rule.ts";
 
 // Evaluation
 export {
@@ -232,10 +237,11 @@ export {
   type TrainConfig,
 } from "./src/train/config.ts";
 export { chunkRowsFor, DEFAULT_CHUNK_ROWS, embed } from "./src/nn/embed.ts";
-export { classifyEmbeddings } from "./src/eval/classifier.ts";
+export { classifyEmbeddings, classifyWithVotes } from "./src/eval/classifier.ts";
 export {
   type Classifier,
   classify,
+  embedRows,
   loadModel,
   type SavedModel,
   saveModel,
@@ -262,8 +268,43 @@ export {
   readCsvDataset,
   readCsvRows,
 } from "./src/data/csv.ts";
+export { readRows, type ReadRowsOptions, type Rows } from "./src/data/rows.ts";
 export { type Split, stratifiedSplit } from "./src/data/split.ts";
 export { fitStandardization, type Standardization, standardize } from "./src/data/preprocess.ts";
+
+// Search: a LanceDB table of embeddings (LanceDB is loaded on first use)
+export {
+  DEFAULT_TABLE,
+  EmbeddingTable,
+  type Hit,
+  type TableModel,
+  type TableRows,
+  type TableSearchOptions,
+  VECTOR_INDEX_KINDS,
+  type VectorIndexInfo,
+  type VectorIndexKind,
+  type VectorIndexSettings,
+} from "./src/search/embedding_table.ts";
+export {
+  DEFAULT_BATCH_ROWS,
+  DEFAULT_INDEX,
+  DEFAULT_INDEX_THRESHOLD,
+  type IndexProgress,
+  indexRows,
+  type IndexRowsOptions,
+  type IndexRowsResult,
+  type MaintainResult,
+  maintainTable,
+  type RowsToIndex,
+} from "./src/search/indexing.ts";
+export {
+  openEmbeddingTable,
+  type OpenTableOptions,
+  type QueryResult,
+  searchEmbeddings,
+  searchRows,
+} from "./src/search/search.ts";
+export { describeModel, modelIdentity } from "./src/search/model_identity.ts";
 
 // Report
 export {

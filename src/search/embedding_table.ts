@@ -7,8 +7,17 @@
  * Euclidean distances.
  */
 import { MagnetInputError } from "../errors.ts";
-import type * as LanceDb from "@lancedb/lancedb";
-import { lanceReason, loadLanceDb } from "./lancedb.ts";
+import {
+  type ArrowModule,
+  type ArrowSchema,
+  type ArrowTable,
+  type LanceConnection,
+  type LanceDbModule,
+  lanceReason,
+  type LanceTable,
+  type LanceVectorQuery,
+  loadLanceDb,
+} from "./lancedb.ts";
 
 /** The table name unless told otherwise. */
 export const DEFAULT_TABLE = "embeddings";
@@ -85,6 +94,7 @@ export type VectorIndexKind = typeof VECTOR_INDEX_KINDS[number];
 
 /** An approximate index to build. */
 export interface VectorIndexSettings {
+  /** Which kind. */
   kind: VectorIndexKind;
   /** IVF partitions (LanceDB's default: the square root of the rows for IVF-PQ, 1 for HNSW). */
   partitions?: number;
@@ -100,12 +110,11 @@ export interface VectorIndexSettings {
 export interface VectorIndexInfo {
   /** LanceDB's name of its type (IVF_PQ, IVF_HNSW_SQ, ...). */
   type: string;
-  /** Rows it covers, and rows added since (searched exactly until the index is updated). */
+  /** Rows it covers. */
   indexedRows: number;
+  /** Rows added since it was built or updated (searched exactly until it is updated). */
   unindexedRows: number;
 }
-
-type Arrow = typeof import("apache-arrow");
 
 function fail(where: string, error: unknown): never {
   if (error instanceof MagnetInputError) throw error;
@@ -126,9 +135,9 @@ export class EmbeddingTable {
     readonly name: string,
     /** The embedding width. */
     readonly dim: number,
-    private readonly table: LanceDb.Table,
-    private readonly lancedb: typeof LanceDb,
-    private readonly arrow: Arrow,
+    private readonly table: LanceTable,
+    private readonly lancedb: LanceDbModule,
+    private readonly arrow: ArrowModule,
   ) {}
 
   /**
@@ -149,7 +158,7 @@ export class EmbeddingTable {
     }
     const { lancedb, arrow } = await loadLanceDb();
     const where = `table "${name}" in ${uri}`;
-    let db: LanceDb.Connection;
+    let db: LanceConnection;
     let names: string[];
     try {
       db = await lancedb.connect(uri);
@@ -157,7 +166,7 @@ export class EmbeddingTable {
     } catch (error) {
       fail(`cannot open the LanceDB database ${uri}`, error);
     }
-    let table: LanceDb.Table;
+    let table: LanceTable;
     if (!names.includes(name)) {
       if (!options.create) {
         const others = names.length === 0 ? "it has none" : `it has ${names.join(", ")}`;
@@ -219,7 +228,7 @@ export class EmbeddingTable {
         .toArrow();
       const ids = found.getChild("id"), rows = found.getChild("row");
       for (let i = 0; i < found.numRows; i++) {
-        keys.add(rowKey(ids?.get(i) ?? null, rows!.get(i) as number));
+        keys.add(rowKey((ids?.get(i) ?? null) as string | null, rows!.get(i) as number));
       }
     } catch (error) {
       fail(`${this.#where()} is damaged or unreadable`, error);
@@ -313,7 +322,7 @@ export class EmbeddingTable {
       const count = Math.min(batch, n - start);
       const vector = (q: number) =>
         queries.subarray((start + q) * this.dim, (start + q + 1) * this.dim);
-      let query: LanceDb.VectorQuery = this.table.query().nearestTo(vector(0));
+      let query: LanceVectorQuery = this.table.query().nearestTo(vector(0));
       for (let q = 1; q < count; q++) query = query.addQueryVector(vector(q));
       query = query.distanceType("l2").limit(k)
         .select(["id", "row", "label", "source", "_distance"]);
@@ -323,7 +332,7 @@ export class EmbeddingTable {
         if (options.nprobes !== undefined) query = query.nprobes(options.nprobes);
         if (options.ef !== undefined) query = query.ef(options.ef);
       }
-      let found: Awaited<ReturnType<LanceDb.VectorQuery["toArrow"]>>;
+      let found: ArrowTable;
       try {
         found = await query.toArrow();
       } catch (error) {
@@ -418,8 +427,8 @@ export class EmbeddingTable {
 }
 
 /** The table's columns (`metadata`: the schema's, which LanceDB keeps with the table). */
-function tableSchema(arrow: Arrow, dim: number, metadata: Map<string, string>) {
-  const field = (name: string, type: InstanceType<Arrow["DataType"]>, nullable: boolean) =>
+function tableSchema(arrow: ArrowModule, dim: number, metadata: Map<string, string>): ArrowSchema {
+  const field = (name: string, type: unknown, nullable: boolean) =>
     new arrow.Field(name, type, nullable);
   return new arrow.Schema([
     field("vector", new arrow.FixedSizeList(dim, field("item", new arrow.Float32(), true)), false),
@@ -431,11 +440,7 @@ function tableSchema(arrow: Arrow, dim: number, metadata: Map<string, string>) {
 }
 
 /** Refuses a table that is not ours, or of another model or width. */
-function checkTable(
-  where: string,
-  schema: { metadata: Map<string, string>; fields: { name: string; type: unknown }[] },
-  model: TableModel,
-): void {
+function checkTable(where: string, schema: ArrowSchema, model: TableModel): void {
   const meta = schema.metadata;
   if (meta.get("magnet.format") !== FORMAT) {
     throw new MagnetInputError(

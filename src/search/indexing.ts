@@ -66,8 +66,9 @@ export interface IndexRowsOptions {
 export interface IndexRowsResult extends IndexProgress {
   /** Whether the signal stopped it before every row was added. */
   interrupted: boolean;
-  /** Seconds spent embedding and writing (they overlap). */
+  /** Seconds spent embedding (the writes overlap it). */
   embedSeconds: number;
+  /** Seconds spent writing. */
   writeSeconds: number;
 }
 

@@ -1,5 +1,5 @@
 /**
- * The package's export map: the library and both commands resolve, and the commands run from the
+ * The package's export map: the library and the commands resolve, and the commands run from the
  * path the map gives (as `deno run -A jsr:@magnet/magnet/train` would run them).
  */
 import assert from "node:assert/strict";
@@ -9,7 +9,14 @@ const ROOT = new URL("../../", import.meta.url);
 
 Deno.test("the export map's commands run and print their help", async () => {
   const exports = config.exports as Record<string, string>;
-  assert.deepEqual(Object.keys(exports).sort(), [".", "./embed", "./experiment", "./train"]);
+  assert.deepEqual(Object.keys(exports).sort(), [
+    ".",
+    "./embed",
+    "./experiment",
+    "./index",
+    "./search",
+    "./train",
+  ]);
   const library = await import(new URL(exports["."], ROOT).href);
   assert.equal(typeof library.createBackend, "function");
   for (
@@ -17,6 +24,8 @@ Deno.test("the export map's commands run and print their help", async () => {
       ["./train", "train"],
       ["./embed", "embed"],
       ["./experiment", "experiment <name>"],
+      ["./index", "index"],
+      ["./search", "search"],
     ]
   ) {
     const out = await new Deno.Command(Deno.execPath(), {
