@@ -6,7 +6,11 @@
 import { MagnetInputError } from "../errors.ts";
 import { createBackend } from "../backend/create.ts";
 import type { Backend } from "../backend/backend.ts";
-import { DEFAULT_TABLE, type EmbeddingTable } from "../search/embedding_table.ts";
+import {
+  DEFAULT_REFINE_FACTOR,
+  DEFAULT_TABLE,
+  type EmbeddingTable,
+} from "../search/embedding_table.ts";
 import { openEmbeddingTable, searchRows } from "../search/search.ts";
 import { helpText, intFlag, parseFlags, reportFailure, UsageError } from "./args.ts";
 import { float32Text } from "./embed.ts";
@@ -35,7 +39,7 @@ const FLAGS = {
   "nprobes": { kind: "int", default: "20", help: "approximate: IVF partitions searched" },
   "refine-factor": {
     kind: "int",
-    default: "1",
+    default: String(DEFAULT_REFINE_FACTOR),
     help: "approximate: candidates re-ranked by exact distance, as a multiple of --k",
   },
   "ef": {
@@ -103,7 +107,7 @@ export async function main(args: readonly string[]): Promise<number> {
       k,
       exact,
       nprobes: positive(v, "nprobes"),
-      refineFactor: positive(v, "refine-factor") ?? 1,
+      refineFactor: positive(v, "refine-factor") ?? DEFAULT_REFINE_FACTOR,
       ef: positive(v, "ef"),
     };
     const threads = positive(v, "threads");

@@ -22,6 +22,13 @@ import {
 /** The table name unless told otherwise. */
 export const DEFAULT_TABLE = "embeddings";
 
+/**
+ * Candidates an approximate search re-ranks by their exact distance, as a multiple of k, unless told
+ * otherwise: with the default IVF-HNSW-SQ index on the Fashion-MNIST CNN's embeddings, 1 finds 94 %
+ * of the exact 10 nearest, 2 finds 99.6 %, at a small cost.
+ */
+export const DEFAULT_REFINE_FACTOR = 2;
+
 /** What the table's schema metadata says it is. */
 const FORMAT = "magnet-embeddings";
 const VERSION = "1";
@@ -76,13 +83,16 @@ export interface TableSearchOptions {
   /** IVF partitions searched per query (LanceDB's default: 20). */
   nprobes?: number;
   /**
-   * Candidates re-ranked by their exact distance, as a multiple of k (default 10); the distances
-   * returned are then exact.
+   * Candidates re-ranked by their exact distance, as a multiple of k (default
+   * {@link DEFAULT_REFINE_FACTOR}); the distances returned are exact whatever it is.
    */
   refineFactor?: number;
   /** HNSW: candidates kept while searching the graph (LanceDB's default: 1.5 k). */
   ef?: number;
-  /** Queries per LanceDB request (default 64): one request answers them all. */
+  /**
+   * Queries per LanceDB request (default 1): one request answers them all, which is not faster
+   * than one request each with LanceDB 0.31 (it is slower for exact search).
+   */
   batch?: number;
 }
 
@@ -300,7 +310,7 @@ export class EmbeddingTable {
    */
   async search(queries: Float32Array, options: TableSearchOptions = {}): Promise<Hit[][]> {
     const k = options.k ?? 10;
-    const batch = options.batch ?? 64;
+    const batch = options.batch ?? 1;
     if (!Number.isInteger(k) || k < 1) {
       throw new MagnetInputError(`k must be a positive integer, got ${k}`);
     }
@@ -328,7 +338,7 @@ export class EmbeddingTable {
         .select(["id", "row", "label", "source", "_distance"]);
       if (options.exact) query = query.bypassVectorIndex();
       else {
-        query = query.refineFactor(options.refineFactor ?? 10);
+        query = query.refineFactor(options.refineFactor ?? DEFAULT_REFINE_FACTOR);
         if (options.nprobes !== undefined) query = query.nprobes(options.nprobes);
         if (options.ef !== undefined) query = query.ef(options.ef);
       }
