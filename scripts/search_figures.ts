@@ -25,7 +25,8 @@ import { nearestNeighbours } from "../src/eval/neighbours.ts";
 import type { Hit, VectorIndexSettings } from "../src/search/embedding_table.ts";
 import { DEFAULT_INDEX, indexRows, maintainTable } from "../src/search/indexing.ts";
 import { openEmbeddingTable, searchEmbeddings } from "../src/search/search.ts";
-import { embedRows, loadModel } from "../src/train/saved_model.ts";
+import { loadModel } from "../src/train/model_file.ts";
+import { embedRows } from "../src/train/saved_model.ts";
 
 const { values: flags } = parseArgs({
   args: Deno.args,

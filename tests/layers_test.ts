@@ -17,7 +17,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ["train"],
   ["search"],
   ["report"],
-  ["experiments"],
+  ["experiments", "web"],
   ["cli"],
 ];
 

@@ -6,7 +6,8 @@
 import { MagnetInputError } from "../errors.ts";
 import { MNIST_DIM } from "../data/mnist.ts";
 import { readRows, type ReadRowsOptions, type Rows } from "../data/rows.ts";
-import { loadModel, type SavedModel } from "../train/saved_model.ts";
+import { loadModel } from "../train/model_file.ts";
+import type { SavedModel } from "../train/saved_model.ts";
 import { absolutePath } from "./run_folder.ts";
 
 /** The model named by `--model`: a run folder holding model.json, or the file itself. */

@@ -5,8 +5,7 @@
  * What `embed`, `index` and `search` read, so a new kind of input serves all three.
  */
 import { MagnetInputError } from "../errors.ts";
-import { readCsvRows } from "./csv.ts";
-import { readIdx } from "./idx.ts";
+import { readCsvRows, readIdx } from "./files.ts";
 
 /** Rows read by {@link readRows}. */
 export interface Rows {

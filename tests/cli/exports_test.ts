@@ -16,9 +16,12 @@ Deno.test("the export map's commands run and print their help", async () => {
     "./index",
     "./search",
     "./train",
+    "./web",
   ]);
   const library = await import(new URL(exports["."], ROOT).href);
   assert.equal(typeof library.createBackend, "function");
+  const web = await import(new URL(exports["./web"], ROOT).href);
+  for (const name of Object.keys(web)) assert.equal(web[name], library[name], name);
   for (
     const [name, command] of [
       ["./train", "train"],

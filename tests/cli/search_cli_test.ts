@@ -11,7 +11,8 @@ import { createBackend } from "../../src/backend/create.ts";
 import { readRows } from "../../src/data/rows.ts";
 import { nearestNeighbours } from "../../src/eval/neighbours.ts";
 import { openEmbeddingTable } from "../../src/search/search.ts";
-import { classify, loadModel } from "../../src/train/saved_model.ts";
+import { loadModel } from "../../src/train/model_file.ts";
+import { classify } from "../../src/train/saved_model.ts";
 import { assertUsageError, cli, csv, exists, listing, SMALL } from "../helpers/cli.ts";
 import { writeFashionMnist } from "../helpers/idx.ts";
 

@@ -14,7 +14,8 @@ import { createModel } from "../../src/nn/models.ts";
 import { indexRows, maintainTable } from "../../src/search/indexing.ts";
 import { describeModel, modelIdentity } from "../../src/search/model_identity.ts";
 import { openEmbeddingTable, searchRows } from "../../src/search/search.ts";
-import { classify, loadModel, type SavedModel, saveModel } from "../../src/train/saved_model.ts";
+import { loadModel, saveModel } from "../../src/train/model_file.ts";
+import { classify, type SavedModel } from "../../src/train/saved_model.ts";
 import { Random } from "../../src/util/random.ts";
 
 /** A small MLP with a magnet classifier over four centres of two classes. */
