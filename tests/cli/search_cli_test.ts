@@ -145,39 +145,52 @@ Deno.test("index and search commands", async (t) => {
       assert.match(grown.stdout, /holds 150 rows/);
     });
 
-    await t.step("a run killed with SIGKILL leaves whole batches and continues", async () => {
-      const big = `${dir}/big.csv`;
-      Deno.writeTextFileSync(big, csv(300, 3));
-      const args = [
-        "--model",
-        run,
-        "--data",
-        big,
-        "--db",
-        db,
-        "--table",
-        "big",
-        "--batch-rows",
-        "8",
-      ];
-      const killed = await cli("index", args, { after: /rows \d+\/900/, signals: ["SIGKILL"] });
-      assert.equal(killed.code, 137, killed.stderr);
-      const saved = await loadModel(`${run}/model.json`);
-      const backend = await createBackend({ kind: "cpu" });
-      let done: number;
-      try {
-        const table = await openEmbeddingTable(backend, saved, db, { table: "big" });
-        done = await table.count();
-        table.close();
-      } finally {
-        backend.dispose();
-      }
-      assert.ok(done > 0 && done < 900 && done % 8 === 0, `${done} rows after the kill`);
-      const resumed = await cli("index", [...args, "--quiet"]);
-      assert.equal(resumed.code, 0, resumed.stderr);
-      assert.match(resumed.stdout, new RegExp(`added ${900 - done} rows .* \\(${done} were there`));
-      assert.match(resumed.stdout, /holds 900 rows/);
-    });
+    await t.step(
+      "a run stopped by Ctrl-C or killed leaves whole batches and continues",
+      async () => {
+        const big = `${dir}/big.csv`;
+        Deno.writeTextFileSync(big, csv(300, 3));
+        const args = [
+          "--model",
+          run,
+          "--data",
+          big,
+          "--db",
+          db,
+          "--table",
+          "big",
+          "--batch-rows",
+          "8",
+        ];
+        // Ctrl-C: the batch being written is finished, and the command says how to go on.
+        const stopped = await cli("index", args, { after: /rows \d+\/900/, signals: ["SIGINT"] });
+        assert.equal(stopped.code, 130, stopped.stderr);
+        assert.match(
+          stopped.stdout,
+          /stopped by SIGINT: added (\d+) of 900 rows .* \(whole batches only\); run the same command again/,
+        );
+        const killed = await cli("index", args, { after: /rows \d+\/\d+/, signals: ["SIGKILL"] });
+        assert.equal(killed.code, 137, killed.stderr);
+        const saved = await loadModel(`${run}/model.json`);
+        const backend = await createBackend({ kind: "cpu" });
+        let done: number;
+        try {
+          const table = await openEmbeddingTable(backend, saved, db, { table: "big" });
+          done = await table.count();
+          table.close();
+        } finally {
+          backend.dispose();
+        }
+        assert.ok(done > 0 && done < 900 && done % 8 === 0, `${done} rows after the kill`);
+        const resumed = await cli("index", [...args, "--quiet"]);
+        assert.equal(resumed.code, 0, resumed.stderr);
+        assert.match(
+          resumed.stdout,
+          new RegExp(`added ${900 - done} rows .* \\(${done} were there`),
+        );
+        assert.match(resumed.stdout, /holds 900 rows/);
+      },
+    );
 
     await t.step("a CNN on IDX images: its test error through the table is the run's", async () => {
       const images = `${dir}/fashion`, cnn = `${dir}/cnn`;
