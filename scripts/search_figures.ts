@@ -208,7 +208,7 @@ console.log(
   `embedding the ${nq.toLocaleString("en-US")} test queries: ${embedSeconds.toFixed(1)} s`,
 );
 console.log(
-  `\n| search (k = ${K}) | recall@${K} | queries/s, batched | queries/s, one at a time |`,
+  `\n| search (k = ${K}) | queries | recall@${K} | queries/s, batched | queries/s, one at a time |`,
 );
 console.log("| --- | --- | --- | --- | --- |");
 for (const [name, r] of Object.entries(rates)) {

@@ -164,9 +164,8 @@ export async function main(args: readonly string[]): Promise<number> {
       }
       const name = typeof query === "number" ? `row ${query}` : query;
       lines.push(
-        `${name}${label !== null ? ` (${label})` : ""}: ${result.predicted}, vote ${
-          result.vote.toFixed(2)
-        }`,
+        `${name}${label !== null ? `, labelled ${label}` : ""}: predicted ${result.predicted} ` +
+          `(vote ${result.vote.toFixed(2)})`,
       );
       const ids = result.hits.map((h) => (typeof h.id === "number" ? `row ${h.id}` : h.id));
       const width = Math.max(0, ...ids.map((id) => id.length));

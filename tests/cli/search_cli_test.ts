@@ -129,7 +129,7 @@ Deno.test("index and search commands", async (t) => {
       assert.equal(text.code, 0, text.stderr);
       assert.match(
         text.stdout,
-        /^row 2 \(ant\): \w+, vote [\d.]+\n {3}1\. row \d+ +\w+ +[\d.e-]+\n/,
+        /^row 2, labelled ant: predicted \w+ \(vote [\d.]+\)\n {3}1\. row \d+ +\w+ +[\d.e-]+\n/,
       );
       assert.match(text.stdout, /12 queries, 2 nearest each, exact \(the table has no approx/);
     });
