@@ -194,9 +194,9 @@ const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
 console.log(
   `\nindex ${indexed.added.toLocaleString("en-US")} training images: ${
     indexSeconds.toFixed(1)
-  } s (embedding ${indexed.embedSeconds.toFixed(1)} s, writing ${
-    indexed.writeSeconds.toFixed(1)
-  } s, overlapping)`,
+  } s (embedding ${indexed.embedSeconds.toFixed(1)} s; the writes, done meanwhile, added ${
+    indexed.writeWaitSeconds.toFixed(1)
+  } s)`,
 );
 console.log(
   `compaction and approximate index ${kept.index?.type} (${JSON.stringify(settings)}): ${

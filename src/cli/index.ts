@@ -233,8 +233,8 @@ export async function main(args: readonly string[]): Promise<number> {
     console.log(
       `added ${count(result.added)} rows of ${dataFile}${skipped} to ${where} in ${
         ((indexing - started) / 1000).toFixed(1)
-      } s (embedding ${result.embedSeconds.toFixed(1)} s, writing ${
-        result.writeSeconds.toFixed(1)
+      } s (embedding ${result.embedSeconds.toFixed(1)} s; the writes, done meanwhile, added ${
+        result.writeWaitSeconds.toFixed(1)
       } s)`,
     );
     const info = kept.index === null

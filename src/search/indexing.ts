@@ -66,10 +66,13 @@ export interface IndexRowsOptions {
 export interface IndexRowsResult extends IndexProgress {
   /** Whether the signal stopped it before every row was added. */
   interrupted: boolean;
-  /** Seconds spent embedding (the writes overlap it). */
+  /** Seconds spent embedding. */
   embedSeconds: number;
-  /** Seconds spent writing. */
-  writeSeconds: number;
+  /**
+   * Seconds spent waiting for writes: each batch is written while the next one is embedded, so this
+   * is the time writing added.
+   */
+  writeWaitSeconds: number;
 }
 
 /** Adds the rows of `data` that `table` lacks, embedded by `saved` on `backend`. */
@@ -104,12 +107,14 @@ export async function indexRows(
     if (!present.has(rowKey(data.ids?.[i] ?? null, rows[i]))) todo.push(i);
   }
   const progress: IndexProgress = { added: 0, total: todo.length, skipped: n - todo.length };
-  let embedSeconds = 0, writeSeconds = 0;
+  let embedSeconds = 0, writeWaitSeconds = 0;
   // The next batch is embedded while the last one is written.
   let writing: Promise<void> | null = null;
   const finishWrite = async () => {
     if (writing === null) return;
+    const t0 = performance.now();
     await writing;
+    writeWaitSeconds += (performance.now() - t0) / 1000;
     writing = null;
   };
   let interrupted = false;
@@ -123,11 +128,10 @@ export async function indexRows(
     batch.forEach((r, j) =>
       features.set(data.features.subarray(r * inputDim, (r + 1) * inputDim), j * inputDim)
     );
-    let t0 = performance.now();
+    const t0 = performance.now();
     const embeddings = await embedRows(backend, saved, features);
     embedSeconds += (performance.now() - t0) / 1000;
     await finishWrite();
-    t0 = performance.now();
     writing = table.add({
       embeddings,
       rows: Int32Array.from(batch, (r) => rows[r]),
@@ -135,7 +139,6 @@ export async function indexRows(
       labels: data.labels ? batch.map((r) => data.labels![r]) : null,
       source: data.source,
     }).then(() => {
-      writeSeconds += (performance.now() - t0) / 1000;
       progress.added += batch.length;
       options.onProgress?.({ ...progress });
     });
@@ -143,7 +146,7 @@ export async function indexRows(
     writing.catch(() => {});
   }
   await finishWrite();
-  return { ...progress, interrupted, embedSeconds, writeSeconds };
+  return { ...progress, interrupted, embedSeconds, writeWaitSeconds };
 }
 
 /** What {@link maintainTable} did. */
