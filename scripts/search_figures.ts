@@ -2,7 +2,7 @@
  * The search figures of the README, for a model trained on Fashion-MNIST (the default CNN):
  *
  *   deno task train --dataset fashion-mnist --model cnn --out runs/fm-cnn
- *   deno run -A scripts/search_figures.ts --model runs/fm-cnn
+ *   deno run -A --no-lock scripts/search_figures.ts --model runs/fm-cnn
  *
  * It indexes the 60,000 training images into a fresh LanceDB table in a temporary folder (as
  * `deno task index` does: batches of 4,096 rows, compaction, the default approximate index), then
@@ -13,6 +13,9 @@
  * interleave the three so a busy machine slows them alike. It prints recall@10 of each against the
  * reference, queries per second (median of the rounds), the index's build time and size, and the
  * magnet-rule test error through the table beside the training run's own evaluation.
+ *
+ * (`--no-lock`, as the index and search tasks: LanceDB must not enter the project's lockfile, or every
+ * command would fetch it.)
  *
  * Flags: --model RUN (required), --data-dir DIR (Fashion-MNIST's files; default Debian's folder),
  * --rounds N (3), --single N (500), --flat N (1000), --index KIND and --partitions, --sub-vectors, --nprobes,
