@@ -227,7 +227,11 @@ export async function main(args: readonly string[]): Promise<number> {
       return signals.exitCode;
     }
     const indexing = performance.now();
-    const kept = await maintainTable(table, index, { threshold, rebuild });
+    const kept = await maintainTable(table, index, {
+      threshold,
+      rebuild,
+      onStep: (step) => progress.line(`${step}...`),
+    });
     const indexSeconds = (performance.now() - indexing) / 1000;
     const total = await table.count();
     console.log(

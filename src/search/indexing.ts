@@ -165,14 +165,22 @@ export interface MaintainResult {
 export async function maintainTable(
   table: EmbeddingTable,
   index: VectorIndexSettings | null,
-  options: { threshold?: number; rebuild?: boolean } = {},
+  options: {
+    threshold?: number;
+    rebuild?: boolean;
+    /** Told what is about to happen (compaction, building the index), for progress lines. */
+    onStep?: (step: string) => void;
+  } = {},
 ): Promise<MaintainResult> {
+  options.onStep?.("compacting the table's files (and adding new rows to its index)");
   await table.optimize();
   let info = await table.vectorIndex();
   const threshold = options.threshold ?? DEFAULT_INDEX_THRESHOLD;
+  const rows = await table.count();
   const wanted = index !== null &&
-    (options.rebuild === true || (info === null && await table.count() >= threshold));
+    (options.rebuild === true || (info === null && rows >= threshold));
   if (wanted) {
+    options.onStep?.(`building the ${index.kind} index over ${rows} rows`);
     await table.buildVectorIndex(index);
     info = await table.vectorIndex();
   }
