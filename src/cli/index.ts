@@ -251,9 +251,9 @@ export async function main(args: readonly string[]): Promise<number> {
         indexSeconds.toFixed(1)
       } s with compaction`;
     console.log(
-      `the table holds ${count(total)} rows of ${saved.model.outputDim}-d embeddings, ${
+      `the table holds ${count(total)} rows of ${saved.model.outputDim}-d embeddings (${
         megabytes(await table.sizeBytes())
-      }; ${info}`,
+      }); ${info}`,
     );
     return 0;
   } catch (error) {

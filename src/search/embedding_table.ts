@@ -219,7 +219,7 @@ export class EmbeddingTable {
     }
   }
 
-  /** The bytes the table takes (data and indexes). */
+  /** The bytes of the table's rows, as LanceDB counts them (its index files come on top). */
   async sizeBytes(): Promise<number> {
     try {
       return (await this.table.stats()).totalBytes;

@@ -71,7 +71,7 @@ Deno.test("index and search commands", async (t) => {
       assert.match(r.stdout, /added 120 rows of .*rows\.csv to table "embeddings" in .*\/db /);
       assert.match(
         r.stdout,
-        /holds 120 rows of 4-d embeddings, [\d.]+ MB; no approximate index yet \(built from 10,000/,
+        /holds 120 rows of 4-d embeddings \([\d.]+ MB\); no approximate index yet \(built from 10,000/,
       );
       const s = await cli("search", [
         "--db",
