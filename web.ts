@@ -192,7 +192,12 @@ export {
   type SamplerState,
 } from "./src/sample/neighbourhood.ts";
 export { ClassBatchSampler } from "./src/sample/class_batches.ts";
-export { DEFAULT_VOTING_CLUSTERS, magnetClassify, magnetVote } from "./src/eval/magnet_rule.ts";
+export {
+  DEFAULT_VOTING_CLUSTERS,
+  magnetClassify,
+  magnetVote,
+  magnetVotes,
+} from "./src/eval/magnet_rule.ts";
 
 // Evaluation
 export {
@@ -235,10 +240,11 @@ export {
   type TrainConfig,
 } from "./src/train/config.ts";
 export { chunkRowsFor, DEFAULT_CHUNK_ROWS, embed } from "./src/nn/embed.ts";
-export { classifyEmbeddings } from "./src/eval/classifier.ts";
+export { classifyEmbeddings, classifyWithVotes } from "./src/eval/classifier.ts";
 export {
   type Classifier,
   classify,
+  embedRows,
   modelFromJson,
   modelToJson,
   type SavedModel,
@@ -249,12 +255,12 @@ export { stateFromJson, stateToJson } from "./src/train/checkpoint.ts";
 export {
   type Dataset,
   datasetSize,
-  type Rows,
+  type Features,
   type RowSource,
   subset,
   validateDataset,
 } from "./src/data/dataset.ts";
-export { rowSource, TableRows } from "./src/data/rows.ts";
+export { rowSource, TableRowSource } from "./src/data/row_source.ts";
 export { type IdxArray, parseIdx } from "./src/data/idx.ts";
 export {
   type CsvOptions,

@@ -11,7 +11,7 @@
  */
 import { createBackend } from "../src/backend/create.ts";
 import type { Dataset } from "../src/data/dataset.ts";
-import { rowSource } from "../src/data/rows.ts";
+import { rowSource } from "../src/data/row_source.ts";
 import { ImagePixels, ImageRows } from "../src/data/images/image_rows.ts";
 import { Augmenter } from "../src/data/images/augment.ts";
 import { decodeImages } from "../src/data/images/decode.ts";

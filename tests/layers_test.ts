@@ -19,6 +19,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ["nn", "losses", "optim"],
   ["index", "sample", "eval"],
   ["train"],
+  ["search"],
   ["report"],
   ["experiments", "web"],
   ["cli"],

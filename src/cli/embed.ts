@@ -1,22 +1,18 @@
 /**
- * `deno task embed`: embeds and classifies the rows of a CSV file, or images (a folder searched
- * through, or one file), with a saved model, writing a CSV with each row's predicted class and
- * embedding, after its given label (a CSV's, when the file has one) or its file path (images).
+ * `deno task embed`: embeds and classifies the rows of a CSV file (or an IDX file of images, or
+ * image files: a folder searched through, or one file) with a saved model, writing a CSV with each
+ * row's predicted class and embedding, after its file path (image files) or its given label (when
+ * the file has one).
  */
-import { MagnetInputError } from "../errors.ts";
 import { createBackend } from "../backend/create.ts";
 import type { Backend } from "../backend/backend.ts";
-import { readCsvRows } from "../data/files.ts";
-import { MNIST_DIM } from "../data/mnist.ts";
-import { loadModel } from "../train/model_file.ts";
-import { classify, type SavedModel } from "../train/saved_model.ts";
+import { classify } from "../train/saved_model.ts";
 import { writeFileAtomic } from "../io/files.ts";
 import { helpText, intFlag, parseFlags, reportFailure, UsageError } from "./args.ts";
-import { absolutePath } from "./run_folder.ts";
-import { defaultCacheDir } from "../data/images/cache.ts";
-import { IMAGE_EXTENSIONS } from "../data/images/folder.ts";
-import type { Rows } from "../data/rows.ts";
+import { IMAGE_INPUT_FLAGS, loadModelFlag, readRowsFor } from "./model_input.ts";
+import { isImagePath } from "../data/rows.ts";
 import { ProgressPrinter } from "./progress.ts";
+import { absolutePath } from "./run_folder.ts";
 
 function exists(path: string): boolean {
   try {
@@ -53,8 +49,8 @@ const FLAGS = {
   },
   "data": {
     kind: "string",
-    help: "CSV of rows to embed, with the model's feature columns; or, for a model trained on " +
-      "images, a folder of images (searched through) or one image file",
+    help: "rows to embed: a CSV file with the model's feature columns, an IDX file of images, or " +
+      "(for a model trained on image files) a folder of images or an image file",
   },
   "out": {
     kind: "string",
@@ -70,15 +66,7 @@ const FLAGS = {
     help: "compute backend",
   },
   "threads": { kind: "int", default: "all cores", help: "CPU backend: threads" },
-  "cache": {
-    kind: "string",
-    default: "~/.cache/magnet/images",
-    help: "images: folder of the decode cache",
-  },
-  "skip-bad-images": {
-    kind: "flag",
-    help: "images: skip (and count) files that cannot be decoded instead of stopping",
-  },
+  ...IMAGE_INPUT_FLAGS,
   "help": { kind: "flag", help: "show this help" },
 } as const;
 
@@ -106,7 +94,7 @@ export async function main(args: readonly string[]): Promise<number> {
     const v = parseFlags(args, FLAGS);
     if (v.help === true) {
       console.log(
-        helpText("embed", "Embeds and classifies CSV rows or images with a saved model.", FLAGS),
+        helpText("embed", "Embeds and classifies rows or images with a saved model.", FLAGS),
       );
       return 0;
     }
@@ -125,21 +113,12 @@ export async function main(args: readonly string[]): Promise<number> {
       }
     }
     const dataFile = absolutePath(dataPath);
-    const images = isFolder(dataFile) ||
-      IMAGE_EXTENSIONS.some((e) => dataFile.toLowerCase().endsWith(e));
-    const imageFlags = ["cache", "skip-bad-images"].filter((f) => v[f] !== undefined);
-    if (!images && imageFlags.length > 0) {
-      throw new UsageError(
-        `${imageFlags.map((f) => `--${f}`).join(", ")} ${
-          imageFlags.length === 1 ? "applies" : "apply"
-        } to images: give --data a folder of images or an image file`,
-      );
-    }
+    // A folder's embeddings go beside it; a file's lose its extension (.csv, .png, ...).
+    const base = dataPath.replace(/\/+$/, "");
     const out = absolutePath(
       (v.out as string | undefined) ??
-        `${
-          dataPath.replace(/\/+$/, "").replace(images ? /\.[^./]*$/ : /\.csv$/i, "")
-        }.embeddings.csv`,
+        `${isFolder(dataFile) ? base : base.replace(/\.(csv|png|jpe?g|webp|gif|tiff?)$/i, "")}` +
+          ".embeddings.csv",
     );
     if (sameFile(out, dataFile)) {
       throw new UsageError(`--out ${out} is the input file: choose another output file`);
@@ -147,48 +126,29 @@ export async function main(args: readonly string[]): Promise<number> {
     if (v.overwrite !== true && exists(out)) {
       throw new UsageError(`--out ${out} exists: choose another file or pass --overwrite`);
     }
-    const modelFile = absolutePath(modelArg);
-    const modelPath = modelFile.endsWith(".json") ? modelFile : `${modelFile}/model.json`;
-    const saved = await loadModel(modelPath);
-    if ((saved.images ?? null) === null && images) {
-      throw new UsageError(
-        `${modelPath} was not trained on image files (its inputs are rows of ` +
-          `${saved.model.inputDim} values, from a CSV or IDX file): give --data a CSV file of ` +
-          "its columns",
-      );
+    const saved = await loadModelFlag(modelArg);
+    const labelColumn = (v["label-column"] as string | undefined) ?? "label";
+    if (v["label-column"] !== undefined && isImagePath(dataFile)) {
+      throw new UsageError("--label-column names a CSV column: image files have none");
     }
-    if ((saved.images ?? null) !== null && !images) {
-      throw new UsageError(
-        `${modelPath} was trained on image files: give --data a folder of images or an image ` +
-          `file, not ${dataFile}`,
-      );
-    }
+    const progress = new ProgressPrinter(Deno.stdout.isTerminal(), false);
+    const rows = await readRowsFor(saved, dataFile, {
+      labelColumn,
+      cache: v.cache as string | undefined,
+      skipBadImages: v["skip-bad-images"] === true,
+      onProgress: (p) => progress.decoding(p),
+    });
+    progress.finish();
+    for (const note of rows.notes ?? []) console.log(note);
+    // Image files are named by their path; a CSV's rows by their label, when it has one.
+    const first = rows.kind === "images"
+      ? { name: "path", values: rows.ids! }
+      : rows.labels !== null
+      ? { name: labelColumn, values: rows.labels }
+      : null;
     const threads = v.threads === undefined ? undefined : intFlag("threads", v.threads as string);
-    let rows: Rows, first: { name: string; values: string[] } | null, count: number;
-    if (images) {
-      if (v["label-column"] !== undefined) {
-        throw new UsageError("--label-column names a CSV column: it needs --data a CSV file");
-      }
-      const { loadImagesToEmbed } = await import("../data/image_folders.ts");
-      const progress = new ProgressPrinter(Deno.stdout.isTerminal(), false);
-      const loaded = await loadImagesToEmbed(dataFile, saved.images!, {
-        cache: absolutePath((v.cache as string | undefined) ?? defaultCacheDir()),
-        skipBadImages: v["skip-bad-images"] === true,
-        onProgress: (p) => progress.decoding(p),
-      });
-      progress.finish();
-      for (const note of loaded.notes) console.log(note);
-      rows = loaded.rows;
-      first = { name: "path", values: loaded.ids };
-      count = loaded.ids.length;
-    } else {
-      const table = await readTable(dataFile, saved, v["label-column"] as string | undefined);
-      rows = table.features;
-      first = table.labels === null ? null : { name: table.labelColumn, values: table.labels };
-      count = table.count;
-    }
     backend = await createBackend({ kind: kind as "auto", threads });
-    const { embeddings, predicted } = await classify(backend, saved, rows);
+    const { embeddings, predicted } = await classify(backend, saved, rows.features);
     const dim = saved.model.outputDim;
     const header = [
       ...(first !== null ? [first.name] : []),
@@ -196,7 +156,7 @@ export async function main(args: readonly string[]): Promise<number> {
       ...Array.from({ length: dim }, (_, j) => `e${j}`),
     ];
     const lines = [header.map(csvField).join(",")];
-    for (let i = 0; i < count; i++) {
+    for (let i = 0; i < predicted.length; i++) {
       const fields = [
         ...(first !== null ? [first.values[i]] : []),
         saved.classNames[predicted[i]],
@@ -218,32 +178,6 @@ export async function main(args: readonly string[]): Promise<number> {
   } finally {
     backend?.dispose();
   }
-}
-
-/** The rows of a CSV file to embed, checked against the model's columns. */
-async function readTable(dataFile: string, saved: SavedModel, labelFlag: string | undefined) {
-  const labelColumn = labelFlag ?? "label";
-  const featureNames = saved.featureNames ??
-    // A model trained on the bundled MNIST reads 784 pixel columns named by the CSV header.
-    null;
-  const rows = await readCsvRows(dataFile, {
-    labelColumn,
-    ...(featureNames !== null ? { featureNames } : {}),
-  });
-  if (rows.dim !== saved.model.inputDim) {
-    throw new MagnetInputError(
-      `${dataFile}: rows have ${rows.dim} feature columns, the model expects ${saved.model.inputDim}` +
-        (saved.featureNames === null && saved.model.inputDim === MNIST_DIM
-          ? " (MNIST pixels)"
-          : ""),
-    );
-  }
-  return {
-    features: rows.features,
-    labels: rows.labels,
-    labelColumn,
-    count: rows.labels?.length ?? rows.features.length / rows.dim,
-  };
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

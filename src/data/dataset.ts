@@ -5,9 +5,9 @@
  */
 
 import { MagnetInputError } from "../errors.ts";
-import type { Rows, RowSource } from "./rows.ts";
+import type { Features, RowSource } from "./row_source.ts";
 
-export type { Rows, RowSource };
+export type { Features, RowSource };
 
 /**
  * A labelled set of feature vectors.
@@ -15,9 +15,9 @@ export type { Rows, RowSource };
  * Rows are examples. A table (`R` = Float32Array, the default) stores them in `features`
  * row-major, so that one row is a contiguous slice; other data (images held as 8-bit pixels)
  * gives a {@link RowSource} that makes float32 rows on demand. Whatever reads rows for a batch, an
- * embedding or a check takes `Dataset<Rows>` and reads them through `rowSource` (rows.ts).
+ * embedding or a check takes `Dataset<Features>` and reads them through `rowSource` (row_source.ts).
  */
-export interface Dataset<R extends Rows = Float32Array> {
+export interface Dataset<R extends Features = Float32Array> {
   /** `n x dim` feature values, row-major, or the source that makes them. */
   features: R;
   /** Number of features per row. */
@@ -48,7 +48,7 @@ export interface Dataset<R extends Rows = Float32Array> {
 }
 
 /** The number of rows (examples) in `d`. */
-export function datasetSize(d: Dataset<Rows>): number {
+export function datasetSize(d: Dataset<Features>): number {
   return d.labels.length;
 }
 
@@ -61,7 +61,7 @@ export function datasetSize(d: Dataset<Rows>): number {
  * @throws {RangeError} when an index is not an integer row of `d`; indices come from code, not
  * from users, so this is a bug rather than a {@link MagnetInputError}.
  */
-export function subset<R extends Rows>(d: Dataset<R>, indices: ArrayLike<number>): Dataset<R> {
+export function subset<R extends Features>(d: Dataset<R>, indices: ArrayLike<number>): Dataset<R> {
   const n = datasetSize(d);
   const dim = d.dim;
   const m = indices.length;
@@ -107,7 +107,7 @@ export function subset<R extends Rows>(d: Dataset<R>, indices: ArrayLike<number>
  * class it samples).
  */
 export function validateDataset(
-  d: Dataset<Rows>,
+  d: Dataset<Features>,
   source: string,
   options: {
     /** False for test data: then one class, or one example of a class, is fine. */
@@ -219,12 +219,12 @@ export function validateDataset(
 }
 
 /** How messages name a row: its id (an image's path), or "row N" of its source. */
-function rowLabel(d: Dataset<Rows>, row: number): string {
+function rowLabel(d: Dataset<Features>, row: number): string {
   const id = d.ids?.[row];
   return id !== undefined ? JSON.stringify(id) : `row ${d.sourceRows?.[row] ?? row + 1}`;
 }
 
-function columnLabel(d: Dataset<Rows>, col: number): string {
+function columnLabel(d: Dataset<Features>, col: number): string {
   const name = d.featureNames?.[col];
   return name === undefined ? `column ${col + 1}` : `column ${col + 1} ${JSON.stringify(name)}`;
 }

@@ -7,11 +7,11 @@
  * same data.
  */
 import { MagnetInputError } from "../errors.ts";
-import { type Dataset, type Rows, subset, validateDataset } from "./dataset.ts";
+import { type Dataset, type Features, subset, validateDataset } from "./dataset.ts";
 import { readCsvDataset, readCsvRows } from "./files.ts";
 import { stratifiedSplit } from "./split.ts";
 import { fitStandardization, type Standardization, standardize } from "./preprocess.ts";
-import { rowSource } from "./rows.ts";
+import { rowSource } from "./row_source.ts";
 import type { JsonFields } from "../io/json_fields.ts";
 import {
   type ImageInput,
@@ -149,8 +149,8 @@ export interface LoadedData {
   source: DataSource;
   /** A name for titles: "MNIST", "Fashion-MNIST", the training file's or folder's name. */
   name: string;
-  train: Dataset<Rows>;
-  test: Dataset<Rows>;
+  train: Dataset<Features>;
+  test: Dataset<Features>;
   /** The standardisation applied to both tables (null for images). */
   standardization: Standardization | null;
   /** How image files became rows, normalisation included (absent or null for other data). */

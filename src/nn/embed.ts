@@ -7,7 +7,7 @@ import type { Backend, Executable } from "../backend/backend.ts";
 import { Graph } from "../graph/tensor.ts";
 import { compileOnce } from "../backend/compile_once.ts";
 import type { Model } from "./model.ts";
-import { rowCount, type Rows, rowSource } from "../data/rows.ts";
+import { type Features, rowCount, rowSource } from "../data/row_source.ts";
 
 /** Rows per chunk at most, unless told otherwise: large enough to amortise a dispatch. */
 export const DEFAULT_CHUNK_ROWS = 2048;
@@ -47,7 +47,7 @@ function executableFor(backend: Backend, model: Model, rows: number): Promise<Ex
 export async function embed(
   backend: Backend,
   model: Model,
-  rows: Rows,
+  rows: Features,
   chunkRows: number = chunkRowsFor(model),
 ): Promise<Float32Array> {
   const inDim = model.inputDim, outDim = model.outputDim;

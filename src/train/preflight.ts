@@ -4,14 +4,14 @@
  * allocation failure is refused here with its real cause.
  */
 import { MagnetInputError } from "../errors.ts";
-import { type Dataset, type Rows, validateDataset } from "../data/dataset.ts";
-import { rowSource } from "../data/rows.ts";
+import { type Dataset, type Features, validateDataset } from "../data/dataset.ts";
+import { rowSource } from "../data/row_source.ts";
 import { MAX_TENSOR_ELEMENTS, type TrainConfig } from "./config.ts";
 
 /** Training and (optional) test data with the settings they will be trained with. */
 export interface RunPlan {
-  readonly train: Dataset<Rows>;
-  readonly test?: Dataset<Rows>;
+  readonly train: Dataset<Features>;
+  readonly test?: Dataset<Features>;
   readonly config: TrainConfig;
 }
 
@@ -32,7 +32,7 @@ export function preflight({ train, test, config }: RunPlan): void {
   if (config.loss === "magnet") checkClusters(train, config);
 }
 
-function validateTestData(test: Dataset<Rows>, train: Dataset<Rows>): void {
+function validateTestData(test: Dataset<Features>, train: Dataset<Features>): void {
   if (test.dim !== train.dim) {
     throw new MagnetInputError(
       `test data: rows have ${test.dim} features, the training rows ${train.dim}`,
@@ -78,7 +78,7 @@ function checkModelSize(inputDim: number, config: TrainConfig): void {
 }
 
 /** Rows that are all the same point cannot be told apart by any embedding. */
-function checkRowsDiffer(train: Dataset<Rows>): void {
+function checkRowsDiffer(train: Dataset<Features>): void {
   const { dim } = train;
   const n = train.labels.length;
   const rows = rowSource(train.features, dim);
@@ -102,7 +102,7 @@ function checkRowsDiffer(train: Dataset<Rows>): void {
  * The index needs clusters of more than one example (a cluster's spread is the loss's unit), and
  * every batch needs M - 1 clusters of classes other than its seed's.
  */
-function checkClusters(train: Dataset<Rows>, config: TrainConfig): void {
+function checkClusters(train: Dataset<Features>, config: TrainConfig): void {
   const counts = new Map<number, number>();
   for (const c of train.labels) counts.set(c, (counts.get(c) ?? 0) + 1);
   for (const [c, n] of counts) {

@@ -14,7 +14,7 @@ import { encodeArray, type EncodedArray } from "../io/arrays.ts";
 import { JsonFields } from "../io/json_fields.ts";
 import { embed } from "../nn/embed.ts";
 import type { LossKind } from "./config.ts";
-import type { Rows } from "../data/rows.ts";
+import type { Features } from "../data/row_source.ts";
 import { type ImageInput, RESIZE_MODES, type ResizeMode } from "../data/images/settings.ts";
 
 export type { Classifier };
@@ -257,16 +257,32 @@ function readImages(file: JsonFields, spec: ModelSpec, inputDim: number): ImageI
   return { width, height, channels, resize, mean, std, channelsFromImages: fromImages };
 }
 
-/**
- * Embeddings and predicted classes of rows: raw `features` of a table (standardised here as the
- * training rows were), or a row source that makes its rows ready for the model (images normalised
- * with the model's `images` statistics).
- */
+/** Embeddings and predicted classes of rows given as {@link embedRows} takes them. */
 export async function classify(
   backend: Backend,
   saved: SavedModel,
-  features: Rows,
+  features: Features,
 ): Promise<{ embeddings: Float32Array; predicted: Int32Array }> {
+  const embeddings = await embedRows(backend, saved, features);
+  const predicted = await classifyEmbeddings(
+    backend,
+    saved.classifier,
+    embeddings,
+    saved.model.outputDim,
+  );
+  return { embeddings, predicted };
+}
+
+/**
+ * Embeddings of rows: raw `features` of a table (standardised here as the training rows were), or
+ * a row source that makes its rows ready for the model (images normalised with the model's
+ * `images` statistics, as `loadImagesToEmbed` makes them).
+ */
+export async function embedRows(
+  backend: Backend,
+  saved: SavedModel,
+  features: Features,
+): Promise<Float32Array> {
   const dim = saved.model.inputDim;
   if (features instanceof Float32Array ? features.length % dim !== 0 : features.dim !== dim) {
     throw new MagnetInputError(
@@ -278,14 +294,7 @@ export async function classify(
   const rows = saved.standardization === null || !(features instanceof Float32Array)
     ? features
     : standardize(features, dim, saved.standardization);
-  const embeddings = await embed(backend, saved.model, rows);
-  const predicted = await classifyEmbeddings(
-    backend,
-    saved.classifier,
-    embeddings,
-    saved.model.outputDim,
-  );
-  return { embeddings, predicted };
+  return await embed(backend, saved.model, rows);
 }
 
 /** A version 2 file's architecture, checked field by field (restoreModel checks the rest). */

@@ -28,7 +28,7 @@ import type {
   TrainTimings,
 } from "./types.ts";
 import { embed } from "../nn/embed.ts";
-import { type RowSource, rowSource } from "../data/rows.ts";
+import { type RowSource, rowSource } from "../data/row_source.ts";
 import { type Augmenter, augmenterFor } from "../data/images/augment.ts";
 import { preflight } from "./preflight.ts";
 import { compileStep, type StepOutputs, type TrainingStep } from "./step.ts";

@@ -3,7 +3,7 @@
  * and its result.
  */
 import type { Backend } from "../backend/backend.ts";
-import type { Dataset, Rows } from "../data/dataset.ts";
+import type { Dataset, Features } from "../data/dataset.ts";
 import type { EvalMetrics, Evaluation } from "../eval/evaluate.ts";
 import type { Classifier } from "../eval/classifier.ts";
 import type { ClusterIndex } from "../index/cluster_index.ts";
@@ -52,9 +52,9 @@ export interface TrainSetup {
   /** The backend that runs the graphs. */
   backend: Backend;
   /** Training data. */
-  train: Dataset<Rows>;
+  train: Dataset<Features>;
   /** Test data, for evaluation (none: no evaluation). */
-  test?: Dataset<Rows>;
+  test?: Dataset<Features>;
   /** Called with progress events. */
   onProgress?: (event: TrainEvent) => void;
   /** Stops the run at the next step boundary, state intact, when aborted. */

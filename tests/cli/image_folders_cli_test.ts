@@ -127,7 +127,7 @@ Deno.test("train and embed with image folders", async (t) => {
       Deno.writeTextFileSync(`${dir}/table.csv`, csv(20, 1));
       assertUsageError(
         await cli("embed", ["--model", `${dir}/run`, "--data", `${dir}/table.csv`]),
-        /model\.json was trained on image files: give --data a folder of images or an image file/,
+        /the model was trained on image files: give a folder of images or an image file, not .*table\.csv/,
       );
       const tableRun = `${dir}/table-run`;
       const trained = await cli("train", [
@@ -143,8 +143,46 @@ Deno.test("train and embed with image folders", async (t) => {
       assert.equal(trained.code, 0, trained.stderr);
       assertUsageError(
         await cli("embed", ["--model", tableRun, "--data", test, "--out", `${dir}/x.csv`]),
-        /model\.json was not trained on image files \(its inputs are rows of 6 values/,
+        /the model was not trained on image files \(its inputs are rows of 6 values/,
       );
+    });
+
+    await t.step("index and search read image files too", async () => {
+      const db = `${dir}/db`;
+      const r = await cli("index", [
+        "--model",
+        `${dir}/run`,
+        "--data",
+        test,
+        "--db",
+        db,
+        "--cache",
+        cache,
+        "--backend",
+        "cpu",
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /added 18 rows of .*test to table "embeddings"/);
+      const s = await cli("search", [
+        "--db",
+        db,
+        "--model",
+        `${dir}/run`,
+        "--query",
+        `${test}/green/2.webp`,
+        "--k",
+        "2",
+        "--exact",
+        "--json",
+        "--backend",
+        "cpu",
+      ]);
+      assert.equal(s.code, 0, s.stderr);
+      const [line] = s.stdout.trim().split("\n").map((l) => JSON.parse(l));
+      // The query is the table's own row: found first, at distance 0, by its path.
+      assert.equal(line.query, "2.webp");
+      assert.equal(line.hits[0].id, "green/2.webp");
+      assert.equal(line.hits[0].distance, 0);
     });
 
     await t.step("a grey model chosen from grey images refuses colour", async () => {

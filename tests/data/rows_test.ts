@@ -1,147 +1,80 @@
 /**
- * Row sources: a table's rows are copied or viewed as they are; images' 8-bit pixels become
- * float32 rows normalised per channel exactly as a float64 reference computes them; subsets share
- * pixels; digests follow content, index and normalisation; and a data set of images flows through
- * `subset` and `validateDataset` like a table.
+ * Rows for a model from any file it reads: CSV (as the CSV reader gives them) and IDX images,
+ * gzipped or not, labelled by the labels file beside them; what is not a file is named as such.
  */
 import assert from "node:assert/strict";
-import { type RowSource, rowSource, TableRows } from "../../src/data/rows.ts";
-import {
-  fitNormalization,
-  identityNormalization,
-  ImagePixels,
-  ImageRows,
-} from "../../src/data/images/image_rows.ts";
-import { type Dataset, subset, validateDataset } from "../../src/data/dataset.ts";
+import { readRows } from "../../src/data/rows.ts";
 import { MagnetInputError } from "../../src/errors.ts";
-import { Random } from "../../src/util/random.ts";
+import { gzip, idxBytes } from "../helpers/idx.ts";
 
-function images(count: number, shape: [number, number, number], seed: number): ImagePixels {
-  const random = new Random(seed);
-  const size = shape[0] * shape[1] * shape[2];
-  return new ImagePixels(Uint8Array.from({ length: count * size }, () => random.int(256)), shape);
-}
+Deno.test("readRows", async (t) => {
+  const dir = await Deno.makeTempDir({ prefix: "magnet-rows-" });
+  try {
+    await t.step(
+      "a CSV file: features by the model's columns, labels, rows named by line",
+      async () => {
+        const path = `${dir}/rows.csv`;
+        Deno.writeTextFileSync(path, "b,label,a\n1,x,2\n\n3,y,4\n");
+        const rows = await readRows(path, { featureNames: ["a", "b"] });
+        assert.equal(rows.kind, "csv");
+        assert.deepEqual([...(rows.features as Float32Array)], [2, 1, 4, 3]);
+        assert.deepEqual(rows.labels, ["x", "y"]);
+        assert.deepEqual([...rows.rows], [2, 4]);
+        assert.equal(rows.imageShape, undefined);
+      },
+    );
 
-async function sha256(bytes: Uint8Array): Promise<Uint8Array> {
-  return new Uint8Array(await crypto.subtle.digest("SHA-256", bytes.slice()));
-}
+    await t.step("IDX images, gzipped or plain, labelled by the file beside them", async () => {
+      const pixels = Uint8Array.from({ length: 3 * 2 * 2 }, (_, i) => i * 20);
+      const images = idxBytes([3, 2, 2], pixels), labels = idxBytes([3], [2, 0, 1]);
+      Deno.writeFileSync(`${dir}/train-images-idx3-ubyte.gz`, await gzip(images));
+      Deno.writeFileSync(`${dir}/train-labels-idx1-ubyte`, labels);
+      const rows = await readRows(`${dir}/train-images-idx3-ubyte.gz`, {
+        classNames: ["zero", "one", "two"],
+      });
+      assert.equal(rows.kind, "idx");
+      assert.equal(rows.dim, 4);
+      assert.deepEqual(rows.imageShape, [2, 2, 1]);
+      assert.deepEqual(
+        [...(rows.features as Float32Array)],
+        Array.from(pixels, (p) => Math.fround(p / 255)),
+      );
+      assert.deepEqual(rows.labels, ["two", "zero", "one"]);
+      assert.deepEqual([...rows.rows], [1, 2, 3]);
+      // Without class names the labels are the indices; without a labels file there are none.
+      Deno.writeFileSync(`${dir}/t10k-images-idx3-ubyte`, images);
+      Deno.writeFileSync(`${dir}/t10k-labels-idx1-ubyte.gz`, await gzip(labels));
+      assert.deepEqual((await readRows(`${dir}/t10k-images-idx3-ubyte`)).labels, ["2", "0", "1"]);
+      Deno.writeFileSync(`${dir}/photos.idx`, idxBytes([2, 2, 2, 3], new Uint8Array(24)));
+      const colour = await readRows(`${dir}/photos.idx`);
+      assert.deepEqual(colour.imageShape, [2, 2, 3]);
+      assert.equal(colour.labels, null);
+      // format "csv" reads the file as CSV whatever it holds.
+      await assert.rejects(
+        () => readRows(`${dir}/photos.idx`, { format: "csv" }),
+        MagnetInputError,
+      );
+    });
 
-Deno.test("row sources", async (t) => {
-  await t.step("a table: gather copies, range views, subset copies, digest of bytes", async () => {
-    const values = Float32Array.from({ length: 12 }, (_, i) => i * 0.5);
-    const table = new TableRows(values, 3);
-    assert.equal(table.count, 4);
-    const out = new Float32Array(6);
-    table.gather([3, 0], out);
-    assert.deepEqual([...out], [4.5, 5, 5.5, 0, 0.5, 1]);
-    const view = table.range(1, 2, new Float32Array(6));
-    assert.equal(view.buffer, values.buffer);
-    assert.deepEqual([...view], [1.5, 2, 2.5, 3, 3.5, 4]);
-    const copy = table.subset([2]);
-    copy.values[0] = -1;
-    assert.equal(values[6], 3);
-    const bytes = new Uint8Array(values.buffer);
-    assert.deepEqual(await table.digest(), await sha256(bytes));
-    assert.throws(() => table.gather([4], out), RangeError);
-    assert.equal(rowSource(values, 3).count, 4);
-  });
-
-  await t.step("images: rows are (v / 255 - mean) / std per channel, as float64 says", () => {
-    const shape: [number, number, number] = [3, 2, 3];
-    const pixels = images(5, shape, 1);
-    const normalization = { mean: [0.5, 0.25, 0.75], std: [0.2, 0.5, 0.1] };
-    const rows: RowSource = new ImageRows(pixels, normalization);
-    assert.deepEqual([rows.count, rows.dim], [5, 18]);
-    const out = new Float32Array(3 * 18);
-    rows.gather([4, 0, 4], out);
-    [4, 0, 4].forEach((r, i) => {
-      for (let j = 0; j < 18; j++) {
-        const k = j % 3;
-        const expected = Math.fround(
-          (pixels.data[r * 18 + j] / 255 - normalization.mean[k]) / normalization.std[k],
+    await t.step("what cannot be read is named", async () => {
+      const cases: [string, RegExp][] = [
+        [`${dir}/missing.csv`, /file not found: .*missing\.csv/],
+        [dir, /is a folder: give a CSV file or an IDX file/],
+      ];
+      Deno.writeFileSync(`${dir}/a-images-idx3-ubyte`, idxBytes([2, 2, 2], new Uint8Array(8)));
+      Deno.writeFileSync(`${dir}/a-labels-idx1-ubyte`, idxBytes([3], [0, 1, 2]));
+      cases.push([`${dir}/a-images-idx3-ubyte`, /labels of dimensions \[3\] for the 2 images/]);
+      Deno.writeFileSync(`${dir}/flat.idx`, idxBytes([4], new Uint8Array(4)));
+      cases.push([`${dir}/flat.idx`, /IDX images have 3 dimensions .* found \[4\]/]);
+      for (const [path, message] of cases) {
+        await assert.rejects(
+          () => readRows(path),
+          (e) => e instanceof MagnetInputError && message.test(e.message),
+          path,
         );
-        assert.equal(out[i * 18 + j], expected, `row ${r} value ${j}`);
       }
     });
-    const range = rows.range(3, 2, new Float32Array(36));
-    const gathered = new Float32Array(36);
-    rows.gather([3, 4], gathered);
-    assert.deepEqual(range, gathered);
-  });
-
-  await t.step("image subsets share pixels and compose their indices", async () => {
-    const pixels = images(6, [2, 2, 1], 2);
-    const all = new ImageRows(pixels, identityNormalization(1));
-    const part = all.subset([5, 2, 3]).subset([1, 0]);
-    assert.equal(part.pixels, pixels);
-    assert.deepEqual([...part.index!], [2, 5]);
-    assert.deepEqual(part.image(0), all.image(2));
-    const a = new Float32Array(8), b = new Float32Array(8);
-    part.gather([0, 1], a);
-    all.gather([2, 5], b);
-    assert.deepEqual(a, b);
-    // Digests follow what decides the rows.
-    const same = new ImageRows(
-      new ImagePixels(pixels.data.slice(), [2, 2, 1]),
-      identityNormalization(1),
-    );
-    assert.deepEqual(await same.digest(), await all.digest());
-    const digests = [
-      await all.digest(),
-      await all.subset([0, 1, 2, 3, 4, 5]).digest(),
-      await all.subset([1, 0, 2, 3, 4, 5]).digest(),
-      await all.withNormalization({ mean: [0.1], std: [1] }).digest(),
-    ];
-    const hex = digests.map((d) => Array.from(d).join(","));
-    assert.equal(new Set(hex).size, 4);
-  });
-
-  await t.step("a normalisation is fitted exactly and must be finite and positive", () => {
-    const pixels = images(7, [3, 3, 3], 3);
-    const rows = new ImageRows(pixels, identityNormalization(3)).subset([0, 2, 4, 6]);
-    const fitted = fitNormalization(rows);
-    for (let k = 0; k < 3; k++) {
-      const values: number[] = [];
-      for (const r of [0, 2, 4, 6]) {
-        for (let j = k; j < 27; j += 3) values.push(pixels.data[r * 27 + j] / 255);
-      }
-      const mean = values.reduce((s, v) => s + v, 0) / values.length;
-      const std = Math.sqrt(values.reduce((s, v) => s + (v - mean) ** 2, 0) / values.length);
-      assert.ok(Math.abs(fitted.mean[k] - mean) < 1e-12 && Math.abs(fitted.std[k] - std) < 1e-12);
-    }
-    const flat = new ImageRows(
-      new ImagePixels(new Uint8Array(8).fill(9), [2, 2, 1]),
-      identityNormalization(1),
-    );
-    assert.deepEqual(fitNormalization(flat).std, [1]);
-    for (
-      const bad of [{ mean: [0], std: [0] }, { mean: [NaN], std: [1] }, {
-        mean: [0, 0],
-        std: [1, 1],
-      }]
-    ) {
-      assert.throws(() => flat.withNormalization(bad), MagnetInputError);
-    }
-  });
-
-  await t.step("a data set of images goes through subset and validation", () => {
-    const pixels = images(6, [2, 2, 1], 4);
-    const data: Dataset<ImageRows> = {
-      features: new ImageRows(pixels, identityNormalization(1)),
-      dim: 4,
-      labels: Int32Array.from([0, 1, 0, 1, 0, 1]),
-      classNames: ["a", "b"],
-      imageShape: [2, 2, 1],
-      ids: ["a/1.png", "b/1.png", "a/2.png", "b/2.png", "a/3.png", "b/3.png"],
-    };
-    validateDataset(data, "images");
-    const part = subset(data, [4, 1, 2]);
-    assert.ok(part.features instanceof ImageRows);
-    assert.equal(part.features.pixels, pixels);
-    assert.deepEqual(part.ids, ["a/3.png", "b/1.png", "a/2.png"]);
-    assert.throws(
-      () => validateDataset({ ...data, labels: data.labels.subarray(0, 5) }, "images"),
-      /expected 5 rows x 4 features = 20 values, found 24/,
-    );
-  });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
