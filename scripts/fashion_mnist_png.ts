@@ -2,7 +2,7 @@
  * Writes Fashion-MNIST's official split as folders of PNG files, one subfolder per class, as a
  * person's own images would be laid out: what the README's image-folder figures are measured on.
  *
- *   deno run -A scripts/fashion_mnist_png.ts --out /tmp/fashion-png [--data-dir DIR] [--format jpeg]
+ *   deno run -A --no-lock scripts/fashion_mnist_png.ts --out /tmp/fashion-png [--data-dir DIR] [--format jpeg]
  *
  * Writes OUT/train/<k> <class>/<nnnnn>.png (60,000 files) and OUT/test/... (10,000 files), grey,
  * 28 x 28, lossless: decoded, they are exactly the IDX files' pixels. Class folders are named
@@ -33,7 +33,7 @@ const out = values.out;
 const format = values.format;
 if (out === undefined || (format !== "png" && format !== "jpeg")) {
   console.error(
-    "usage: deno run -A scripts/fashion_mnist_png.ts --out DIR [--data-dir DIR] " +
+    "usage: deno run -A --no-lock scripts/fashion_mnist_png.ts --out DIR [--data-dir DIR] " +
       "[--format png|jpeg]",
   );
   Deno.exit(2);

@@ -4,8 +4,8 @@
  * cache read, normalisation fitted, data digest, model built and compiled), as `deno task train`
  * does them. What the README's figures for Fashion-MNIST as PNG files come from:
  *
- *   deno run -A scripts/fashion_mnist_png.ts --out /tmp/fashion-png
- *   deno run -A scripts/image_folder_timings.ts --data /tmp/fashion-png/train --test /tmp/fashion-png/test
+ *   deno run -A --no-lock scripts/fashion_mnist_png.ts --out /tmp/fashion-png
+ *   deno run -A --no-lock scripts/image_folder_timings.ts --data /tmp/fashion-png/train --test /tmp/fashion-png/test
  *
  * Options: `--channels 1|3`, `--image-size N` and `--model mlp|cnn` (default: grey, the images'
  * size, cnn). The cache is made in a temporary folder and removed at the end.
@@ -28,7 +28,7 @@ const { values } = parseArgs({
 });
 if (values.data === undefined || values.test === undefined) {
   console.error(
-    "usage: deno run -A scripts/image_folder_timings.ts --data TRAIN --test TEST " +
+    "usage: deno run -A --no-lock scripts/image_folder_timings.ts --data TRAIN --test TEST " +
       "[--channels 1|3] [--image-size N] [--model mlp|cnn]",
   );
   Deno.exit(2);
