@@ -34,13 +34,22 @@ export function sumAll(x: Tensor): Tensor {
 /**
  * 1 when every element of every tensor is finite, else 0 (a float scalar of the first tensor's
  * graph). It counts the non-finite elements, whose sum is 0 exactly when there are none, however
- * the device rounds: a guard that cannot be fooled by NaN arithmetic.
+ * the device rounds: a guard that cannot be fooled by NaN arithmetic. Tensors of one shape (an
+ * optimizer's parameter and its moments) are counted element by element together and summed once,
+ * so a backend that fuses elementwise work reads each of them once and reduces once per shape.
  */
 export function allFinite(tensors: readonly Tensor[]): Tensor {
   if (tensors.length === 0) throw new ShapeError("allFinite", "needs at least one tensor");
-  let bad: Tensor | null = null;
+  const byShape = new Map<string, Tensor>();
   for (const t of tensors) {
-    const count = sumAll(sub(1, isFinite(t)));
+    const key = formatShape(t.shape);
+    const flags = sub(1, isFinite(t));
+    const before = byShape.get(key);
+    byShape.set(key, before === undefined ? flags : add(before, flags));
+  }
+  let bad: Tensor | null = null;
+  for (const flags of byShape.values()) {
+    const count = sumAll(flags);
     bad = bad === null ? count : add(bad, count);
   }
   return equal(bad!, 0);

@@ -330,6 +330,29 @@ Deno.test("backends", gpuTestOptions, async (t) => {
       );
 
       await t.step(
+        `${backend.kind}: allFinite finds a non-finite element among tensors of one shape`,
+        async () => {
+          // Tensors of one shape are counted together (an optimizer's parameter and its moments):
+          // a NaN or an infinity in any of them, at any element, must still be seen.
+          const g = new Graph();
+          const a = g.input("a", [3]), b = g.input("b", [3]), c = g.input("c", [1]);
+          const exe = await backend.compile({ outputs: [allFinite([a, c, b, mul(a, b)])] });
+          const cases: [number[], number[], number[], number][] = [
+            [[1, 2, 3], [4, 5, 6], [7], 1],
+            [[1, 2, 3], [4, 5, NaN], [7], 0],
+            [[Infinity, 2, 3], [4, 5, 6], [7], 0],
+            [[1, 2, 3], [4, 5, 6], [-Infinity], 0],
+            [[1, 1e30, 3], [4, 1e30, 6], [7], 0], // only the product overflows
+            [[-1, 0, -3], [0, -5, 0], [0], 1],
+          ];
+          for (const [av, bv, cv, expected] of cases) {
+            const [ok] = await exe.run({ a: av, b: bv, c: cv });
+            assert.equal(ok[0], expected, `a ${av}, b ${bv}, c ${cv}`);
+          }
+        },
+      );
+
+      await t.step(
         `${backend.kind}: runs queued without waiting keep their order`,
         async () => {
           // Gradient descent on (w - 3)^2, queued 50 times before awaiting anything.
