@@ -210,14 +210,26 @@ async function runSearch(backend: Backend, search: Search, sink: NeighbourSink):
     for (let c = 0; c < numChunks; c++) {
       const current = pending;
       if (c + 1 < numChunks) pending = launch(c + 1);
-      const [columns, values] = await current;
+      const [columns, values] = (await current) as [Int32Array, Float32Array];
       const start = c * chunk;
       const rows = Math.min(chunk, nQuery - start);
+      if (!excludeSelf) {
+        // Every picked column is kept: each query gets views of its row of the chunk's results,
+        // read as they are but for NaN (an overflowed distance), which reads as +Infinity.
+        for (let i = 0, n = rows * picked; i < n; i++) {
+          if (values[i] !== values[i]) values[i] = Infinity;
+        }
+        for (let r = 0; r < rows; r++) {
+          const from = r * picked;
+          sink(start + r, columns.subarray(from, from + k), values.subarray(from, from + k));
+        }
+        continue;
+      }
       for (let r = 0; r < rows; r++) {
         const q = start + r;
         let to = 0;
         for (let i = r * picked; to < k; i++) {
-          if (excludeSelf && columns[i] === q) continue;
+          if (columns[i] === q) continue;
           indices[to] = columns[i];
           const d = values[i];
           distances[to++] = d === d ? d : Infinity;

@@ -168,6 +168,24 @@ Deno.test("nearestNeighbours matches float64 brute force", gpuTestOptions, async
         },
       );
 
+      await t.step(`${backend.kind}: overflowed distances read as +Infinity`, async () => {
+        // Finite rows whose squares overflow float32: the distances to the far row come out
+        // infinite or NaN (-Inf + Inf for the far row against itself); both rank and read as
+        // +Infinity, ties lowest column first, with and without excludeSelf.
+        const refs = Float32Array.of(0, 0, 1, 0, 3e19, 0);
+        const queries = Float32Array.of(0.5, 0, 3e19, 0);
+        const nn = await nearestNeighbours(backend, queries, refs, 2, 3);
+        assert.deepEqual(rowsOf(nn), {
+          indices: [[0, 1, 2], [0, 1, 2]],
+          distances: [[0.25, 0.25, Infinity], [Infinity, Infinity, Infinity]],
+        });
+        const self = await nearestNeighbours(backend, refs, refs, 2, 2, { excludeSelf: true });
+        assert.deepEqual(rowsOf(self), {
+          indices: [[1, 2], [0, 2], [0, 1]],
+          distances: [[1, Infinity], [1, Infinity], [Infinity, Infinity]],
+        });
+      });
+
       await t.step(`${backend.kind}: no queries gives an empty result`, async () => {
         const nn = await nearestNeighbours(backend, new Float32Array(0), new Float32Array(6), 2, 2);
         assert.equal(nn.indices.length, 0);
