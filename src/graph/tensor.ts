@@ -163,6 +163,8 @@ export class Tensor {
     readonly shape: Shape,
     readonly dtype: DType,
     readonly name?: string,
+    /** The layer that built it, in words (see {@link Graph.inLayer}), for messages about it. */
+    readonly layer?: string,
   ) {}
 
   /** The op's name (`spec.op`). */
@@ -197,6 +199,7 @@ export class Graph {
   readonly #inputs = new Map<string, Tensor>();
   readonly #variables = new Map<Variable, Tensor>();
   readonly #scalars = new Map<number, Tensor>();
+  #layer: string | undefined = undefined;
 
   /** All nodes, in creation (topological) order. */
   get nodes(): readonly Tensor[] {
@@ -211,9 +214,33 @@ export class Graph {
       }
     }
     checkShape(spec.op, shape);
-    const node = new Tensor(this, this.#nodes.length, spec, inputs, shape, dtype);
+    const node = new Tensor(
+      this,
+      this.#nodes.length,
+      spec,
+      inputs,
+      shape,
+      dtype,
+      undefined,
+      this.#layer,
+    );
     this.#nodes.push(node);
     return node;
+  }
+
+  /**
+   * Builds with `build`, stamping every node it adds with `layer` (a name in the user's terms, such
+   * as "convolution 2 (64 channels)"), so that a message about a node (a tensor too large for the
+   * device, say) can say which layer it belongs to. Undefined leaves nodes unstamped.
+   */
+  inLayer<T>(layer: string | undefined, build: () => T): T {
+    const outer = this.#layer;
+    this.#layer = layer;
+    try {
+      return build();
+    } finally {
+      this.#layer = outer;
+    }
   }
 
   /** A placeholder fed at run time under `name` (float data, or int32 indices). */

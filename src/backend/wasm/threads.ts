@@ -8,6 +8,10 @@
  * The workers are Node-style worker threads created from source text (so this works however the
  * module is loaded, JSR included) and unref'd: a program that forgets to dispose its backend still
  * exits.
+ *
+ * Byte offsets and lengths travel through an unsigned view of the control block (`words`): in a
+ * 4 GiB memory they pass 2^31, where an Int32Array would hand the workers negative numbers. The
+ * Int32Array view is only for Atomics, which need it to wait.
  */
 import { Worker } from "node:worker_threads";
 
@@ -30,6 +34,7 @@ const CALL = 1, COMPILE = 2, EXIT = 3;
  * nothing from this module: the constants are repeated inside.
  */
 function workerMain(memory: WebAssembly.Memory, ctrl: Int32Array, tid: number, seen: number) {
+  const words = new Uint32Array(ctrl.buffer);
   const GEN = 0,
     DONE = 1,
     KIND = 2,
@@ -55,9 +60,9 @@ function workerMain(memory: WebAssembly.Memory, ctrl: Int32Array, tid: number, s
     const kind = ctrl[KIND];
     try {
       if (kind === CALL) {
-        if (tid < ctrl[THREADS]) modules[ctrl[MODULE]][ctrl[FUNC]](ctrl[ARGS], tid, ctrl[THREADS]);
+        if (tid < ctrl[THREADS]) modules[ctrl[MODULE]][ctrl[FUNC]](words[ARGS], tid, ctrl[THREADS]);
       } else if (kind === COMPILE) {
-        const bytes = new Uint8Array(memory.buffer, ctrl[BYTES], ctrl[LENGTH]).slice();
+        const bytes = new Uint8Array(memory.buffer, words[BYTES], words[LENGTH]).slice();
         const module = new WebAssembly.Module(bytes);
         const instance = new WebAssembly.Instance(module, { env: { memory } });
         modules[ctrl[MODULE]] = WebAssembly.Module.exports(module)
@@ -90,6 +95,8 @@ type JobFn = (args: number, tid: number, threads: number) => void;
 export class ThreadPool {
   readonly #memory: WebAssembly.Memory;
   readonly #ctrl = new Int32Array(new SharedArrayBuffer(64));
+  /** The same block unsigned, for byte offsets and lengths (see the module comment). */
+  readonly #words = new Uint32Array(this.#ctrl.buffer);
   readonly #workers: Worker[];
   readonly #modules: JobFn[][] = [];
   #disposed = false;
@@ -168,8 +175,8 @@ export class ThreadPool {
       this.#broadcast(() => {
         this.#ctrl[KIND] = COMPILE;
         this.#ctrl[MODULE] = id;
-        this.#ctrl[BYTES] = scratch;
-        this.#ctrl[LENGTH] = bytes.length;
+        this.#words[BYTES] = scratch;
+        this.#words[LENGTH] = bytes.length;
       });
       this.#join();
     }
@@ -189,7 +196,7 @@ export class ThreadPool {
       this.#ctrl[KIND] = CALL;
       this.#ctrl[MODULE] = id;
       this.#ctrl[FUNC] = func;
-      this.#ctrl[ARGS] = args;
+      this.#words[ARGS] = args;
       this.#ctrl[THREADS] = n;
     });
     try {
