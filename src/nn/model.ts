@@ -33,6 +33,22 @@ export interface CnnSpec {
 /** Any architecture. */
 export type ModelSpec = MlpSpec | CnnSpec;
 
+/**
+ * A variable an architecture declares, known before any value exists: what the size checks read
+ * (every model kind lists its own, see `modelVariableShapes`), so that a model too large is refused
+ * before anything is allocated.
+ */
+export interface VariableShape {
+  /** The variable's name, as saved. */
+  readonly name: string;
+  /** Its shape. */
+  readonly shape: readonly number[];
+  /** Its layer, in words: "convolution 2 (64 channels, --conv)". */
+  readonly layer: string;
+  /** Trained by gradient, or kept (running statistics). */
+  readonly role: "parameter" | "state";
+}
+
 /** An embedding network. */
 export interface Model {
   /** How to build it again (saved with the model). */

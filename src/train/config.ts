@@ -8,6 +8,9 @@ import { checkAlpha, FLOAT32_MAX } from "../losses/limits.ts";
 import { isLossKind, LOSSES, type LossKind } from "../losses/registry.ts";
 import type { VarianceForm } from "../losses/magnet.ts";
 import type { SamplerKind } from "../sample/neighbourhood.ts";
+import { MAX_TENSOR_ELEMENTS } from "../nn/size.ts";
+
+export { MAX_TENSOR_ELEMENTS };
 
 export type { SamplerKind, VarianceForm };
 
@@ -106,12 +109,6 @@ export const DEFAULT_CONFIG: Readonly<TrainConfig> = Object.freeze({
 
 /** The largest seed: seeds are 32-bit, so a larger one would silently alias a smaller one. */
 export const MAX_SEED = 0xffffffff;
-
-/**
- * The most elements one weight matrix or activation may hold (2^28 float32 values, 1 GiB): far
- * beyond any model of this kind, and below what typed arrays and GPU buffers can allocate.
- */
-export const MAX_TENSOR_ELEMENTS = 2 ** 28;
 
 /** The smallest positive normal float32: a learning rate below it would round towards 0. */
 const FLOAT32_MIN_NORMAL = 1.1754943508222875e-38;

@@ -5,22 +5,32 @@
  */
 import { MagnetInputError } from "../errors.ts";
 import { type Dataset, validateDataset } from "../data/dataset.ts";
-import { MAX_TENSOR_ELEMENTS, type TrainConfig } from "./config.ts";
+import type { TrainConfig } from "./config.ts";
+import type { DeviceLimits } from "../backend/backend.ts";
+import { modelVariableShapes } from "../nn/models.ts";
+import { checkModelFits } from "../nn/size.ts";
+import { modelSpecFor } from "./step.ts";
 
-/** Training and (optional) test data with the settings they will be trained with. */
+/** Training and (optional) test data with the settings they will be trained with, and where. */
 export interface RunPlan {
   readonly train: Dataset;
   readonly test?: Dataset;
   readonly config: TrainConfig;
+  /** What the device can hold (see `Backend.limits`). */
+  readonly limits: DeviceLimits;
 }
 
-/** Throws a {@link MagnetInputError} naming the first reason the run cannot work. */
-export function preflight({ train, test, config }: RunPlan): void {
+/**
+ * Throws a {@link MagnetInputError} naming the first reason the run cannot work. The model's size
+ * is checked on its variables' shapes, whatever its kind, before any value is made; the compiled
+ * step then checks its every tensor against the device (capacity.ts).
+ */
+export function preflight({ train, test, config, limits }: RunPlan): void {
   validateDataset(train, "training data");
   if (test !== undefined) {
     validateTestData(test, train);
   }
-  checkModelSize(train.dim, config);
+  checkModelFits(modelVariableShapes(modelSpecFor(config, train)), limits);
   checkRowsDiffer(train);
   if (config.loss === "magnet") checkClusters(train, config);
 }
@@ -29,6 +39,16 @@ function validateTestData(test: Dataset, train: Dataset): void {
   if (test.dim !== train.dim) {
     throw new MagnetInputError(
       `test data: rows have ${test.dim} features, the training rows ${train.dim}`,
+    );
+  }
+  // Rows of one width may still be images of another shape (8x4 against 4x8, or 16x16x3
+  // against 16x16x3 as 3x16x16): a network would read them as the training images' shape.
+  const [a, b] = [test.imageShape, train.imageShape];
+  if (a !== undefined && b !== undefined && a.join() !== b.join()) {
+    const shown = (s: readonly number[]) => `${s[0]}x${s[1]}x${s[2]}`;
+    throw new MagnetInputError(
+      `test data: images of ${shown(a)} (height x width x channels), the training images are ` +
+        `${shown(b)}: both must have the training images' shape`,
     );
   }
   if (test.classNames.length !== train.classNames.length) {
@@ -40,34 +60,6 @@ function validateTestData(test: Dataset, train: Dataset): void {
   // A test set may hold a single class, or one example of a class: only its values and labels
   // must be sound.
   validateDataset(test, "test data", { forTraining: false });
-}
-
-/** Every weight matrix and the batch's activations must fit in one buffer. */
-function checkModelSize(inputDim: number, config: TrainConfig): void {
-  const widths = [inputDim, ...config.hidden, config.embeddingDim];
-  const names = [
-    "the input",
-    ...config.hidden.map((_, i) => `hidden layer ${i + 1} (--hidden)`),
-    "the embedding (--embedding-dim)",
-  ];
-  for (let i = 0; i + 1 < widths.length; i++) {
-    const weights = widths[i] * widths[i + 1];
-    if (weights > MAX_TENSOR_ELEMENTS) {
-      throw new MagnetInputError(
-        `the layer from ${names[i]} (${widths[i]} wide) to ${names[i + 1]} (${
-          widths[i + 1]
-        } wide) would hold ${weights.toExponential(2)} weights; at most ${MAX_TENSOR_ELEMENTS} ` +
-          "fit in one buffer: use narrower layers",
-      );
-    }
-  }
-  const batch = config.m * config.d;
-  const widest = Math.max(...widths);
-  if (batch * widest > MAX_TENSOR_ELEMENTS || batch * batch * batch > MAX_TENSOR_ELEMENTS * 8) {
-    throw new MagnetInputError(
-      `a batch of M x D = ${batch} rows is too large for layers ${widest} wide: lower --m or --d`,
-    );
-  }
 }
 
 /** Rows that are all the same point cannot be told apart by any embedding. */

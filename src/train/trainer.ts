@@ -3,8 +3,11 @@
  * sample a batch, run one compiled step (forward, backward and optimizer update on the backend),
  * track the losses the sampler needs, refresh the cluster index, evaluate on a schedule, report
  * progress. Its whole state can be captured and restored, so a run can stop and resume exactly.
+ *
+ * One long file on purpose: the loop, its queue of steps in flight (rewound when one diverges) and
+ * the state it captures and restores all work on the trainer's private fields.
  */
-import { MagnetInputError, NonFiniteLossError } from "../errors.ts";
+import { DivergenceError, MagnetInputError } from "../errors.ts";
 import type { Backend, Executable } from "../backend/backend.ts";
 import type { Variable } from "../graph/tensor.ts";
 import { buildClusterIndex, ClusterIndex } from "../index/cluster_index.ts";
@@ -31,6 +34,7 @@ import type {
 import { embed } from "../nn/embed.ts";
 import { preflight } from "./preflight.ts";
 import { compileStep, type StepOutputs, type TrainingStep } from "./step.ts";
+import { divergence } from "./divergence.ts";
 
 /** Seed of the index refresh at `iteration`: independent of the sampling stream, so resuming is exact. */
 function refreshSeed(seed: number, iteration: number): number {
@@ -49,6 +53,7 @@ export class Trainer {
   readonly #optimizer: Optimizer;
   readonly #head: Variable[];
   readonly #step: Executable;
+  readonly #latch: Variable;
   readonly #at: StepOutputs;
   readonly #rng: Random;
   readonly #batchFeatures: Float32Array;
@@ -83,6 +88,7 @@ export class Trainer {
     this.#optimizer = step.optimizer;
     this.#head = [...step.lossVariables];
     this.#step = step.executable;
+    this.#latch = step.latch;
     this.#at = step.outputs;
     this.#rng = new Random(config.seed);
     this.#batchFeatures = new Float32Array(config.m * config.d * setup.train.dim);
@@ -94,7 +100,7 @@ export class Trainer {
   static async create(setup: TrainSetup, options: TrainOptions = {}): Promise<Trainer> {
     const config = resolveConfig(options);
     const { train } = setup;
-    preflight({ train, test: setup.test, config });
+    preflight({ train, test: setup.test, config, limits: setup.backend.limits() });
     const step = await compileStep(setup.backend, config, train);
     return new Trainer(setup, config, step);
   }
@@ -122,7 +128,7 @@ export class Trainer {
   async dispose(): Promise<void> {
     this.#step.dispose();
     await releaseScope(this.#backend, this.model);
-    this.#backend.releaseVariables(this.variables);
+    this.#backend.releaseVariables([...this.variables, this.#latch]);
   }
 
   /** Every variable the run owns: parameters, optimizer state, classifier head. */
@@ -243,19 +249,12 @@ export class Trainer {
     return this.#batchFeatures;
   }
 
-  /** Takes a finished step's results into account. */
+  /** Takes a finished step's results into account; a step that was not sound ends the run. */
   #settle(plan: BatchPlan, iteration: number, outputs: ArrayLike<number>[]): void {
     const at = this.#at;
     const loss = outputs[at.loss][0];
     if (outputs[at.applied][0] !== 1) {
-      const what = Number.isFinite(loss)
-        ? `the update of step ${iteration + 1} held non-finite values (the loss was ${loss})`
-        : `the training loss became ${loss} at step ${iteration + 1}`;
-      throw new NonFiniteLossError(
-        iteration,
-        `${what}; that step's update was not applied, so the parameters are those of the last ` +
-          "good step. Try a lower learning rate.",
-      );
+      throw divergence(this.#at, outputs, iteration, this.config.lr);
     }
     if (at.exampleLosses !== null && this.#sampler instanceof NeighbourhoodSampler) {
       this.#sampler.recordLosses(plan.rows, outputs[at.exampleLosses]);
@@ -272,20 +271,37 @@ export class Trainer {
 
   /**
    * Runs until the configured number of steps (or the abort signal), evaluating at the end.
-   * Throws {@link NonFiniteLossError} when the loss stops being finite; the backend then still holds
-   * the last good parameters, and {@link Trainer.state} captures them.
+   * Throws {@link DivergenceError} when a step is not sound (see step.ts); the backend then still
+   * holds the last good state, and {@link Trainer.state} captures it, at the step it was reached.
    */
   async run(): Promise<TrainResult> {
     const { signal, onProgress, onCheckpoint } = this.#setup;
     const checkpointEvery = this.#setup.checkpointEvery ?? 0;
     const { iterations, logEvery } = this.config;
-    const inflight: { plan: BatchPlan; iteration: number; result: Promise<ArrayLike<number>[]> }[] =
-      [];
+    const inflight: {
+      plan: BatchPlan;
+      iteration: number;
+      /** The sampling generator before this step's batch, to rewind to should it fail. */
+      rng: [number, number, number, number];
+      result: Promise<ArrayLike<number>[]>;
+    }[] = [];
     let failure: unknown = null;
     const settleOldest = async () => {
       const oldest = inflight.shift()!;
       const outputs = await oldest.result;
-      if (failure === null) this.#settle(oldest.plan, oldest.iteration, outputs);
+      if (failure !== null) return;
+      try {
+        this.#settle(oldest.plan, oldest.iteration, outputs);
+      } catch (error) {
+        if (error instanceof DivergenceError) {
+          // Neither this step nor those queued behind it were applied (the device's latch): the
+          // state is the last good step's, and so are the step count and the sampling stream.
+          this.#timings.stepCount -= this.#iteration - oldest.iteration;
+          this.#iteration = oldest.iteration;
+          this.#rng.state = oldest.rng;
+        }
+        throw error;
+      }
     };
     const drain = async () => {
       while (inflight.length > 0) {
@@ -336,13 +352,14 @@ export class Trainer {
         lastYield = performance.now();
         if (signal?.aborted) continue; // handled at the top of the loop, after a drain
       }
+      const rng = this.#rng.state;
       const plan = this.#sampler.sample();
       const feeds = {
         x: this.#features(plan),
         clusterOf: plan.clusterOf,
         clusterClasses: plan.clusterClasses,
       };
-      inflight.push({ plan, iteration: it, result: this.#step.run(feeds) });
+      inflight.push({ plan, iteration: it, rng, result: this.#step.run(feeds) });
       this.#iteration++;
       this.#timings.stepCount++;
       while (inflight.length > this.#depth) {

@@ -16,6 +16,8 @@ export interface CliOptions {
   after?: RegExp;
   /** Extra environment (INIT_CWD, say). */
   env?: Record<string, string>;
+  /** A module run before the command (`deno run --preload`), to inject a failure. */
+  preload?: string;
 }
 
 export async function cli(
@@ -24,7 +26,13 @@ export async function cli(
   options: CliOptions = {},
 ): Promise<Outcome> {
   const command = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${ROOT}src/cli/${script}.ts`, ...args],
+    args: [
+      "run",
+      "-A",
+      ...(options.preload ? ["--preload", options.preload] : []),
+      `${ROOT}src/cli/${script}.ts`,
+      ...args,
+    ],
     cwd: ROOT,
     env: { NO_COLOR: "1", RUST_BACKTRACE: "0", ...options.env },
     stdout: "piped",
@@ -125,4 +133,25 @@ export function exists(path: string): boolean {
 /** The files of a folder, sorted. */
 export function listing(dir: string): string[] {
   return [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+}
+
+/**
+ * Runs a command's `main` in this process, capturing what it prints: for checks that end before
+ * any training, without the start-up of a new process.
+ */
+export async function inProcess(
+  main: (args: readonly string[]) => Promise<number>,
+  args: string[],
+): Promise<Outcome> {
+  const out: string[] = [], err: string[] = [];
+  const { log, error } = console;
+  console.log = (...parts: unknown[]) => out.push(parts.join(" "));
+  console.error = (...parts: unknown[]) => err.push(parts.join(" "));
+  try {
+    const code = await main(args);
+    return { code, stdout: out.join("\n"), stderr: err.join("\n") };
+  } finally {
+    console.log = log;
+    console.error = error;
+  }
 }
