@@ -57,8 +57,16 @@ export class ClusterIndex {
           `has ${rows} rows and the embedding ${dim} values)`,
       );
     }
+    const bad = centres.findIndex((x) => !Number.isFinite(x));
+    if (bad >= 0) {
+      throw new MagnetInputError(`the saved cluster index holds ${centres[bad]} in its centres`);
+    }
     const members: number[][] = Array.from({ length: clusters }, () => []);
     assignment.forEach((c, i) => members[c].push(i));
+    const empty = members.findIndex((m) => m.length === 0);
+    if (empty >= 0) {
+      throw new MagnetInputError(`the saved cluster index has no rows in its cluster ${empty}`);
+    }
     return new ClusterIndex(
       dim,
       centres,

@@ -4,6 +4,20 @@
  */
 import { DivergenceError, type DivergenceReason } from "../errors.ts";
 import { EMBEDDING_LIMIT, type StepOutputs } from "./step.ts";
+import { DEFAULT_CONFIG } from "./config.ts";
+
+/**
+ * The learning rate to try after `lr` diverged: ten times lower, and no higher than the default
+ * (a rate far above it is better started again from the default).
+ */
+export function lowerRate(lr: number): number {
+  return Math.min(Number((lr / 10).toPrecision(2)), DEFAULT_CONFIG.lr);
+}
+
+/** A rate as a person writes it: 0.001, 1e-5, 1e+10. */
+function rate(x: number): string {
+  return x >= 1e4 || x < 1e-3 ? x.toExponential() : String(x);
+}
 
 /**
  * The error for the step after `iteration` good steps, read from its `outputs`: the loss first (the
@@ -39,6 +53,8 @@ export function divergence(
     iteration,
     reason,
     `training diverged: ${what}; that step was not applied, so the parameters are those of the ` +
-      `last good step (${iteration}). Lower the learning rate (--lr, now ${lr}; try ${lr / 10}).`,
+      `last good step (${iteration}). Lower the learning rate (--lr, now ${rate(lr)}; try ${
+        rate(lowerRate(lr))
+      }).`,
   );
 }

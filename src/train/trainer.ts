@@ -469,40 +469,75 @@ export class Trainer {
    * A trainer continuing from `state` (its config wins over `options`' settings; data, backend and
    * callbacks come from `options`).
    */
-  static async resume(setup: TrainSetup, state: TrainerState): Promise<Trainer> {
+  static async resume(
+    setup: TrainSetup,
+    state: TrainerState,
+    source = "the saved state",
+  ): Promise<Trainer> {
     if (state.version !== 1) {
       throw new MagnetInputError(`unsupported trainer state version ${state.version}`);
     }
     const trainer = await Trainer.create(setup, state.config);
-    for (const v of trainer.variables) {
-      const value = state.variables[v.name];
-      if (value === undefined) {
-        throw new MagnetInputError(`the saved state has no value for variable "${v.name}"`);
-      }
-      setup.backend.writeVariable(v, value);
+    try {
+      trainer.#restore(state, source);
+    } catch (error) {
+      await trainer.dispose();
+      throw error;
     }
-    trainer.#iteration = state.iteration;
-    trainer.#rng.state = state.rng;
-    if (state.index !== null) {
-      trainer.#useIndex(
-        ClusterIndex.restore(
-          trainer.model.outputDim,
-          state.index,
-          setup.train.labels.length,
-          setup.train.classNames.length,
-        ),
-      );
-      if (state.sampler !== null) {
-        (trainer.#sampler as NeighbourhoodSampler).restore(state.sampler);
-      }
-    }
-    trainer.#varianceSum = state.varianceSum;
-    trainer.#varianceCount = state.varianceCount;
-    trainer.#window = { ...state.window };
-    trainer.#history = structuredClone(state.history);
-    trainer.#seconds = state.seconds;
-    trainer.#timings = { ...state.timings };
     return trainer;
+  }
+
+  /**
+   * Takes over `state`, checking that it is this run's: exactly its variables, each of its size
+   * and finite, an index and sampler of this data, finite sums. `source` names it in errors.
+   */
+  #restore(state: TrainerState, source: string): void {
+    const damaged = (what: string) => new MagnetInputError(`${source} is damaged: ${what}`);
+    const own = new Set(this.variables.map((v) => v.name));
+    const unknown = Object.keys(state.variables).find((name) => !own.has(name));
+    if (unknown !== undefined) {
+      throw damaged(`variables.${unknown} is not a variable of this run's model and optimizer`);
+    }
+    for (const v of this.variables) {
+      const value = state.variables[v.name];
+      if (value === undefined) throw damaged(`variables.${v.name} is missing`);
+      if (value.length !== v.size) {
+        throw damaged(`variables.${v.name} should hold ${v.size} values, found ${value.length}`);
+      }
+      const bad = value.findIndex((x) => !Number.isFinite(x));
+      if (bad >= 0) throw damaged(`variables.${v.name}[${bad}] is ${value[bad]}`);
+    }
+    const sums = { varianceSum: state.varianceSum, "window.sum": state.window.sum };
+    for (const [name, value] of Object.entries(sums)) {
+      if (!Number.isFinite(value) || value < 0) throw damaged(`${name} is ${value}`);
+    }
+    for (const v of this.variables) this.#backend.writeVariable(v, state.variables[v.name]);
+    this.#iteration = state.iteration;
+    this.#rng.state = state.rng;
+    if (state.index !== null) {
+      try {
+        this.#useIndex(
+          ClusterIndex.restore(
+            this.model.outputDim,
+            state.index,
+            this.#setup.train.labels.length,
+            this.#setup.train.classNames.length,
+          ),
+        );
+        if (state.sampler !== null) {
+          (this.#sampler as NeighbourhoodSampler).restore(state.sampler);
+        }
+      } catch (error) {
+        if (!(error instanceof MagnetInputError)) throw error;
+        throw damaged(error.message);
+      }
+    }
+    this.#varianceSum = state.varianceSum;
+    this.#varianceCount = state.varianceCount;
+    this.#window = { ...state.window };
+    this.#history = structuredClone(state.history);
+    this.#seconds = state.seconds;
+    this.#timings = { ...state.timings };
   }
 }
 
