@@ -20,6 +20,7 @@
 
 import { MagnetInputError } from "../errors.ts";
 import { type Dataset, validateDataset } from "./dataset.ts";
+import { readInputText } from "../io/input.ts";
 
 /** Options of {@link parseCsvDataset} and {@link readCsvDataset}. */
 export interface CsvOptions {
@@ -64,9 +65,11 @@ const DEFAULT_LABEL_COLUMN = "label";
 /**
  * Parses CSV text into a labelled {@link Dataset}.
  *
- * Labels may be any non-empty strings. Classes are numbered in a stable order that does not
- * depend on row order: numerically when every label looks like a number, otherwise by UTF-16
- * code unit order. `classNames` holds the label strings.
+ * Labels may be any non-empty strings. When every label is a number, labels are compared as
+ * numbers: "1", "1.0" and "01" are one class, named by the value's plain decimal ("1"; see
+ * {@link canonicalNumber}). Classes are numbered in a stable order that does not depend on row
+ * order: numerically when the labels are numbers, otherwise by UTF-16 code unit order.
+ * `classNames` holds the label strings.
  *
  * @param text the file's contents
  * @param source how to name the file in messages (usually its path)
@@ -78,7 +81,7 @@ export function parseCsvDataset(text: string, source: string, options: CsvOption
     requireLabel: true,
   });
   const labelColumn = options.labelColumn ?? DEFAULT_LABEL_COLUMN;
-  const rowLabels = rows.labels!;
+  const rowLabels = classLabels(rows.labels!);
   const column = `column ${rows.header.indexOf(labelColumn) + 1} ${JSON.stringify(labelColumn)}`;
 
   const counts = new Map<string, number>();
@@ -270,6 +273,40 @@ export async function readCsvRows(path: string, options: CsvRowsOptions = {}): P
 }
 
 /**
+ * The exact decimal value of a number as written ("1.50", "15e-1", "+01.5"), in one spelling: its
+ * plain decimal ("1.5"), or scientific notation when that would run past 21 digits; null when the
+ * text is not a decimal number. Two texts name the same number exactly when their spellings are
+ * equal (no float rounding: "9007199254740993" and "9007199254740992" stay apart).
+ */
+export function canonicalNumber(text: string): string | null {
+  const match = /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/.exec(text.trim());
+  if (match === null || !NUMBER.test(text.trim())) return null;
+  const [, sign, whole, fraction = "", exponent = "0"] = match;
+  let digits = (whole + fraction).replace(/^0+/, "");
+  let exp = Number(exponent) - fraction.length;
+  if (digits === "") return "0";
+  const trailing = digits.length - digits.replace(/0+$/, "").length;
+  digits = digits.slice(0, digits.length - trailing);
+  exp += trailing;
+  const minus = sign === "-" ? "-" : "";
+  const point = digits.length + exp; // digits before the decimal point
+  if (exp >= 0 && point <= 21) return minus + digits + "0".repeat(exp);
+  if (exp < 0 && point > 0) return `${minus}${digits.slice(0, point)}.${digits.slice(point)}`;
+  if (exp < 0 && point > -6) return `${minus}0.${"0".repeat(-point)}${digits}`;
+  const mantissa = digits.length > 1 ? `${digits[0]}.${digits.slice(1)}` : digits;
+  return `${minus}${mantissa}e${point - 1}`;
+}
+
+/**
+ * Labels as classes compare them: every label a number, each in its canonical spelling (so
+ * "1" and "1.0" are one class); otherwise as written.
+ */
+export function classLabels(labels: readonly string[]): string[] {
+  const numbers = labels.map(canonicalNumber);
+  return numbers.every((n) => n !== null) ? numbers as string[] : labels.slice();
+}
+
+/**
  * Orders class labels stably: numerically when all look like numbers (so "2" precedes "10"),
  * otherwise by UTF-16 code units, which unlike `localeCompare` does not vary between machines.
  */
@@ -337,26 +374,8 @@ function checkHeader(
   return names;
 }
 
-async function readCsvText(path: string): Promise<string> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await Deno.readFile(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) throw new MagnetInputError(`file not found: ${path}`);
-    if (e instanceof Deno.errors.IsADirectory) {
-      throw new MagnetInputError(`${path}: expected a CSV file, found a directory.`);
-    }
-    if (e instanceof Deno.errors.PermissionDenied) {
-      throw new MagnetInputError(`${path}: the file cannot be read (permission denied).`);
-    }
-    throw e;
-  }
-  try {
-    // Fatal decoding: silently replacing bad bytes with U+FFFD would turn them into odd labels.
-    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-  } catch {
-    throw new MagnetInputError(`${path}: expected UTF-8 text, found invalid byte sequences.`);
-  }
+function readCsvText(path: string): Promise<string> {
+  return readInputText(path, "a CSV file");
 }
 
 function quote(value: string): string {

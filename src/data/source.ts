@@ -6,7 +6,7 @@
  */
 import { MagnetInputError } from "../errors.ts";
 import { type Dataset, subset, validateDataset } from "./dataset.ts";
-import { readCsvDataset, readCsvRows } from "./csv.ts";
+import { canonicalNumber, readCsvDataset, readCsvRows } from "./csv.ts";
 import { stratifiedSplit } from "./split.ts";
 import { fitStandardization, type Standardization, standardize } from "./preprocess.ts";
 import type { JsonFields } from "../io/json_fields.ts";
@@ -169,8 +169,11 @@ async function readTestCsv(path: string, train: Dataset, labelColumn: string): P
     featureNames: train.featureNames,
   });
   const classIndex = new Map(train.classNames.map((name, i) => [name, i]));
+  // Numeric classes compare as numbers: a test label "1.0" is the training class "1".
+  const numeric = train.classNames.every((name) => canonicalNumber(name) === name);
   const labels = new Int32Array(rows.labels!.length);
-  rows.labels!.forEach((name, i) => {
+  rows.labels!.forEach((label, i) => {
+    const name = numeric ? canonicalNumber(label) ?? label : label;
     const c = classIndex.get(name);
     if (c === undefined) {
       throw new MagnetInputError(
