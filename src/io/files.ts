@@ -3,9 +3,19 @@
  * rename it over the target (atomic on one file system). And typed arrays in JSON, as base64 of their
  * little-endian bytes.
  */
-import { MagnetInputError } from "../errors.ts";
+import { EnvironmentError, MagnetInputError } from "../errors.ts";
+import { systemError } from "./os_errors.ts";
 
-/** Writes `text` to `path` atomically: readers see the old file or the new one, never a part. */
+/** The temporary names {@link writeFileAtomic} writes `name` under, beside it. */
+export function isTemporaryOf(name: string, candidate: string): boolean {
+  return candidate.startsWith(`${name}.tmp-`) && /\.tmp-\d+-\d+$/.test(candidate);
+}
+
+/**
+ * Writes `text` to `path` atomically: readers see the old file or the new one, never a part. When
+ * the system refuses (a full disk, a read-only folder, no permission), the old file is left as it
+ * was, the temporary file is removed, and an {@link EnvironmentError} names the file and the cause.
+ */
 export async function writeFileAtomic(path: string, text: string | Uint8Array): Promise<void> {
   const temporary = `${path}.tmp-${Deno.pid}-${Math.floor(performance.now() * 1000)}`;
   try {
@@ -14,7 +24,12 @@ export async function writeFileAtomic(path: string, text: string | Uint8Array): 
     await Deno.rename(temporary, path);
   } catch (error) {
     await Deno.remove(temporary).catch(() => {});
-    throw error;
+    const system = systemError(error);
+    if (system === null) throw error;
+    throw new EnvironmentError(
+      system.code,
+      `cannot write ${path}: ${system.words} (${system.code})`,
+    );
   }
 }
 
