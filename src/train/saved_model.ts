@@ -7,7 +7,9 @@ import { MagnetInputError } from "../errors.ts";
 import type { Backend } from "../backend/backend.ts";
 import { type Standardization, standardize } from "../data/preprocess.ts";
 import type { Model, ModelSpec } from "../nn/model.ts";
-import { restoreModel } from "../nn/models.ts";
+import { modelVariableShapes, restoreModel } from "../nn/models.ts";
+import { checkVariableShapes } from "../nn/size.ts";
+import { readInputText } from "../io/input.ts";
 import { type Classifier, classifyEmbeddings } from "../eval/classifier.ts";
 import { encodeArray, type EncodedArray, writeFileAtomic } from "../io/files.ts";
 import { JsonFields } from "../io/json_fields.ts";
@@ -91,71 +93,51 @@ export async function saveModel(path: string, backend: Backend, saved: SavedMode
   await writeFileAtomic(path, JSON.stringify(file));
 }
 
-/** Reads a model written by {@link saveModel}; a bad file is a {@link MagnetInputError} naming it. */
+/** What {@link loadModel} expects at the top of the file. */
+const MODEL_FILE = { format: "magnet-model", versions: [1, 2], what: "a magnet model file" };
+
+/**
+ * Reads a model written by {@link saveModel}, every field and every value checked: a bad file is a
+ * {@link MagnetInputError} naming it and the field. Its architecture's sizes are checked before
+ * any value is decoded into a network.
+ */
 export async function loadModel(path: string): Promise<SavedModel> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) {
-      throw new MagnetInputError(`model file not found: ${path}`);
-    }
-    throw new MagnetInputError(`cannot read model file ${path}: ${(error as Error).message}`);
-  }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch {
-    throw new MagnetInputError(`${path} is not a magnet model file (not JSON)`);
-  }
-  const file: JsonFields = new JsonFields(path, "", raw);
-  if (raw === null || typeof raw !== "object" || file.get("format") !== "magnet-model") {
-    throw new MagnetInputError(`${path} is not a magnet model file (format missing)`);
-  }
-  const version = file.get("version");
-  if (version !== 1 && version !== 2) {
-    file.fail("version", "1 or 2", version);
-  }
-  const loss = file.get("loss");
-  if (!["magnet", "triplet", "softmax"].includes(loss as string)) {
-    file.fail("loss", "magnet, triplet or softmax", loss);
-  }
-  const spec = version === 1
-    ? { kind: "mlp" as const, sizes: file.array("sizes") }
+  const file = JsonFields.parse(
+    await readInputText(path, "a model file (model.json)"),
+    path,
+    MODEL_FILE,
+  );
+  const version = file.get("version") as 1 | 2;
+  const loss = file.oneOf("loss", ["magnet", "triplet", "softmax"] as const);
+  const spec: ModelSpec = version === 1
+    ? { kind: "mlp", sizes: file.integers("sizes", 1) }
     : readSpec(file);
-  if (spec.kind === "mlp") {
-    const sizes = spec.sizes;
-    if (
-      sizes.length < 2 ||
-      !sizes.every((s) => typeof s === "number" && Number.isInteger(s) && s > 0)
-    ) {
-      file.fail(version === 1 ? "sizes" : "model.sizes", "at least two layer widths", sizes);
-    }
+  if (spec.kind === "mlp" && spec.sizes.length < 2) {
+    file.fail(version === 1 ? "sizes" : "model.sizes", "at least two layer widths", spec.sizes);
+  }
+  // The declared sizes first: an absurd shape is refused before anything is made from it.
+  try {
+    checkVariableShapes(modelVariableShapes(spec));
+  } catch (error) {
+    if (!(error instanceof MagnetInputError)) throw error;
+    throw new MagnetInputError(`${path} is damaged: ${error.message}`);
   }
   // Version 1 (MLP only) kept its parameters under "parameters".
   const values: JsonFields = file.object(version === 1 ? "parameters" : "variables");
   const decoded: Record<string, Float32Array> = {};
-  for (const name of Object.keys(values.raw as object)) {
-    decoded[name] = values.encoded(name, "float32");
+  for (const name of values.keys()) decoded[name] = values.encoded(name, "float32");
+  const model = restoreModel(spec, decoded, path);
+  const [inDim, outDim] = [model.inputDim, model.outputDim];
+  const names = file.strings("classNames");
+  if (names.length < 2 || new Set(names).size !== names.length) {
+    file.fail("classNames", "two or more distinct class names", names);
   }
-  const model = restoreModel(spec as ModelSpec, decoded, path);
-  const widths = [model.inputDim, model.outputDim];
-  const classNames = file.array("classNames");
-  if (!classNames.every((c) => typeof c === "string")) {
-    file.fail("classNames", "a list of strings", classNames);
+  const featureNames = file.get("featureNames") === null ? null : file.strings("featureNames");
+  if (featureNames !== null && featureNames.length !== inDim) {
+    file.fail("featureNames", `null or ${inDim} column names`, featureNames);
   }
-  const names = classNames as string[];
-  const featureNames = file.get("featureNames");
-  if (
-    featureNames !== null &&
-    !(Array.isArray(featureNames) && featureNames.length === widths[0] &&
-      featureNames.every((f) => typeof f === "string"))
-  ) {
-    file.fail("featureNames", `null or ${widths[0]} column names`, featureNames);
-  }
-  const outDim = widths[widths.length - 1];
   const c: JsonFields = file.object("classifier");
-  const kind = c.get("kind");
+  const kind = c.oneOf("kind", ["magnet", "knn"] as const);
   let classifier: Classifier;
   let classes: Int32Array;
   let points: Float32Array;
@@ -167,15 +149,13 @@ export async function loadModel(path: string): Promise<SavedModel> {
       variance: c.number("variance", Number.MIN_VALUE),
       votingClusters: c.integer("votingClusters", 1),
     };
-  } else if (kind === "knn") {
+  } else {
     classifier = {
       kind: "knn",
       references: points = c.encoded("references", "float32"),
       referenceLabels: classes = c.encoded("referenceLabels", "int32"),
       k: c.integer("k", 1),
     };
-  } else {
-    c.fail("kind", '"magnet" or "knn"', kind);
   }
   if (classes.length === 0 || points.length !== classes.length * outDim) {
     c.fail(
@@ -195,17 +175,16 @@ export async function loadModel(path: string): Promise<SavedModel> {
   const standardization = file.nullableObject("standardization");
   let scale: Float32Array | null = null, mean: Float32Array | null = null;
   if (standardization !== null) {
-    mean = standardization.encoded("mean", "float32");
-    scale = standardization.encoded("scale", "float32");
-    if (mean.length !== widths[0] || scale.length !== widths[0]) {
-      file.fail("standardization", `${widths[0]} means and scales`, [mean.length, scale.length]);
-    }
+    mean = standardization.encoded("mean", "float32", { length: inDim });
+    scale = standardization.encoded("scale", "float32", { length: inDim });
+    const flat = scale.findIndex((s) => !(s > 0));
+    if (flat >= 0) standardization.fail(`scale[${flat}]`, "a positive number", scale[flat]);
   }
   return {
     model,
-    loss: loss as LossKind,
+    loss,
     classNames: names,
-    featureNames: featureNames as string[] | null,
+    featureNames,
     standardization: mean === null ? null : { mean, scale: scale! },
     classifier,
   };
@@ -236,29 +215,19 @@ export async function classify(
   return { embeddings, predicted };
 }
 
-/** A version 2 file's architecture, checked field by field (restoreModel checks the rest). */
+/** A version 2 file's architecture, checked field by field (its sizes are checked after). */
 function readSpec(file: JsonFields): ModelSpec {
   const m: JsonFields = file.object("model");
-  const kind = m.get("kind");
-  const list = (name: string) => {
-    const values = m.array(name);
-    if (!values.every((v) => typeof v === "number" && Number.isInteger(v) && v > 0)) {
-      m.fail(name, "positive integers", values);
-    }
-    return values as number[];
-  };
-  if (kind === "mlp") return { kind, sizes: list("sizes") };
-  if (kind !== "cnn") m.fail("kind", '"mlp" or "cnn"', kind);
-  const input = list("input");
+  const kind = m.oneOf("kind", ["mlp", "cnn"] as const);
+  if (kind === "mlp") return { kind, sizes: m.integers("sizes", 1) };
+  const input = m.integers("input", 1);
   if (input.length !== 3) m.fail("input", "[height, width, channels]", input);
-  const norm = m.get("norm");
-  if (norm !== "batch" && norm !== "none") m.fail("norm", '"batch" or "none"', norm);
   return {
     kind: "cnn",
     input: input as [number, number, number],
-    conv: list("conv"),
-    dense: list("dense"),
+    conv: m.integers("conv", 1),
+    dense: m.integers("dense", 1),
     embeddingDim: m.integer("embeddingDim", 1),
-    norm,
+    norm: m.oneOf("norm", ["batch", "none"] as const),
   };
 }
