@@ -35,6 +35,7 @@ export type {
   Backend,
   BackendKind,
   CompileRequest,
+  DeviceLimits,
   Executable,
   Feeds,
   FloatArray,
@@ -130,9 +131,13 @@ export {
 } from "./src/check/gradcheck.ts";
 export {
   BackendUnavailableError,
+  DivergenceError,
+  type DivergenceReason,
+  EnvironmentError,
   MagnetInputError,
   NonFiniteLossError,
   ShapeError,
+  TooLargeError,
 } from "./src/errors.ts";
 export { Random } from "./src/util/random.ts";
 
@@ -166,8 +171,8 @@ export {
 // Model and optimizers
 export { createMlp, Mlp, type MlpInit, type MlpOptions } from "./src/nn/mlp.ts";
 export { Cnn, type CnnOptions, createCnn } from "./src/nn/cnn.ts";
-export type { CnnSpec, MlpSpec, Model, ModelSpec } from "./src/nn/model.ts";
-export { createModel, restoreModel } from "./src/nn/models.ts";
+export type { CnnSpec, MlpSpec, Model, ModelSpec, VariableShape } from "./src/nn/model.ts";
+export { createModel, modelVariableShapes, restoreModel } from "./src/nn/models.ts";
 export {
   adam,
   type AdamOptions,

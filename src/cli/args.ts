@@ -1,28 +1,11 @@
 /**
- * Command-line flags of `deno task train`: one table gives each flag its type, default and help, so
- * `--help`, parsing and the error messages cannot disagree.
+ * Command-line flags of `deno task train`: one table gives each flag its type, default, help and
+ * when it applies (see flags.ts), so `--help`, parsing, the error messages and the refusal of
+ * flags that do not apply cannot disagree.
  */
-import { parseArgs } from "node:util";
-import { BackendUnavailableError, MagnetInputError } from "../errors.ts";
+import { type FlagSpec, intFlag, numberFlag, parseFlags, UsageError } from "./flags.ts";
 import { DEFAULT_CONFIG, MAX_SEED, type TrainConfig } from "../train/config.ts";
 import { FASHION_MNIST_DIR } from "../data/fashion_mnist.ts";
-
-/** A user mistake on the command line: printed as one line, exit code 2. */
-export class UsageError extends MagnetInputError {
-  constructor(message: string) {
-    super(message);
-    this.name = "UsageError";
-  }
-}
-
-type Kind = "string" | "int" | "number" | "list" | "flag" | "choice";
-
-interface FlagSpec {
-  kind: Kind;
-  help: string;
-  default?: string;
-  choices?: readonly string[];
-}
 
 /** The command line's own defaults (the training settings' are DEFAULT_CONFIG's). */
 export const CLI_DEFAULTS = {
@@ -41,11 +24,15 @@ export const TRAIN_FLAGS: Readonly<Record<string, FlagSpec>> = {
     choices: ["mnist", "fashion-mnist"],
     help: "built-in data when --data is absent: the bundled MNIST digits (split 80/20), or " +
       "Fashion-MNIST (official 60,000/10,000 split, from --data-dir)",
+    conflicts: ["data"],
+    why: "names a built-in data set",
   },
   "data-dir": {
     kind: "string",
     default: FASHION_MNIST_DIR,
     help: "folder of Fashion-MNIST's four IDX files (.gz or not)",
+    needs: { dataset: ["fashion-mnist"] },
+    why: "is where Fashion-MNIST is",
   },
   "data": {
     kind: "string",
@@ -54,27 +41,38 @@ export const TRAIN_FLAGS: Readonly<Record<string, FlagSpec>> = {
   "test": {
     kind: "string",
     help: "test CSV with the same columns (default: split off --test-fraction)",
+    needs: { data: "given" },
+    why: "is a CSV test file (the built-in data sets have their own)",
   },
   "test-fraction": {
     kind: "number",
     default: String(CLI_DEFAULTS.testFraction),
     help: "stratified test share when --test is absent",
+    needs: { dataset: ["mnist"] },
+    conflicts: ["test"],
+    why: "is the share split off for testing (Fashion-MNIST keeps its official split)",
   },
   "label-column": {
     kind: "string",
     default: CLI_DEFAULTS.labelColumn,
     help: "name of the label column in the CSV files",
+    needs: { data: "given" },
+    why: "names a CSV column",
   },
   "backend": {
     kind: "choice",
     default: CLI_DEFAULTS.backend,
     choices: ["auto", "webgpu", "cpu"],
     help: "compute backend (auto: a hardware GPU when WebGPU has one, else the CPU)",
+    resume: true,
   },
   "threads": {
     kind: "int",
     default: "all cores",
     help: "CPU backend: threads that share large kernels",
+    needs: { backend: ["cpu", "auto"] },
+    why: "sets the CPU backend's threads",
+    resume: true,
   },
   "loss": {
     kind: "choice",
@@ -82,16 +80,33 @@ export const TRAIN_FLAGS: Readonly<Record<string, FlagSpec>> = {
     choices: ["magnet", "triplet", "softmax"],
     help: "training loss",
   },
-  "iterations": { kind: "int", default: String(DEFAULT_CONFIG.iterations), help: "training steps" },
+  "iterations": {
+    kind: "int",
+    default: String(DEFAULT_CONFIG.iterations),
+    help: "training steps",
+    resume: true,
+  },
   "m": { kind: "int", default: String(DEFAULT_CONFIG.m), help: "clusters per batch (M)" },
   "d": { kind: "int", default: String(DEFAULT_CONFIG.d), help: "examples per cluster (D)" },
   "k": {
     kind: "int",
     default: String(DEFAULT_CONFIG.k),
     help: "clusters per class in the index (K)",
+    needs: { loss: ["magnet"] },
+    why: "sets the magnet loss's cluster index",
   },
-  "alpha": { kind: "number", default: String(DEFAULT_CONFIG.alpha), help: "magnet margin alpha" },
-  "lr": { kind: "number", default: String(DEFAULT_CONFIG.lr), help: "Adam learning rate" },
+  "alpha": {
+    kind: "number",
+    default: String(DEFAULT_CONFIG.alpha),
+    help: "magnet margin alpha",
+    needs: { loss: ["magnet"] },
+    why: "is the magnet loss's margin",
+  },
+  "lr": {
+    kind: "number",
+    default: String(DEFAULT_CONFIG.lr),
+    help: "Adam learning rate",
+  },
   "model": {
     kind: "choice",
     default: DEFAULT_CONFIG.model,
@@ -107,12 +122,16 @@ export const TRAIN_FLAGS: Readonly<Record<string, FlagSpec>> = {
     kind: "list",
     default: DEFAULT_CONFIG.conv.join(","),
     help: "CNN: channels of each 3x3 convolution block (each halves the image), comma-separated",
+    needs: { model: ["cnn"] },
+    why: "sets a CNN's convolutions",
   },
   "norm": {
     kind: "choice",
     default: DEFAULT_CONFIG.norm,
     choices: ["batch", "none"],
     help: "CNN: batch normalisation after each convolution, or none",
+    needs: { model: ["cnn"] },
+    why: "sets a CNN's normalisation",
   },
   "embedding-dim": {
     kind: "int",
@@ -123,6 +142,8 @@ export const TRAIN_FLAGS: Readonly<Record<string, FlagSpec>> = {
     kind: "int",
     default: String(DEFAULT_CONFIG.refreshEvery),
     help: "steps between cluster-index refreshes (0: once per epoch)",
+    needs: { loss: ["magnet"] },
+    why: "schedules the magnet loss's cluster index",
   },
   "eval-every": {
     kind: "int",
@@ -133,6 +154,7 @@ export const TRAIN_FLAGS: Readonly<Record<string, FlagSpec>> = {
     kind: "int",
     default: String(CLI_DEFAULTS.checkpointEvery),
     help: "steps between checkpoints (0: only at the end)",
+    resume: true,
   },
   "seed": {
     kind: "int",
@@ -143,27 +165,34 @@ export const TRAIN_FLAGS: Readonly<Record<string, FlagSpec>> = {
     kind: "int",
     default: String(CLI_DEFAULTS.splitSeed),
     help: "seed of the train/test split (0 to 4294967295)",
+    needs: { dataset: ["mnist"] },
+    conflicts: ["test"],
+    why: "seeds the split off for testing (Fashion-MNIST keeps its official split)",
   },
   "out": {
     kind: "string",
     default: "runs/<timestamp>",
     help: "output folder (new or empty, unless --overwrite)",
+    resume: true,
   },
   "overwrite": {
     kind: "flag",
     help: "let a new run replace the run files (checkpoint, model, metrics, report) in --out",
+    resume: true,
   },
   "resume": {
     kind: "string",
     help: "continue the run saved in this folder, with its settings (into --out if given)",
+    why: "continues a run with its saved settings and data",
   },
   "map": {
     kind: "choice",
     default: "pca",
     choices: ["pca", "umap"],
     help: "projection of report.html's embedding map",
+    resume: true,
   },
-  "quiet": { kind: "flag", help: "print only the final summary" },
+  "quiet": { kind: "flag", help: "print only the final summary", resume: true },
   "help": { kind: "flag", help: "show this help" },
 };
 
@@ -193,98 +222,6 @@ export interface TrainArgs {
   splitSeed: number;
   /** Only the settings given on the command line (the rest keep their defaults or saved values). */
   config: Partial<TrainConfig>;
-}
-
-/**
- * The help text of `deno task <name>` (also run as `deno run -A jsr:@magnet/magnet/<name>`) whose
- * flags are `flags`.
- */
-export function helpText(
-  name: string,
-  summary: string,
-  flags: Readonly<Record<string, FlagSpec>>,
-): string {
-  const lines = [
-    `Usage: deno task ${name} [flags]`,
-    `   or: deno run -A jsr:@magnet/magnet/${name} [flags]`,
-    "",
-    summary,
-    "",
-    "Flags:",
-  ];
-  for (const [name, spec] of Object.entries(flags)) {
-    const value = spec.kind === "flag"
-      ? ""
-      : spec.kind === "choice"
-      ? ` ${spec.choices!.join("|")}`
-      : " VALUE";
-    const left = `  --${name}${value}`;
-    const dflt = spec.default !== undefined ? ` (default: ${spec.default})` : "";
-    lines.push(`${left.padEnd(36)} ${spec.help}${dflt}`);
-  }
-  return lines.join("\n");
-}
-
-/** Parses `args` against `flags`: unknown or malformed flags are a {@link UsageError}. */
-export function parseFlags(
-  args: readonly string[],
-  flags: Readonly<Record<string, FlagSpec>>,
-): Record<string, string | boolean | undefined> {
-  const options: Record<string, { type: "string" | "boolean" }> = {};
-  for (const [name, spec] of Object.entries(flags)) {
-    options[name] = { type: spec.kind === "flag" ? "boolean" : "string" };
-  }
-  try {
-    const { values } = parseArgs({
-      args: [...args],
-      options,
-      strict: true,
-      allowPositionals: false,
-    });
-    return values as Record<string, string | boolean | undefined>;
-  } catch (error) {
-    const message = (error as Error).message;
-    const unknown = /Unknown option '([^']+)'/.exec(message);
-    if (unknown) throw new UsageError(`unknown flag ${unknown[1]} (see --help)`);
-    const missing = /Option '([^']+?)(?: <value>)?' argument missing/.exec(message);
-    if (missing) throw new UsageError(`flag ${missing[1].split(",").pop()!.trim()} needs a value`);
-    const ambiguous = /Option '([^']+)' argument is ambiguous/.exec(message);
-    if (ambiguous) {
-      const flag = ambiguous[1].split(",").pop()!.trim();
-      const given = args[args.indexOf(flag) + 1] ?? "-1";
-      throw new UsageError(
-        `flag ${flag} needs a value; for one starting with "-", write ${flag}=${given}`,
-      );
-    }
-    const positional = /Unexpected argument '([^']+)'/.exec(message);
-    if (positional) {
-      throw new UsageError(
-        `unexpected argument "${positional[1]}": every value follows a --flag (see --help)`,
-      );
-    }
-    throw new UsageError(message.split("\n")[0]);
-  }
-}
-
-/** A flag's value as an integer, with a message naming the flag. */
-export function intFlag(name: string, text: string): number {
-  if (!/^[+-]?\d+$/.test(text.trim())) {
-    throw new UsageError(`--${name} must be an integer, got "${text}"`);
-  }
-  const value = Number(text);
-  if (!Number.isSafeInteger(value)) {
-    throw new UsageError(`--${name} = ${text.trim()} is too large to be represented exactly`);
-  }
-  return value;
-}
-
-/** A flag's value as a finite number, with a message naming the flag. */
-export function numberFlag(name: string, text: string): number {
-  const value = Number(text);
-  if (text.trim() === "" || !Number.isFinite(value)) {
-    throw new UsageError(`--${name} must be a number, got "${text}"`);
-  }
-  return value;
 }
 
 /** Parses the flags of `deno task train`. */
@@ -382,21 +319,14 @@ export function parseTrainArgs(args: readonly string[]): TrainArgs {
   };
 }
 
-/**
- * Prints a command's failure and returns its exit code: 2 and one line for a user's mistake (bad
- * input, flags, or no WebGPU where it was asked for); 1 for anything else, which is a bug of ours:
- * its message, a request to report it, and its stack when MAGNET_DEBUG=1 is set.
- */
-export function reportFailure(error: unknown): number {
-  if (error instanceof MagnetInputError || error instanceof BackendUnavailableError) {
-    console.error(`error: ${error.message}`);
-    return 2;
-  }
-  const message = error instanceof Error ? error.message : String(error);
-  console.error(
-    `internal error: ${message}\nThis is a bug in magnet: please report it with the command ` +
-      "you ran (set MAGNET_DEBUG=1 to print where it happened).",
-  );
-  if (Deno.env.get("MAGNET_DEBUG")) console.error(error instanceof Error ? error.stack : error);
-  return 1;
-}
+// The command line's shared pieces, where the commands have always found them.
+export {
+  checkFlagRules,
+  type FlagSpec,
+  helpText,
+  intFlag,
+  numberFlag,
+  parseFlags,
+  UsageError,
+} from "./flags.ts";
+export { reportFailure } from "./failure.ts";

@@ -9,7 +9,7 @@ import { readCsvRows } from "../data/csv.ts";
 import { MNIST_DIM } from "../data/mnist.ts";
 import { classify, loadModel } from "../train/saved_model.ts";
 import { writeFileAtomic } from "../io/files.ts";
-import { helpText, intFlag, parseFlags, reportFailure, UsageError } from "./args.ts";
+import { type FlagSpec, helpText, intFlag, parseFlags, reportFailure, UsageError } from "./args.ts";
 import { absolutePath } from "./run_folder.ts";
 
 function exists(path: string): boolean {
@@ -31,7 +31,8 @@ function sameFile(a: string, b: string): boolean {
   }
 }
 
-const FLAGS = {
+/** The flags of `deno task embed` (see `FlagSpec`). */
+export const EMBED_FLAGS = {
   "model": {
     kind: "string",
     help: "run folder holding model.json (or the model.json file itself)",
@@ -50,9 +51,15 @@ const FLAGS = {
     choices: ["auto", "webgpu", "cpu"],
     help: "compute backend",
   },
-  "threads": { kind: "int", default: "all cores", help: "CPU backend: threads" },
+  "threads": {
+    kind: "int",
+    default: "all cores",
+    help: "CPU backend: threads",
+    needs: { backend: ["cpu", "auto"] },
+    why: "sets the CPU backend's threads",
+  },
   "help": { kind: "flag", help: "show this help" },
-} as const;
+} as const satisfies Readonly<Record<string, FlagSpec>>;
 
 /**
  * The shortest decimal that reads back as the same float32 (at most 9 significant digits), rather
@@ -75,10 +82,10 @@ function csvField(value: string): string {
 export async function main(args: readonly string[]): Promise<number> {
   let backend: Backend | null = null;
   try {
-    const v = parseFlags(args, FLAGS);
+    const v = parseFlags(args, EMBED_FLAGS);
     if (v.help === true) {
       console.log(
-        helpText("embed", "Embeds and classifies CSV rows with a saved model.", FLAGS),
+        helpText("embed", "Embeds and classifies CSV rows with a saved model.", EMBED_FLAGS),
       );
       return 0;
     }
@@ -141,11 +148,8 @@ export async function main(args: readonly string[]): Promise<number> {
       ];
       lines.push(fields.map(csvField).join(","));
     }
-    try {
-      await writeFileAtomic(out, lines.join("\n") + "\n");
-    } catch (error) {
-      throw new UsageError(`cannot write ${out}: ${(error as Error).message}`);
-    }
+    // A full disk or a read-only folder is the system's refusal (exit 1), named with the file.
+    await writeFileAtomic(out, lines.join("\n") + "\n");
     console.log(
       `wrote ${predicted.length} rows (predicted class and ${dim}-d embedding) to ${out}`,
     );

@@ -8,7 +8,7 @@
  * short; a finished run writes its checkpoint first, so the folder can be resumed at every moment.
  * A user mistake is one line on stderr and exit code 2.
  */
-import { NonFiniteLossError } from "../errors.ts";
+import { DivergenceError, EnvironmentError } from "../errors.ts";
 import { createBackend } from "../backend/create.ts";
 import type { Backend } from "../backend/backend.ts";
 import { Trainer } from "../train/trainer.ts";
@@ -32,6 +32,7 @@ import {
   readDataSource,
 } from "../data/source.ts";
 import { JsonFields } from "../io/json_fields.ts";
+import { readInputText } from "../io/input.ts";
 import { formatDuration, percent, ProgressPrinter, table } from "./progress.ts";
 import { runMetrics, runTimes } from "./metrics_file.ts";
 import { writeReport } from "./report_file.ts";
@@ -52,19 +53,6 @@ interface CheckpointExtra {
   settings: RunSettings;
 }
 
-/** The flags that may go with --resume; every other setting is the saved run's. */
-const RESUME_FLAGS = [
-  "resume",
-  "iterations",
-  "backend",
-  "threads",
-  "checkpoint-every",
-  "out",
-  "overwrite",
-  "map",
-  "quiet",
-];
-
 function timestamp(): string {
   return new Date().toISOString().replace(/\..*$/, "").replace(/:/g, "-");
 }
@@ -72,67 +60,48 @@ function timestamp(): string {
 /** A saved run to continue: its state, data and settings. */
 interface Saved {
   dir: string;
+  /** Its checkpoint file. */
+  path: string;
   state: TrainerState;
   extra: CheckpointExtra;
 }
 
-async function readCheckpoint(dir: string): Promise<Saved> {
-  const path = `${dir}/${RUN_FILES.checkpoint}`;
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) {
-      throw new UsageError(
-        `--resume ${dir}: no ${RUN_FILES.checkpoint} there (is it a run folder?)`,
-      );
-    }
-    throw new UsageError(`--resume ${dir}: cannot read it: ${(error as Error).message}`);
-  }
-  const { state, extra } = stateFromJson(text, path);
-  const source = readDataSource(new JsonFields(path, "extra.", extra).object("source"));
-  const settings = extra.settings as Partial<RunSettings> | undefined;
+/** What a checkpoint carries besides the trainer's state, read field by field. */
+function readExtra(extra: JsonFields): CheckpointExtra {
+  const source = readDataSource(extra.object("source"));
+  // Never optional: a missing or mistyped hash would switch the check of the data off.
+  const data = extra.matching("data", /^[0-9a-f]{64}$/, "a SHA-256 in hex (64 digits)");
+  const settings = extra.object("settings");
   return {
-    dir,
-    state,
-    extra: {
-      source,
-      data: typeof extra.data === "string" ? extra.data : "",
-      settings: {
-        backend: settings?.backend ?? "auto",
-        checkpointEvery: settings?.checkpointEvery ?? 500,
-      },
+    source,
+    data,
+    settings: {
+      backend: settings.oneOf("backend", ["auto", "webgpu", "cpu"] as const),
+      checkpointEvery: settings.integer("checkpointEvery", 0),
     },
   };
 }
 
+async function readCheckpoint(dir: string): Promise<Saved> {
+  const path = `${dir}/${RUN_FILES.checkpoint}`;
+  if (await Deno.lstat(path).catch(() => null) === null) {
+    throw new UsageError(`--resume ${dir}: no ${RUN_FILES.checkpoint} there (is it a run folder?)`);
+  }
+  const { state, extra } = stateFromJson(await readInputText(path, "a checkpoint file"), path);
+  return {
+    dir,
+    path,
+    state,
+    extra: readExtra(new JsonFields(path, "", { extra }).object("extra")),
+  };
+}
+
+/** Where the data comes from, by the flags (whose combinations the flag table has checked). */
 function sourceFromArgs(args: TrainArgs): DataSource {
-  const given = (flag: string) => args.given.has(flag);
-  if (args.data !== null && given("dataset")) {
-    throw new UsageError("give either --data (a CSV file) or --dataset, not both");
-  }
-  if (args.data === null && args.test !== null) {
-    throw new UsageError("--test needs --data (the built-in data sets have their own test split)");
-  }
-  const kind = args.data !== null ? "csv" : args.dataset;
-  if (given("data-dir") && kind !== "fashion-mnist") {
-    throw new UsageError("--data-dir is where Fashion-MNIST is: it needs --dataset fashion-mnist");
-  }
-  if (kind === "fashion-mnist") {
-    const split = ["test-fraction", "split-seed"].filter(given);
-    if (split.length > 0) {
-      throw new UsageError(
-        `Fashion-MNIST keeps its official 60,000/10,000 split: ${
-          split.map((f) => `--${f}`).join(" and ")
-        } cannot be given with it`,
-      );
-    }
-  }
-  if (kind !== "csv" && given("label-column")) {
-    throw new UsageError("--label-column names a CSV column: it needs --data");
-  }
   const split = { testFraction: args.testFraction, splitSeed: args.splitSeed };
-  if (kind === "fashion-mnist") return { kind, dir: absolutePath(args.dataDir) };
+  if (args.dataset === "fashion-mnist") {
+    return { kind: "fashion-mnist", dir: absolutePath(args.dataDir) };
+  }
   if (args.data === null) return { kind: "mnist", ...split };
   return {
     kind: "csv",
@@ -143,18 +112,8 @@ function sourceFromArgs(args: TrainArgs): DataSource {
   };
 }
 
-/** Refuses flags a resumed run cannot honour, and an end before the steps already done. */
+/** Refuses an end before the steps already done (the flag table refused the other flags). */
 function checkResumeArgs(args: TrainArgs, saved: Saved): void {
-  const refused = [...args.given].filter((flag) => !RESUME_FLAGS.includes(flag));
-  if (refused.length > 0) {
-    throw new UsageError(
-      `--resume continues a run with its saved settings and data, so ${
-        refused.map((f) => `--${f}`).join(", ")
-      } cannot be given with it (allowed: ${
-        RESUME_FLAGS.filter((f) => f !== "resume").map((f) => `--${f}`).join(", ")
-      })`,
-    );
-  }
   const iterations = args.config.iterations;
   if (iterations !== undefined && iterations < saved.state.iteration) {
     throw new UsageError(
@@ -181,6 +140,7 @@ function settingsOf(args: TrainArgs, saved: Saved | null, note: (line: string) =
         "as an uninterrupted run would",
     );
   }
+
   return { backend, checkpointEvery };
 }
 
@@ -190,6 +150,20 @@ export async function main(args: readonly string[]): Promise<number> {
   let folder: RunFolder | null = null;
   let wrote = false;
   const printer = { current: null as ProgressPrinter | null };
+  let out = "";
+  let resumedFrom: Saved | null = null;
+  /** The newest checkpoint this invocation wrote, if any. */
+  let progressSaved: { step: number; finished: boolean } | null = null;
+  /** What a failure to write leaves behind, in words. */
+  const kept = () =>
+    progressSaved?.finished
+      ? `the finished run's checkpoint is saved in ${out}: once there is room, ` +
+        `deno task train --resume ${out} writes the rest`
+      : progressSaved !== null
+      ? `the previous checkpoint in ${out} (step ${progressSaved.step}) is kept`
+      : resumedFrom !== null && resumedFrom.dir === out
+      ? `the checkpoint in ${out} (step ${resumedFrom.state.iteration}) is kept as it was`
+      : "no checkpoint had been written yet";
   const signals = new StopSignals((name) =>
     console.error(`${name} received: finishing the save first, then exiting`)
   );
@@ -205,7 +179,8 @@ export async function main(args: readonly string[]): Promise<number> {
     }
     const saved = parsed.resume === null ? null : await readCheckpoint(absolutePath(parsed.resume));
     if (saved !== null) checkResumeArgs(parsed, saved);
-    const out = parsed.out !== null
+    resumedFrom = saved;
+    out = parsed.out !== null
       ? absolutePath(parsed.out)
       : saved?.dir ?? absolutePath(`runs/${timestamp()}`);
     const newFolder = saved === null || out !== saved.dir;
@@ -218,7 +193,7 @@ export async function main(args: readonly string[]): Promise<number> {
     const source = saved?.extra.source ?? sourceFromArgs(parsed);
     const data = await loadData(source);
     const dataHash = await fingerprint(data);
-    if (saved !== null && saved.extra.data !== "" && saved.extra.data !== dataHash) {
+    if (saved !== null && saved.extra.data !== dataHash) {
       throw new UsageError(
         `--resume ${saved.dir}: the data changed since the checkpoint (${
           describeSource(source)
@@ -232,7 +207,6 @@ export async function main(args: readonly string[]): Promise<number> {
       // The backend that ran, so that a resumed run runs where this one did.
       settings: { backend: backend.kind, checkpointEvery: settings.checkpointEvery },
     };
-    let checkpointsSaved = 0;
     const setup: TrainSetup = {
       backend,
       train: data.train,
@@ -243,14 +217,14 @@ export async function main(args: readonly string[]): Promise<number> {
       onCheckpoint: async (state) => {
         await writeFileAtomic(folder!.path(RUN_FILES.checkpoint), stateToJson(state, extra));
         wrote = true;
-        checkpointsSaved++;
+        progressSaved = { step: state.iteration, finished: false };
       },
     };
     const trainer = saved !== null
       ? await Trainer.resume(setup, {
         ...saved.state,
         config: { ...saved.state.config, ...parsed.config },
-      })
+      }, saved.path)
       : await Trainer.create(setup, parsed.config);
 
     const startedFrom = trainer.iteration;
@@ -271,14 +245,19 @@ export async function main(args: readonly string[]): Promise<number> {
     try {
       result = await trainer.run();
     } catch (error) {
-      if (!(error instanceof NonFiniteLossError)) throw error;
+      if (!(error instanceof DivergenceError)) throw error;
       progress.finish();
-      const kept = checkpointsSaved > 0
-        ? `The last checkpoint in ${out} is kept; nothing newer was written.`
-        : saved !== null
-        ? `The run in ${saved.dir} is left as it was.`
-        : "No checkpoint had been written yet, so nothing was saved.";
-      console.error(`error: ${error.message} ${kept}`);
+      // The last good state is saved (nothing is lost; it can be inspected or resumed), and the
+      // message says what to change.
+      await writeFileAtomic(
+        folder.path(RUN_FILES.checkpoint),
+        stateToJson(await trainer.state(), extra),
+      );
+      wrote = true;
+      console.error(
+        `error: ${error.message} The last good state (step ${error.iteration}) is saved in ` +
+          `${folder.path(RUN_FILES.checkpoint)}.`,
+      );
       return 1;
     }
     progress.finish();
@@ -289,6 +268,7 @@ export async function main(args: readonly string[]): Promise<number> {
       stateToJson(await trainer.state(), extra),
     );
     wrote = true;
+    progressSaved = { step: result.iterations, finished: result.status === "completed" };
     if (result.status === "interrupted") {
       console.error(
         `interrupted by ${signals.received} at step ${result.iterations}: checkpoint saved in ` +
@@ -349,6 +329,9 @@ export async function main(args: readonly string[]): Promise<number> {
     return 0;
   } catch (error) {
     printer.current?.finish();
+    if (error instanceof EnvironmentError) {
+      return reportFailure(new EnvironmentError(error.code, `${error.message}; ${kept()}`));
+    }
     return reportFailure(error);
   } finally {
     folder?.release(!wrote);
