@@ -6,7 +6,7 @@
  */
 import { createBackend } from "../backend/create.ts";
 import type { Backend } from "../backend/backend.ts";
-import { MagnetInputError } from "../errors.ts";
+import { EnvironmentError, MagnetInputError } from "../errors.ts";
 import { type DataSource, loadData, readDataSource } from "../data/source.ts";
 import { writeFileAtomic } from "../io/files.ts";
 import { JsonFields } from "../io/json_fields.ts";
@@ -287,6 +287,8 @@ export async function main(args: readonly string[]): Promise<number> {
   let backend: Backend | null = null;
   let folder: RunFolder | null = null;
   let wrote = false;
+  /** Runs in the newest results.json this invocation wrote (null: none written). */
+  let savedRuns: number | null = null;
   const signals = new StopSignals((name) =>
     console.error(`${name} received: finishing the current save first, then exiting`)
   );
@@ -343,6 +345,7 @@ export async function main(args: readonly string[]): Promise<number> {
         seconds: before + (performance.now() - clock) / 1000,
       });
       await writeFileAtomic(folder!.path(FILES.results), JSON.stringify(results, null, 2));
+      savedRuns = records.length;
       await writeFileAtomic(folder!.path(FILES.page), renderExperimentPage(results));
       wrote = true;
       return results;
@@ -375,6 +378,14 @@ export async function main(args: readonly string[]): Promise<number> {
     console.log(`\n${total} runs in ${(results.seconds / 60).toFixed(1)} min; results in ${out}`);
     return 0;
   } catch (error) {
+    if (error instanceof EnvironmentError && folder !== null) {
+      // What the folder holds is said, as train says which checkpoint is kept.
+      const kept = savedRuns === null
+        ? "no run had been saved yet"
+        : `the ${savedRuns} finished runs saved in ${folder.path(FILES.results)} are kept ` +
+          `(continue with: deno task experiment --resume ${folder.dir})`;
+      return reportFailure(new EnvironmentError(error.code, `${error.message}; ${kept}`));
+    }
     return reportFailure(error);
   } finally {
     folder?.release(!wrote);

@@ -4,7 +4,7 @@
  * (a compiled graph takes its buffers once), so clarity wins over cleverness here.
  */
 
-import { TooLargeError } from "../../errors.ts";
+import { EnvironmentError, TooLargeError } from "../../errors.ts";
 
 /** Every block starts on a cache line, which also satisfies every SIMD load's natural alignment. */
 export const ALIGN = 64;
@@ -117,7 +117,24 @@ export class Allocator {
           "beyond its 4 GiB limit: use a smaller model or batch",
       );
     }
-    // Grow by at least half again, so many small growths do not each copy views around.
-    this.memory.grow(Math.min(MAX_PAGES, Math.max(pages, Math.ceil(have * 1.5))) - have);
+    // Grow by at least half again, so many small growths do not each copy views around; when the
+    // system cannot give that much, exactly what is needed.
+    const generous = Math.min(MAX_PAGES, Math.max(pages, Math.ceil(have * 1.5)));
+    for (const target of generous > pages ? [generous, pages] : [pages]) {
+      try {
+        this.memory.grow(target - have);
+        return;
+      } catch (error) {
+        if (!(error instanceof RangeError) || target === pages) {
+          throw new EnvironmentError(
+            "ENOMEM",
+            `the system did not give the WebAssembly CPU backend ${
+              (end / 2 ** 30).toFixed(2)
+            } GiB of memory (${(error as Error).message}): free memory, or use a smaller model ` +
+              "or batch",
+          );
+        }
+      }
+    }
   }
 }
