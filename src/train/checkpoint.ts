@@ -144,6 +144,6 @@ export function stateFromJson(
   }
   return {
     state,
-    extra: top.has("extra") ? top.object("extra") : new Fields(source, "extra.", {}),
+    extra: top.get("extra"),
   };
 }
