@@ -1,5 +1,5 @@
 /**
- * Loading users' own data from CSV files.
+ * Users' own data from CSV text (files are read by files.ts).
  *
  * The format is RFC 4180 with a required header row: fields separated by commas, records by
  * CRLF or LF (a lone CR is accepted too), fields optionally enclosed in double quotes, in which
@@ -20,15 +20,14 @@
 
 import { MagnetInputError } from "../errors.ts";
 import { type Dataset, validateDataset } from "./dataset.ts";
-import { readInputText } from "../io/input.ts";
 
-/** Options of {@link parseCsvDataset} and {@link readCsvDataset}. */
+/** Options of {@link parseCsvDataset} and `readCsvDataset`. */
 export interface CsvOptions {
   /** Name of the column holding the class labels. Defaults to `"label"`. */
   labelColumn?: string;
 }
 
-/** Options of {@link parseCsvRows} and {@link readCsvRows}. */
+/** Options of {@link parseCsvRows} and `readCsvRows`. */
 export interface CsvRowsOptions {
   /** Name of the label column. Defaults to `"label"`. It is optional unless `requireLabel`. */
   labelColumn?: string;
@@ -101,15 +100,6 @@ export function parseCsvDataset(text: string, source: string, options: CsvOption
   };
   validateDataset(dataset, source, { labelColumn: column });
   return dataset;
-}
-
-/**
- * Reads a CSV file into a labelled {@link Dataset}; see {@link parseCsvDataset}.
- *
- * @throws {MagnetInputError} when the file is missing, a directory, not UTF-8 or not usable
- */
-export async function readCsvDataset(path: string, options: CsvOptions = {}): Promise<Dataset> {
-  return parseCsvDataset(await readCsvText(path), path, options);
 }
 
 /**
@@ -264,15 +254,6 @@ export function parseCsvRows(text: string, source: string, options: CsvRowsOptio
 }
 
 /**
- * Reads a CSV file into feature rows with optional labels; see {@link parseCsvRows}.
- *
- * @throws {MagnetInputError} when the file is missing, a directory, not UTF-8 or not usable
- */
-export async function readCsvRows(path: string, options: CsvRowsOptions = {}): Promise<CsvRows> {
-  return parseCsvRows(await readCsvText(path), path, options);
-}
-
-/**
  * The exact decimal value of a number as written ("1.50", "15e-1", "+01.5"), in one spelling: its
  * plain decimal ("1.5"), or scientific notation when that would run past 21 digits; null when the
  * text is not a decimal number. Two texts name the same number exactly when their spellings are
@@ -372,10 +353,6 @@ function checkHeader(
     seen.set(names[c], c);
   }
   return names;
-}
-
-function readCsvText(path: string): Promise<string> {
-  return readInputText(path, "a CSV file");
 }
 
 function quote(value: string): string {

@@ -8,7 +8,7 @@
  * newer version is `f.has(name) ? ... : default`.
  */
 import { MagnetInputError } from "../errors.ts";
-import { decodeArray, type EncodedArray } from "./files.ts";
+import { decodeArray, type EncodedArray } from "./arrays.ts";
 
 /** What {@link JsonFields.parse} expects at the top of a file. */
 export interface JsonFormat {

@@ -1,7 +1,8 @@
 /**
- * A trained model on disk: the network's parameters, how to preprocess rows, and how to classify
- * (the magnet rule over the final cluster index, or k-NN against stored training embeddings for the
- * baselines). Saved as one JSON file, written atomically.
+ * A trained model as JSON text: the network's parameters, how to preprocess rows, and how to
+ * classify (the magnet rule over the final cluster index, or k-NN against stored training
+ * embeddings for the baselines). model_file.ts writes and reads it as a file; a page can keep it
+ * wherever it likes.
  */
 import { MagnetInputError } from "../errors.ts";
 import type { Backend } from "../backend/backend.ts";
@@ -9,9 +10,8 @@ import { type Standardization, standardize } from "../data/preprocess.ts";
 import type { Model, ModelSpec } from "../nn/model.ts";
 import { modelVariableShapes, restoreModel } from "../nn/models.ts";
 import { checkVariableShapes } from "../nn/size.ts";
-import { readInputText } from "../io/input.ts";
 import { type Classifier, classifyEmbeddings } from "../eval/classifier.ts";
-import { encodeArray, type EncodedArray, writeFileAtomic } from "../io/files.ts";
+import { encodeArray, type EncodedArray } from "../io/arrays.ts";
 import { JsonFields } from "../io/json_fields.ts";
 import { embed } from "../nn/embed.ts";
 import type { LossKind } from "./config.ts";
@@ -56,8 +56,11 @@ interface ModelFile {
     | { kind: "knn"; references: EncodedArray; referenceLabels: EncodedArray; k: number };
 }
 
-/** Writes `saved` (with the parameters' current values on `backend`) to `path`, atomically. */
-export async function saveModel(path: string, backend: Backend, saved: SavedModel): Promise<void> {
+/**
+ * `saved` as the JSON text of a model file, with the parameters' current values on `backend`
+ * (what {@link modelFromJson} reads back).
+ */
+export async function modelToJson(backend: Backend, saved: SavedModel): Promise<string> {
   const variables: Record<string, EncodedArray> = {};
   for (const v of [...saved.model.parameters, ...saved.model.state]) {
     variables[v.name] = encodeArray(Float32Array.from(await backend.readVariable(v)));
@@ -90,23 +93,21 @@ export async function saveModel(path: string, backend: Backend, saved: SavedMode
         k: c.k,
       },
   };
-  await writeFileAtomic(path, JSON.stringify(file));
+  return JSON.stringify(file);
 }
 
-/** What {@link loadModel} expects at the top of the file. */
+/** What {@link modelFromJson} expects at the top of the text. */
 const MODEL_FILE = { format: "magnet-model", versions: [1, 2], what: "a magnet model file" };
 
 /**
- * Reads a model written by {@link saveModel}, every field and every value checked: a bad file is a
- * {@link MagnetInputError} naming it and the field. Its architecture's sizes are checked before
- * any value is decoded into a network.
+ * The model in the JSON text of a model file (written by {@link modelToJson}), every field and
+ * every value checked; `path` names it in errors. The architecture's sizes are checked before any
+ * value is decoded into a network.
+ *
+ * @throws {MagnetInputError} naming the field of a damaged file
  */
-export async function loadModel(path: string): Promise<SavedModel> {
-  const file = JsonFields.parse(
-    await readInputText(path, "a model file (model.json)"),
-    path,
-    MODEL_FILE,
-  );
+export function modelFromJson(text: string, path: string): SavedModel {
+  const file = JsonFields.parse(text, path, MODEL_FILE);
   const version = file.get("version") as 1 | 2;
   const loss = file.oneOf("loss", ["magnet", "triplet", "softmax"] as const);
   const spec: ModelSpec = version === 1

@@ -12,10 +12,10 @@ import assert from "node:assert/strict";
 import { main as train } from "../../src/cli/train.ts";
 import { main as embed } from "../../src/cli/embed.ts";
 import { main as experiment } from "../../src/cli/experiment.ts";
-import { encodeArray } from "../../src/io/files.ts";
+import { encodeArray } from "../../src/io/arrays.ts";
 import { createBackend } from "../../src/backend/create.ts";
 import { createCnn } from "../../src/nn/cnn.ts";
-import { loadModel, saveModel } from "../../src/train/saved_model.ts";
+import { loadModel, saveModel } from "../../src/train/model_file.ts";
 import { MagnetInputError } from "../../src/errors.ts";
 import { assertUsageError, csv, inProcess, SMALL } from "../helpers/cli.ts";
 

@@ -5,9 +5,9 @@
  * FIFO is never opened, so nothing blocks); numeric class labels compare as numbers.
  */
 import assert from "node:assert/strict";
-import { readIdx } from "../../src/data/idx.ts";
+import { readCsvDataset, readIdx } from "../../src/data/files.ts";
 import { loadFashionMnist } from "../../src/data/fashion_mnist.ts";
-import { parseCsvDataset, readCsvDataset } from "../../src/data/csv.ts";
+import { parseCsvDataset } from "../../src/data/csv.ts";
 import { loadData } from "../../src/data/source.ts";
 import { MagnetInputError } from "../../src/errors.ts";
 import { gzip, idxBytes, writeFashionMnist } from "../helpers/idx.ts";
