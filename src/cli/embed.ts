@@ -1,16 +1,14 @@
 /**
- * `deno task embed`: embeds and classifies the rows of a CSV file with a saved model, writing a CSV
- * with each row's predicted class and embedding (and its given label, when the file has one).
+ * `deno task embed`: embeds and classifies the rows of a CSV file (or an IDX file of images) with a
+ * saved model, writing a CSV with each row's predicted class and embedding (and its given label,
+ * when the file has one).
  */
-import { MagnetInputError } from "../errors.ts";
 import { createBackend } from "../backend/create.ts";
 import type { Backend } from "../backend/backend.ts";
-import { readCsvRows } from "../data/files.ts";
-import { MNIST_DIM } from "../data/mnist.ts";
-import { loadModel } from "../train/model_file.ts";
 import { classify } from "../train/saved_model.ts";
 import { writeFileAtomic } from "../io/files.ts";
 import { type FlagSpec, helpText, intFlag, parseFlags, reportFailure, UsageError } from "./args.ts";
+import { loadModelFlag, readRowsFor } from "./model_input.ts";
 import { absolutePath } from "./run_folder.ts";
 
 function exists(path: string): boolean {
@@ -38,7 +36,10 @@ export const EMBED_FLAGS = {
     kind: "string",
     help: "run folder holding model.json (or the model.json file itself)",
   },
-  "data": { kind: "string", help: "CSV of rows to embed, with the model's feature columns" },
+  "data": {
+    kind: "string",
+    help: "rows to embed: a CSV file with the model's feature columns, or an IDX file of images",
+  },
   "out": {
     kind: "string",
     default: "<data without .csv>.embeddings.csv",
@@ -112,25 +113,9 @@ export async function main(args: readonly string[]): Promise<number> {
     if (v.overwrite !== true && exists(out)) {
       throw new UsageError(`--out ${out} exists: choose another file or pass --overwrite`);
     }
-    const modelFile = absolutePath(modelArg);
-    const modelPath = modelFile.endsWith(".json") ? modelFile : `${modelFile}/model.json`;
-    const saved = await loadModel(modelPath);
+    const saved = await loadModelFlag(modelArg);
     const labelColumn = (v["label-column"] as string | undefined) ?? "label";
-    const featureNames = saved.featureNames ??
-      // A model trained on the bundled MNIST reads 784 pixel columns named by the CSV header.
-      null;
-    const rows = await readCsvRows(dataFile, {
-      labelColumn,
-      ...(featureNames !== null ? { featureNames } : {}),
-    });
-    if (rows.dim !== saved.model.inputDim) {
-      throw new MagnetInputError(
-        `${dataFile}: rows have ${rows.dim} feature columns, the model expects ${saved.model.inputDim}` +
-          (saved.featureNames === null && saved.model.inputDim === MNIST_DIM
-            ? " (MNIST pixels)"
-            : ""),
-      );
-    }
+    const rows = await readRowsFor(saved, dataFile, { labelColumn });
     const threads = v.threads === undefined ? undefined : intFlag("threads", v.threads as string);
     backend = await createBackend({ kind: kind as "auto", threads });
     const { embeddings, predicted } = await classify(backend, saved, rows.features);

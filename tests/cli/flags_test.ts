@@ -8,6 +8,8 @@ import { checkFlagRules, type FlagSpec, TRAIN_FLAGS } from "../../src/cli/args.t
 import { main as train } from "../../src/cli/train.ts";
 import { EMBED_FLAGS, main as embed } from "../../src/cli/embed.ts";
 import { EXPERIMENT_FLAGS, main as experiment } from "../../src/cli/experiment.ts";
+import { INDEX_FLAGS, main as indexCommand } from "../../src/cli/index.ts";
+import { main as search, SEARCH_FLAGS } from "../../src/cli/search.ts";
 import { assertUsageError, inProcess } from "../helpers/cli.ts";
 
 Deno.test("flags that do not apply are refused", async (t) => {
@@ -56,7 +58,36 @@ Deno.test("flags that do not apply are refused", async (t) => {
     }
   });
 
-  await t.step("embed and experiment follow their own tables", async () => {
+  await t.step("embed, experiment, index and search follow their own tables", async () => {
+    assertUsageError(
+      await inProcess(search, [
+        "--db",
+        "d",
+        "--model",
+        "m",
+        "--query",
+        "q.csv",
+        "--exact",
+        "--nprobes",
+        "5",
+      ]),
+      /--nprobes tunes the approximate search \(--exact compares every row\): it cannot be given with --exact/,
+    );
+    assertUsageError(
+      await inProcess(indexCommand, [
+        "--model",
+        "m",
+        "--data",
+        "d.csv",
+        "--db",
+        "x",
+        "--backend",
+        "webgpu",
+        "--threads",
+        "2",
+      ]),
+      /--threads .*needs --backend cpu or auto \(not webgpu\)/,
+    );
     assertUsageError(
       await inProcess(embed, [
         "--model",
@@ -111,6 +142,8 @@ Deno.test("flags that do not apply are refused", async (t) => {
       train: TRAIN_FLAGS,
       embed: EMBED_FLAGS,
       experiment: EXPERIMENT_FLAGS,
+      index: INDEX_FLAGS,
+      search: SEARCH_FLAGS,
     };
     for (const [command, flags] of Object.entries(tables)) {
       for (const [name, spec] of Object.entries(flags)) {

@@ -21,14 +21,16 @@ export interface CliOptions {
 }
 
 export async function cli(
-  script: "train" | "embed" | "experiment",
+  script: "train" | "embed" | "experiment" | "index" | "search",
   args: string[],
   options: CliOptions = {},
 ): Promise<Outcome> {
   const command = new Deno.Command(Deno.execPath(), {
+    // As deno.json's tasks run them: index and search leave the lockfile alone (see deno.json).
     args: [
       "run",
       "-A",
+      ...(script === "index" || script === "search" ? ["--no-lock"] : []),
       ...(options.preload ? ["--preload", options.preload] : []),
       `${ROOT}src/cli/${script}.ts`,
       ...args,
