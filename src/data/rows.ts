@@ -6,6 +6,7 @@
  */
 import { MagnetInputError } from "../errors.ts";
 import { readCsvRows, readIdx } from "./files.ts";
+import { openInputFile } from "../io/input.ts";
 
 /** Rows read by {@link readRows}. */
 export interface Rows {
@@ -37,21 +38,12 @@ export interface ReadRowsOptions {
   format?: "auto" | "csv";
 }
 
-/** The first bytes of `path`, with a message naming it when it cannot be read as a file. */
+/**
+ * The first bytes of `path`, with a message naming it when it cannot be read as a file (a folder, a
+ * FIFO, a link loop: named before it is opened, so nothing blocks; see io/input.ts).
+ */
 async function firstBytes(path: string): Promise<Uint8Array> {
-  let file: Deno.FsFile;
-  try {
-    if ((await Deno.stat(path)).isDirectory) {
-      throw new MagnetInputError(`${path} is a folder: give a CSV file or an IDX file of images`);
-    }
-    file = await Deno.open(path);
-  } catch (error) {
-    if (error instanceof MagnetInputError) throw error;
-    if (error instanceof Deno.errors.NotFound) {
-      throw new MagnetInputError(`file not found: ${path}`);
-    }
-    throw new MagnetInputError(`cannot read ${path}: ${(error as Error).message}`);
-  }
+  const file = await openInputFile(path, "a CSV file or an IDX file of images");
   try {
     const bytes = new Uint8Array(4);
     const n = await file.read(bytes);
@@ -86,7 +78,9 @@ function labelsFileOf(path: string): string | null {
   const base = path.slice(0, slash) + name.replace("images-idx3", "labels-idx1");
   for (const candidate of [base, base.endsWith(".gz") ? base.slice(0, -3) : `${base}.gz`]) {
     try {
-      if (Deno.statSync(candidate).isFile) return candidate;
+      // Whatever is there is taken, for readIdx to name should it not be a file.
+      Deno.lstatSync(candidate);
+      return candidate;
     } catch {
       // not there: try the other spelling
     }

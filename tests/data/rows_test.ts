@@ -56,7 +56,7 @@ Deno.test("readRows", async (t) => {
     await t.step("what cannot be read is named", async () => {
       const cases: [string, RegExp][] = [
         [`${dir}/missing.csv`, /file not found: .*missing\.csv/],
-        [dir, /is a folder: give a CSV file or an IDX file/],
+        [dir, /: expected a CSV file or an IDX file of images, found a directory/],
       ];
       Deno.writeFileSync(`${dir}/a-images-idx3-ubyte`, idxBytes([2, 2, 2], new Uint8Array(8)));
       Deno.writeFileSync(`${dir}/a-labels-idx1-ubyte`, idxBytes([3], [0, 1, 2]));
