@@ -3,9 +3,25 @@
  * when it applies (see flags.ts), so `--help`, parsing, the error messages and the refusal of
  * flags that do not apply cannot disagree.
  */
-import { type FlagSpec, intFlag, numberFlag, parseFlags, UsageError } from "./flags.ts";
+import {
+  type FlagFacts,
+  type FlagSpec,
+  type FlagValues,
+  intFlag,
+  numberFlag,
+  parseFlags,
+  UsageError,
+} from "./flags.ts";
 import { DEFAULT_CONFIG, MAX_SEED, type TrainConfig } from "../train/config.ts";
 import { FASHION_MNIST_DIR } from "../data/fashion_mnist.ts";
+import { absolutePath } from "./run_folder.ts";
+import { AUGMENT_KINDS } from "../data/images/augment.ts";
+import {
+  type ImageSize,
+  parseImageSize,
+  RESIZE_MODES,
+  type ResizeMode,
+} from "../data/images/settings.ts";
 
 /** The command line's own defaults (the training settings' are DEFAULT_CONFIG's). */
 export const CLI_DEFAULTS = {
@@ -36,19 +52,21 @@ export const TRAIN_FLAGS: Readonly<Record<string, FlagSpec>> = {
   },
   "data": {
     kind: "string",
-    help: "training CSV (header row, numeric features, a label column) instead of --dataset",
+    help: "training CSV (header row, numeric features, a label column), or a folder of images " +
+      "with one subfolder per class, instead of --dataset",
   },
   "test": {
     kind: "string",
-    help: "test CSV with the same columns (default: split off --test-fraction)",
+    help: "test CSV with the same columns, or test folder of the same classes (default: split " +
+      "off --test-fraction)",
     needs: { data: "given" },
-    why: "is a CSV test file (the built-in data sets have their own)",
+    why: "is a test file or folder (the built-in data sets have their own)",
   },
   "test-fraction": {
     kind: "number",
     default: String(CLI_DEFAULTS.testFraction),
     help: "stratified test share when --test is absent",
-    needs: { dataset: ["mnist"] },
+    needs: { source: ["mnist", "csv", "images"] },
     conflicts: ["test"],
     why: "is the share split off for testing (Fashion-MNIST keeps its official split)",
   },
@@ -56,8 +74,53 @@ export const TRAIN_FLAGS: Readonly<Record<string, FlagSpec>> = {
     kind: "string",
     default: CLI_DEFAULTS.labelColumn,
     help: "name of the label column in the CSV files",
-    needs: { data: "given" },
+    needs: { source: ["csv"] },
     why: "names a CSV column",
+  },
+  "image-size": {
+    kind: "string",
+    default: "the images' common size",
+    help: "images: the size they are brought to, N (N x N) or WxH",
+    needs: { source: ["images"] },
+    why: "sets the size images are read at",
+  },
+  "resize": {
+    kind: "choice",
+    default: "crop",
+    choices: RESIZE_MODES,
+    help: "images: how they reach --image-size (crop: cover it and cut the middle; pad: fit " +
+      "inside on black; stretch)",
+    needs: { source: ["images"] },
+    why: "sets how images are resized",
+  },
+  "channels": {
+    kind: "choice",
+    default: "3 when any file is in colour, else 1",
+    choices: ["1", "3"],
+    help: "images: 1 (grey) or 3 (RGB)",
+    needs: { source: ["images"] },
+    why: "sets the channels images are read with",
+  },
+  "augment": {
+    kind: "choice",
+    default: DEFAULT_CONFIG.augment,
+    choices: AUGMENT_KINDS,
+    help: "images: augmentation of training batches (crop-flip: random resized crop, then flip)",
+    needs: { source: ["mnist", "fashion-mnist", "images"] },
+    why: "transforms images",
+  },
+  "cache": {
+    kind: "string",
+    default: "~/.cache/magnet/images",
+    help: "images: folder of the decode cache",
+    needs: { source: ["images"] },
+    why: "is where decoded images are kept",
+  },
+  "skip-bad-images": {
+    kind: "flag",
+    help: "images: skip (and count) files that cannot be decoded instead of stopping",
+    needs: { source: ["images"] },
+    why: "is about image files",
   },
   "backend": {
     kind: "choice",
@@ -102,11 +165,7 @@ export const TRAIN_FLAGS: Readonly<Record<string, FlagSpec>> = {
     needs: { loss: ["magnet"] },
     why: "is the magnet loss's margin",
   },
-  "lr": {
-    kind: "number",
-    default: String(DEFAULT_CONFIG.lr),
-    help: "Adam learning rate",
-  },
+  "lr": { kind: "number", default: String(DEFAULT_CONFIG.lr), help: "Adam learning rate" },
   "model": {
     kind: "choice",
     default: DEFAULT_CONFIG.model,
@@ -165,7 +224,7 @@ export const TRAIN_FLAGS: Readonly<Record<string, FlagSpec>> = {
     kind: "int",
     default: String(CLI_DEFAULTS.splitSeed),
     help: "seed of the train/test split (0 to 4294967295)",
-    needs: { dataset: ["mnist"] },
+    needs: { source: ["mnist", "csv", "images"] },
     conflicts: ["test"],
     why: "seeds the split off for testing (Fashion-MNIST keeps its official split)",
   },
@@ -211,6 +270,16 @@ export interface TrainArgs {
   test: string | null;
   /** The report's map projection. */
   map: "pca" | "umap";
+  /** Image folders: the target size (null: the images' common size). */
+  imageSize: ImageSize | null;
+  /** Image folders: how images reach the size. */
+  resize: ResizeMode;
+  /** Image folders: 1 or 3 channels (null: from the images). */
+  channels: 1 | 3 | null;
+  /** Image folders: the decode cache's folder as given (null: the default). */
+  cache: string | null;
+  /** Image folders: skip images that cannot be decoded. */
+  skipBadImages: boolean;
   testFraction: number;
   labelColumn: string;
   backend: "auto" | "webgpu" | "cpu";
@@ -224,9 +293,49 @@ export interface TrainArgs {
   config: Partial<TrainConfig>;
 }
 
+/** `--image-size`'s value, or a usage error. */
+function imageSize(text: string): ImageSize {
+  try {
+    return parseImageSize(text);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+/** What `--data` names, in the words a refusal uses. */
+const SOURCE_WORDS = {
+  mnist: "the bundled MNIST",
+  "fashion-mnist": "--dataset fashion-mnist",
+  csv: "--data a CSV file",
+  images: "--data a folder of images",
+} as const;
+
+/**
+ * What the data of the flags `v` is: the bundled MNIST, Fashion-MNIST, a CSV file or a folder of
+ * images (a folder given as --data), for the flags whose rules need it (`needs: { source: ... }`).
+ */
+export function trainFacts(v: FlagValues): FlagFacts {
+  const data = v.data as string | undefined;
+  const value = data === undefined
+    ? (v.dataset as string | undefined) ?? "mnist"
+    : isFolder(absolutePath(data))
+    ? "images"
+    : "csv";
+  return { source: { value, words: SOURCE_WORDS } };
+}
+
+/** Whether `path` is a folder (a symbolic link to one included). */
+export function isFolder(path: string): boolean {
+  try {
+    return Deno.statSync(path).isDirectory;
+  } catch {
+    return false;
+  }
+}
+
 /** Parses the flags of `deno task train`. */
 export function parseTrainArgs(args: readonly string[]): TrainArgs {
-  const v = parseFlags(args, TRAIN_FLAGS);
+  const v = parseFlags(args, TRAIN_FLAGS, trainFacts);
   const str = (name: string): string | undefined => v[name] as string | undefined;
   const choice = (name: string): string | undefined => {
     const value = str(name);
@@ -282,6 +391,7 @@ export function parseTrainArgs(args: readonly string[]): TrainArgs {
     refreshEvery: int("refresh-every"),
     evalEvery: int("eval-every"),
     seed: int("seed"),
+    augment: choice("augment") as TrainConfig["augment"] | undefined,
   };
   for (const key of Object.keys(config) as (keyof TrainConfig)[]) {
     if (config[key] === undefined) delete config[key];
@@ -294,7 +404,7 @@ export function parseTrainArgs(args: readonly string[]): TrainArgs {
   if (splitSeed < 0 || splitSeed > MAX_SEED) {
     throw new UsageError(`--split-seed must be an integer in [0, ${MAX_SEED}], got ${splitSeed}`);
   }
-  for (const name of ["out", "data", "test", "resume", "data-dir"]) {
+  for (const name of ["out", "data", "test", "resume", "data-dir", "cache"]) {
     if (str(name)?.trim() === "") throw new UsageError(`--${name} must not be empty`);
   }
   return {
@@ -307,6 +417,11 @@ export function parseTrainArgs(args: readonly string[]): TrainArgs {
     data: str("data") ?? null,
     test: str("test") ?? null,
     map: (choice("map") ?? "pca") as TrainArgs["map"],
+    imageSize: str("image-size") === undefined ? null : imageSize(str("image-size")!),
+    resize: (choice("resize") ?? "crop") as ResizeMode,
+    channels: choice("channels") === undefined ? null : Number(choice("channels")) as 1 | 3,
+    cache: str("cache") ?? null,
+    skipBadImages: v["skip-bad-images"] === true,
     testFraction,
     labelColumn: str("label-column") ?? CLI_DEFAULTS.labelColumn,
     backend: (choice("backend") ?? CLI_DEFAULTS.backend) as TrainArgs["backend"],
@@ -322,7 +437,9 @@ export function parseTrainArgs(args: readonly string[]): TrainArgs {
 // The command line's shared pieces, where the commands have always found them.
 export {
   checkFlagRules,
+  type FlagFacts,
   type FlagSpec,
+  type FlagValues,
   helpText,
   intFlag,
   numberFlag,

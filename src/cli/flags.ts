@@ -27,7 +27,8 @@ export interface FlagSpec {
   choices?: readonly string[];
   /**
    * Flags this one needs: each must be given (`"given"`), or have one of the listed values (given,
-   * or by default). `{ model: ["cnn"] }`: the flag applies only to a CNN.
+   * or by default). `{ model: ["cnn"] }`: the flag applies only to a CNN. A key may also name a
+   * fact the command supplies (see {@link FlagFacts}): `{ source: ["images"] }`.
    */
   needs?: Readonly<Record<string, readonly string[] | "given">>;
   /** Flags this one cannot be given with. */
@@ -69,12 +70,25 @@ export function helpText(
 }
 
 /**
+ * What a command knows once its flags are read, beyond their values (what kind of data `--data`
+ * names, say), which a flag's `needs` may name like a flag: each fact's value, and the words that
+ * describe each value in a refusal ("--data a folder of images").
+ */
+export type FlagFacts = Readonly<
+  Record<string, { readonly value: string; readonly words: Readonly<Record<string, string>> }>
+>;
+
+/** The flags' values as parsed: a string, true for a flag given, undefined for one not given. */
+export type FlagValues = Readonly<Record<string, string | boolean | undefined>>;
+
+/**
  * Parses `args` against `flags`: unknown or malformed flags, and flags that do not apply (see
  * {@link checkFlagRules}), are a {@link UsageError}.
  */
 export function parseFlags(
   args: readonly string[],
   flags: Readonly<Record<string, FlagSpec>>,
+  facts?: (values: FlagValues) => FlagFacts,
 ): Record<string, string | boolean | undefined> {
   const options: Record<string, { type: "string" | "boolean" }> = {};
   for (const [name, spec] of Object.entries(flags)) {
@@ -111,7 +125,7 @@ export function parseFlags(
     throw new UsageError(message.split("\n")[0]);
   }
   const parsed = values as Record<string, string | boolean | undefined>;
-  if (parsed.help !== true) checkFlagRules(parsed, flags);
+  if (parsed.help !== true) checkFlagRules(parsed, flags, facts?.(parsed) ?? {});
   return parsed;
 }
 
@@ -121,8 +135,9 @@ export function parseFlags(
  * flags; an absent flag has its table default.
  */
 export function checkFlagRules(
-  values: Readonly<Record<string, string | boolean | undefined>>,
+  values: FlagValues,
   flags: Readonly<Record<string, FlagSpec>>,
+  facts: FlagFacts = {},
 ): void {
   // In the order they were given, as messages list them.
   const given = Object.keys(values).filter((name) => name in flags && values[name] !== undefined);
@@ -150,6 +165,16 @@ export function checkFlagRules(
     for (const [other, wanted] of Object.entries(spec.needs ?? {})) {
       if (wanted === "given") {
         if (!given.includes(other)) throw new UsageError(`${said(name)} needs --${other}`);
+        continue;
+      }
+      const fact = facts[other];
+      if (fact !== undefined) {
+        if (!wanted.includes(fact.value)) {
+          const say = (value: string) => fact.words[value] ?? `${other} ${value}`;
+          throw new UsageError(
+            `${said(name)} needs ${wanted.map(say).join(" or ")} (not ${say(fact.value)})`,
+          );
+        }
         continue;
       }
       const value = (values[other] as string | undefined) ?? flags[other].default;

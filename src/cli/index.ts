@@ -19,9 +19,18 @@ import {
   maintainTable,
 } from "../search/indexing.ts";
 import { openEmbeddingTable } from "../search/search.ts";
-import { type FlagSpec, helpText, intFlag, parseFlags, reportFailure, UsageError } from "./args.ts";
+import {
+  type FlagFacts,
+  type FlagSpec,
+  type FlagValues,
+  helpText,
+  intFlag,
+  parseFlags,
+  reportFailure,
+  UsageError,
+} from "./args.ts";
 import { dbLocation, isUri } from "./db_location.ts";
-import { loadModelFlag, readRowsFor } from "./model_input.ts";
+import { IMAGE_INPUT_FLAGS, inputFacts, loadModelFlag, readRowsFor } from "./model_input.ts";
 import { formatDuration, ProgressPrinter } from "./progress.ts";
 import { absolutePath } from "./run_folder.ts";
 import { StopSignals } from "./signals.ts";
@@ -36,7 +45,8 @@ export const INDEX_FLAGS: Readonly<Record<string, FlagSpec>> = {
   },
   "data": {
     kind: "string",
-    help: "rows to embed: a CSV file with the model's feature columns, or an IDX file of images",
+    help: "rows to embed: a CSV file with the model's feature columns, an IDX file of images, or " +
+      "(for a model trained on image files) a folder of images or an image file",
   },
   "db": {
     kind: "string",
@@ -44,7 +54,13 @@ export const INDEX_FLAGS: Readonly<Record<string, FlagSpec>> = {
       "gs://..., az://...)",
   },
   "table": { kind: "string", default: DEFAULT_TABLE, help: "table name" },
-  "label-column": { kind: "string", default: "label", help: "CSV: optional label column to keep" },
+  "label-column": {
+    kind: "string",
+    default: "label",
+    help: "CSV: optional label column to keep",
+    needs: { input: ["rows"] },
+    why: "names a CSV column (image files have none)",
+  },
   "batch-rows": {
     kind: "int",
     default: String(DEFAULT_BATCH_ROWS),
@@ -62,14 +78,36 @@ export const INDEX_FLAGS: Readonly<Record<string, FlagSpec>> = {
     kind: "int",
     default: String(DEFAULT_INDEX_THRESHOLD),
     help: "auto: rows from which the approximate index is built",
+    needs: { index: ["auto"] },
+    why: "says when auto builds the index",
   },
-  "partitions": { kind: "int", default: "LanceDB's", help: "index: IVF partitions" },
-  "sub-vectors": { kind: "int", default: "LanceDB's", help: "ivf-pq, ivf-hnsw-pq: PQ sub-vectors" },
-  "hnsw-m": { kind: "int", default: "20", help: "ivf-hnsw-*: neighbours per graph node" },
+  "partitions": {
+    kind: "int",
+    default: "LanceDB's",
+    help: "index: IVF partitions",
+    needs: { "index-kind": ["ivf-hnsw-sq", "ivf-pq", "ivf-hnsw-pq", "ivf-flat"] },
+    why: "sets an IVF index's partitions",
+  },
+  "sub-vectors": {
+    kind: "int",
+    default: "LanceDB's",
+    help: "ivf-pq, ivf-hnsw-pq: PQ sub-vectors",
+    needs: { "index-kind": ["ivf-pq", "ivf-hnsw-pq"] },
+    why: "sets a PQ index's sub-vectors",
+  },
+  "hnsw-m": {
+    kind: "int",
+    default: "20",
+    help: "ivf-hnsw-*: neighbours per graph node",
+    needs: { "index-kind": ["ivf-hnsw-sq", "ivf-hnsw-pq"] },
+    why: "sets an HNSW graph's neighbours",
+  },
   "ef-construction": {
     kind: "int",
     default: "300",
     help: "ivf-hnsw-*: candidates while building the graph",
+    needs: { "index-kind": ["ivf-hnsw-sq", "ivf-hnsw-pq"] },
+    why: "tunes an HNSW graph's building",
   },
   "backend": {
     kind: "choice",
@@ -84,9 +122,24 @@ export const INDEX_FLAGS: Readonly<Record<string, FlagSpec>> = {
     needs: { backend: ["cpu", "auto"] },
     why: "sets the CPU backend's threads",
   },
+  ...IMAGE_INPUT_FLAGS,
   "quiet": { kind: "flag", help: "print only the summary" },
   "help": { kind: "flag", help: "show this help" },
 };
+
+/**
+ * What the flags' rules need beyond the flags' values: whether --data is image files (`input`),
+ * and the kind of index that will be built (`index-kind`: --index, with auto's own kind).
+ */
+function indexFacts(v: FlagValues): FlagFacts {
+  const kind = (v.index as string | undefined) ?? "auto";
+  const resolved = kind === "auto" ? DEFAULT_INDEX.kind : kind;
+  const words: Record<string, string> = {};
+  for (const choice of INDEX_CHOICES) words[choice] = `--index ${choice}`;
+  if (kind === "auto") words[resolved] = `--index auto, which builds ${resolved}`;
+  words[resolved] ??= `--index ${kind}`;
+  return { ...inputFacts("data")(v), "index-kind": { value: resolved, words } };
+}
 
 /** A positive integer flag, or undefined. */
 function positive(v: Record<string, unknown>, name: string): number | undefined {
@@ -103,24 +156,8 @@ function indexSettings(v: Record<string, unknown>): VectorIndexSettings | null {
   if (!(INDEX_CHOICES as readonly string[]).includes(kind)) {
     throw new UsageError(`--index must be one of ${INDEX_CHOICES.join(", ")}, got "${kind}"`);
   }
+  // Flags of another kind of index the flag table has refused (see indexFacts).
   const resolved = kind === "auto" ? DEFAULT_INDEX.kind : kind;
-  const applies: Record<string, readonly string[]> = {
-    "partitions": ["ivf-hnsw-sq", "ivf-pq", "ivf-hnsw-pq", "ivf-flat"],
-    "sub-vectors": ["ivf-pq", "ivf-hnsw-pq"],
-    "hnsw-m": ["ivf-hnsw-sq", "ivf-hnsw-pq"],
-    "ef-construction": ["ivf-hnsw-sq", "ivf-hnsw-pq"],
-  };
-  for (const [flag, kinds] of Object.entries(applies)) {
-    if (v[flag] !== undefined && !kinds.includes(resolved)) {
-      throw new UsageError(
-        `--${flag} applies to ${kinds.join(", ")} indexes, not to --index ${kind}` +
-          (kind === "auto" ? ` (auto builds ${DEFAULT_INDEX.kind})` : ""),
-      );
-    }
-  }
-  if (v["index-threshold"] !== undefined && kind !== "auto") {
-    throw new UsageError(`--index-threshold applies to --index auto, not to --index ${kind}`);
-  }
   if (resolved === "none") return null;
   const settings: VectorIndexSettings = kind === "auto"
     ? { ...DEFAULT_INDEX }
@@ -148,7 +185,7 @@ export async function main(args: readonly string[]): Promise<number> {
   let table: EmbeddingTable | null = null;
   let signals: StopSignals | null = null;
   try {
-    const v = parseFlags(args, INDEX_FLAGS);
+    const v = parseFlags(args, INDEX_FLAGS, indexFacts);
     if (v.help === true) {
       console.log(helpText(
         "index",
@@ -192,7 +229,10 @@ export async function main(args: readonly string[]): Promise<number> {
     const saved = await loadModelFlag(v.model as string);
     const rows = await readRowsFor(saved, dataFile, {
       labelColumn: (v["label-column"] as string | undefined) ?? "label",
+      cache: v.cache as string | undefined,
+      skipBadImages: v["skip-bad-images"] === true,
     });
+    if (!quiet) { for (const note of rows.notes ?? []) console.log(note); }
     backend = await createBackend({ kind: kind as "auto", threads });
     const tableName = (v.table as string | undefined) ?? DEFAULT_TABLE;
     table = await openEmbeddingTable(backend, saved, db, { table: tableName, create: true });

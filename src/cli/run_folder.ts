@@ -4,7 +4,7 @@
  * that dies (even by SIGKILL) releases it with its process.
  */
 import { resolve } from "node:path";
-import { UsageError } from "./args.ts";
+import { UsageError } from "./flags.ts";
 import { isTemporaryOf } from "../io/files.ts";
 import { systemError } from "../io/os_errors.ts";
 import { EnvironmentError } from "../errors.ts";

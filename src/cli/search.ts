@@ -15,7 +15,7 @@ import { openEmbeddingTable, searchRows } from "../search/search.ts";
 import { type FlagSpec, helpText, intFlag, parseFlags, reportFailure, UsageError } from "./args.ts";
 import { float32Text } from "./embed.ts";
 import { dbLocation, isUri } from "./db_location.ts";
-import { loadModelFlag, readRowsFor } from "./model_input.ts";
+import { IMAGE_INPUT_FLAGS, inputFacts, loadModelFlag, readRowsFor } from "./model_input.ts";
 import { absolutePath } from "./run_folder.ts";
 
 /** The flags of `deno task search` (see `FlagSpec`). */
@@ -31,10 +31,22 @@ export const SEARCH_FLAGS: Readonly<Record<string, FlagSpec>> = {
   "table": { kind: "string", default: DEFAULT_TABLE, help: "table name" },
   "query": {
     kind: "string",
-    help: "query rows: a CSV file with the model's feature columns, or an IDX file of images",
+    help: "query rows: a CSV file with the model's feature columns, an IDX file of images, or " +
+      "(for a model trained on image files) a folder of images or an image file",
   },
-  "query-csv": { kind: "string", help: "query rows from a CSV file, whatever its name or content" },
-  "label-column": { kind: "string", default: "label", help: "CSV: optional label column" },
+  "query-csv": {
+    kind: "string",
+    help: "query rows from a CSV file, whatever its name or content",
+    conflicts: ["query"],
+    why: "names the queries as a CSV file",
+  },
+  "label-column": {
+    kind: "string",
+    default: "label",
+    help: "CSV: optional label column",
+    needs: { input: ["rows"] },
+    why: "names a CSV column (image files have none)",
+  },
   "k": { kind: "int", default: "10", help: "nearest rows per query" },
   "exact": { kind: "flag", help: "compare with every row instead of using the approximate index" },
   "nprobes": {
@@ -72,6 +84,7 @@ export const SEARCH_FLAGS: Readonly<Record<string, FlagSpec>> = {
     needs: { backend: ["cpu", "auto"] },
     why: "sets the CPU backend's threads",
   },
+  ...IMAGE_INPUT_FLAGS,
   "help": { kind: "flag", help: "show this help" },
 };
 
@@ -89,7 +102,7 @@ export async function main(args: readonly string[]): Promise<number> {
   let backend: Backend | null = null;
   let table: EmbeddingTable | null = null;
   try {
-    const v = parseFlags(args, SEARCH_FLAGS);
+    const v = parseFlags(args, SEARCH_FLAGS, inputFacts("query", "query-csv"));
     if (v.help === true) {
       console.log(helpText(
         "search",
@@ -101,7 +114,8 @@ export async function main(args: readonly string[]): Promise<number> {
     for (const name of ["db", "model"]) {
       if (v[name] === undefined) throw new UsageError(`--${name} is required (see --help)`);
     }
-    if ((v.query === undefined) === (v["query-csv"] === undefined)) {
+    // Both at once the flag table refuses.
+    if (v.query === undefined && v["query-csv"] === undefined) {
       throw new UsageError("give the queries with one of --query FILE and --query-csv FILE");
     }
     for (const name of ["db", "model", "table", "query", "query-csv", "label-column"]) {
@@ -144,6 +158,8 @@ export async function main(args: readonly string[]): Promise<number> {
     const queries = await readRowsFor(saved, queryFile, {
       labelColumn: (v["label-column"] as string | undefined) ?? "label",
       format: csv ? "csv" : "auto",
+      cache: v.cache as string | undefined,
+      skipBadImages: v["skip-bad-images"] === true,
     });
     backend = await createBackend({ kind: kind as "auto", threads });
     const tableName = (v.table as string | undefined) ?? DEFAULT_TABLE;

@@ -1,5 +1,6 @@
 /**
- * `deno task train`: trains on the bundled MNIST, Fashion-MNIST or the user's CSV, shows progress,
+ * `deno task train`: trains on the bundled MNIST, Fashion-MNIST, the user's CSV or folders of
+ * images, shows progress,
  * checkpoints atomically, resumes, and writes metrics.json, model.json and report.html into the run
  * folder.
  *
@@ -18,6 +19,7 @@ import { saveModel } from "../train/model_file.ts";
 import { writeFileAtomic } from "../io/files.ts";
 import {
   helpText,
+  isFolder,
   parseTrainArgs,
   reportFailure,
   TRAIN_FLAGS,
@@ -33,6 +35,7 @@ import {
 } from "../data/source.ts";
 import { JsonFields } from "../io/json_fields.ts";
 import { readInputText } from "../io/input.ts";
+import { defaultCacheDir } from "../data/images/cache.ts";
 import { formatDuration, percent, ProgressPrinter, table } from "./progress.ts";
 import { runMetrics, runTimes } from "./metrics_file.ts";
 import { writeReport } from "./report_file.ts";
@@ -96,13 +99,39 @@ async function readCheckpoint(dir: string): Promise<Saved> {
   };
 }
 
-/** Where the data comes from, by the flags (whose combinations the flag table has checked). */
+/**
+ * Where the data comes from, by the flags (whose combinations the flag table has checked: which
+ * flags go with which data, see args.ts).
+ */
 function sourceFromArgs(args: TrainArgs): DataSource {
+  const images = args.data !== null && isFolder(absolutePath(args.data));
+  if (args.test !== null && isFolder(absolutePath(args.test)) !== images) {
+    throw new UsageError(
+      images
+        ? `--test ${args.test} is not a folder: with --data a folder of images, --test is a ` +
+          "folder of the same class subfolders"
+        : `--test ${args.test} is a folder, but --data ${args.data} is a file: give both as ` +
+          "CSV files, or both as folders of images",
+    );
+  }
   const split = { testFraction: args.testFraction, splitSeed: args.splitSeed };
   if (args.dataset === "fashion-mnist") {
     return { kind: "fashion-mnist", dir: absolutePath(args.dataDir) };
   }
   if (args.data === null) return { kind: "mnist", ...split };
+  if (images) {
+    return {
+      kind: "images",
+      train: absolutePath(args.data),
+      test: args.test === null ? null : absolutePath(args.test),
+      ...split,
+      size: args.imageSize,
+      resize: args.resize,
+      channels: args.channels,
+      cache: absolutePath(args.cache ?? defaultCacheDir()),
+      skipBadImages: args.skipBadImages,
+    };
+  }
   return {
     kind: "csv",
     train: absolutePath(args.data),
@@ -191,7 +220,8 @@ export async function main(args: readonly string[]): Promise<number> {
     printer.current = progress;
     const settings = settingsOf(parsed, saved, (line) => progress.line(line));
     const source = saved?.extra.source ?? sourceFromArgs(parsed);
-    const data = await loadData(source);
+    const data = await loadData(source, { onProgress: (p) => progress.decoding(p) });
+    for (const note of data.notes ?? []) progress.line(note);
     const dataHash = await fingerprint(data);
     if (saved !== null && saved.extra.data !== dataHash) {
       throw new UsageError(
@@ -282,6 +312,7 @@ export async function main(args: readonly string[]): Promise<number> {
       classNames: data.train.classNames,
       featureNames: data.train.featureNames ?? null,
       standardization: data.standardization,
+      images: data.images ?? null,
       classifier: result.classifier!, // a completed run always has one
     });
     const metrics = runMetrics(result, {

@@ -32,3 +32,27 @@ export function systemError(error: unknown): { code: string; words: string } | n
     words: WORDS[code] ?? (error as Error).message.replace(/ \(os error \d+\).*$/, ""),
   };
 }
+
+/** Linux's numbers of the system errors that are the environment's, as "(os error N)" names them. */
+const ERRNO_CODES: Readonly<Record<number, string>> = {
+  1: "EPERM",
+  5: "EIO",
+  13: "EACCES",
+  23: "ENFILE",
+  24: "EMFILE",
+  27: "EFBIG",
+  28: "ENOSPC",
+  30: "EROFS",
+  122: "EDQUOT",
+};
+
+/**
+ * The environment's system error named in a native library's message ("... No space left on
+ * device (os error 28)", as Rust code writes them): its code and meaning; null when the message
+ * names none, or one that is not the environment's (a missing file is the input's).
+ */
+export function systemErrorInMessage(message: string): { code: string; words: string } | null {
+  const errno = /\(os error (\d+)\)/.exec(message);
+  const code = errno === null ? undefined : ERRNO_CODES[Number(errno[1])];
+  return code === undefined ? null : { code, words: WORDS[code] };
+}

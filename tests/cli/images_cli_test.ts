@@ -124,7 +124,7 @@ Deno.test("train command with images", async (t) => {
         await refused(["--data-dir", data], /--data-dir .* needs --dataset fashion-mnist/);
         await refused(
           [...fashion, "--test-fraction", "0.5"],
-          /--test-fraction .*Fashion-MNIST keeps its official split.*needs --dataset mnist \(not fashion-mnist\)/,
+          /--test-fraction .*Fashion-MNIST keeps its official split.*\(not --dataset fashion-mnist\)/,
         );
         await refused([...fashion, "--test", table], /--test .*: it needs --data/);
         await refused([...fashion, "--label-column", "y"], /--label-column names a CSV column/);

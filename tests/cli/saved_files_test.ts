@@ -28,6 +28,31 @@ function changed(value: Json, change: (copy: Json) => void): Json {
   return copy;
 }
 
+/** A checkpoint's source of a folder of images, sound in every field (the cases change one). */
+const IMAGE_SOURCE = {
+  kind: "images",
+  train: "/data/train",
+  test: null,
+  testFraction: 0.2,
+  splitSeed: 0,
+  size: null,
+  resize: "crop",
+  channels: null,
+  cache: null,
+  skipBadImages: false,
+};
+
+/** A model file's images of 2 x 3 grey pixels: the 6 inputs of the MLP trained below. */
+const IMAGES = {
+  width: 2,
+  height: 3,
+  channels: 1,
+  resize: "crop",
+  mean: [0.5],
+  std: [0.25],
+  channelsFromImages: true,
+};
+
 /** An encoded float32 array of `values`. */
 const floats = (...values: number[]) => encodeArray(Float32Array.from(values));
 
@@ -125,6 +150,36 @@ Deno.test("saved files read field by field", async (t) => {
             (c) => c.format = "magnet-model",
             /is not a magnet checkpoint \(its format is "magnet-model"/,
           ],
+          // Image folders' saved state: the augmenting generator, the source's image settings.
+          [(c) => c.augmentRng = [1, 2, 3], /augmentRng should be four 32-bit integers/],
+          [(c) => c.augmentRng = [1, 2, 3, -4], /augmentRng should be four 32-bit integers/],
+          [
+            (c) => {
+              (c.config as Json).augment = "flip";
+              c.augmentRng = null;
+            },
+            /a run with --augment flip without its augmentRng/,
+          ],
+          [
+            (c) => ((c.extra as Json).source = { ...IMAGE_SOURCE, resize: "zoom" }),
+            /extra\.source\.resize should be "crop" or "pad" or "stretch", found "zoom"/,
+          ],
+          [
+            (c) => ((c.extra as Json).source = { ...IMAGE_SOURCE, channels: 2 }),
+            /extra\.source\.channels should be 1, 3 or null, found 2/,
+          ],
+          [
+            (c) => ((c.extra as Json).source = { ...IMAGE_SOURCE, size: { width: 0, height: 8 } }),
+            /extra\.source\.size\.width should be an integer in \[1, /,
+          ],
+          [
+            (c) => ((c.extra as Json).source = { ...IMAGE_SOURCE, skipBadImages: "yes" }),
+            /extra\.source\.skipBadImages should be true or false, found "yes"/,
+          ],
+          [
+            (c) => ((c.extra as Json).source = { ...IMAGE_SOURCE, testFraction: Infinity }),
+            /extra\.source\.testFraction should be/,
+          ],
         ];
         for (const [change, message] of cases) {
           const folder = `${dir}/damaged-${n++}`;
@@ -181,6 +236,29 @@ Deno.test("saved files read field by field", async (t) => {
         [
           (m) => m.classNames = ["ant", "ant", "bee"],
           /classNames should be two or more distinct class names/,
+        ],
+        // The images a model was trained on: size, resize mode, channels, per-channel statistics.
+        [
+          (m) => m.images = { ...IMAGES, mean: [Number.NaN] },
+          /images\.mean should be 1 finite numbers, found \[null\]/,
+        ],
+        [(m) => m.images = { ...IMAGES, mean: [0, 0] }, /images\.mean should be 1 finite numbers/],
+        [
+          (m) => m.images = { ...IMAGES, std: [0] },
+          /images\.std should be 1 positive numbers, found \[0\]/,
+        ],
+        [
+          (m) => m.images = { ...IMAGES, resize: "zoom" },
+          /images\.resize should be "crop" or "pad" or "stretch", found "zoom"/,
+        ],
+        [(m) => m.images = { ...IMAGES, channels: 2 }, /images\.channels should be 1 or 3/],
+        [
+          (m) => m.images = { ...IMAGES, width: 4 },
+          /images\.width should be a size whose pixels are the model's 6 inputs/,
+        ],
+        [
+          (m) => m.images = { ...IMAGES, channelsFromImages: "yes" },
+          /images\.channelsFromImages should be true or false/,
         ],
         [
           (m) => (m.model as Json).sizes = [6, 1e9, 4],

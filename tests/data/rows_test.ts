@@ -17,7 +17,7 @@ Deno.test("readRows", async (t) => {
         Deno.writeTextFileSync(path, "b,label,a\n1,x,2\n\n3,y,4\n");
         const rows = await readRows(path, { featureNames: ["a", "b"] });
         assert.equal(rows.kind, "csv");
-        assert.deepEqual([...rows.features], [2, 1, 4, 3]);
+        assert.deepEqual([...(rows.features as Float32Array)], [2, 1, 4, 3]);
         assert.deepEqual(rows.labels, ["x", "y"]);
         assert.deepEqual([...rows.rows], [2, 4]);
         assert.equal(rows.imageShape, undefined);
@@ -35,7 +35,10 @@ Deno.test("readRows", async (t) => {
       assert.equal(rows.kind, "idx");
       assert.equal(rows.dim, 4);
       assert.deepEqual(rows.imageShape, [2, 2, 1]);
-      assert.deepEqual([...rows.features], Array.from(pixels, (p) => Math.fround(p / 255)));
+      assert.deepEqual(
+        [...(rows.features as Float32Array)],
+        Array.from(pixels, (p) => Math.fround(p / 255)),
+      );
       assert.deepEqual(rows.labels, ["two", "zero", "one"]);
       assert.deepEqual([...rows.rows], [1, 2, 3]);
       // Without class names the labels are the indices; without a labels file there are none.
@@ -56,7 +59,7 @@ Deno.test("readRows", async (t) => {
     await t.step("what cannot be read is named", async () => {
       const cases: [string, RegExp][] = [
         [`${dir}/missing.csv`, /file not found: .*missing\.csv/],
-        [dir, /: expected a CSV file or an IDX file of images, found a directory/],
+        [dir, /is a folder: give a CSV file or an IDX file \(image files are read for a model/],
       ];
       Deno.writeFileSync(`${dir}/a-images-idx3-ubyte`, idxBytes([2, 2, 2], new Uint8Array(8)));
       Deno.writeFileSync(`${dir}/a-labels-idx1-ubyte`, idxBytes([3], [0, 1, 2]));
@@ -70,6 +73,13 @@ Deno.test("readRows", async (t) => {
           path,
         );
       }
+      // Read as CSV whatever it is: a folder is named as what it is, before it is opened.
+      await assert.rejects(
+        () => readRows(dir, { format: "csv" }),
+        (e) =>
+          e instanceof MagnetInputError &&
+          /: expected a CSV file or an IDX file of images, found a directory/.test(e.message),
+      );
     });
   } finally {
     await Deno.remove(dir, { recursive: true });
