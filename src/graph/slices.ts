@@ -28,29 +28,34 @@ function asRows(x: Tensor, axis: number) {
   return { rows, back };
 }
 
+/** The entries at `indices` (repeats allowed, any order) of `x` along `axis`. */
+export function take(x: Tensor, axis: number, indices: readonly number[]): Tensor {
+  const a = normalizeAxis("take", x.rank, axis);
+  const length = x.shape[a];
+  const bad = indices.find((i) => !(Number.isInteger(i) && i >= 0 && i < length));
+  if (bad !== undefined) {
+    throw new ShapeError("take", `index ${bad} lies outside axis ${a} of ${formatShape(x.shape)}`);
+  }
+  if (indices.length === 0) throw new ShapeError("take", "no indices");
+  if (indices.length === length && indices.every((i, k) => i === k)) return x;
+  const { rows, back } = asRows(x, a);
+  return back(gather(rows, x.graph.constant(indices, [indices.length], "int32")));
+}
+
 /**
  * The entries `start`, `start + step`, ... before `end` of `x` along `axis` (a negative step walks
  * backwards from `start`, which must then lie above `end`).
  */
 export function slice(x: Tensor, axis: number, start: number, end: number, step = 1): Tensor {
-  const a = normalizeAxis("slice", x.rank, axis);
-  const length = x.shape[a];
-  const picked: number[] = [];
   if (!Number.isInteger(step) || step === 0) {
     throw new ShapeError("slice", `step must be a nonzero integer, got ${step}`);
   }
-  for (let i = start; step > 0 ? i < end : i > end; i += step) {
-    if (i < 0 || i >= length) {
-      throw new ShapeError("slice", `index ${i} lies outside axis ${a} of ${formatShape(x.shape)}`);
-    }
-    picked.push(i);
-  }
+  const picked: number[] = [];
+  for (let i = start; step > 0 ? i < end : i > end; i += step) picked.push(i);
   if (picked.length === 0) {
     throw new ShapeError("slice", `[${start}:${end}:${step}] of ${formatShape(x.shape)} is empty`);
   }
-  if (picked.length === length && step === 1) return x;
-  const { rows, back } = asRows(x, a);
-  return back(gather(rows, x.graph.constant(picked, [picked.length], "int32")));
+  return take(x, axis, picked);
 }
 
 /** `tensors` joined along `axis` (every other dimension equal). */

@@ -4,6 +4,7 @@
  * little-endian bytes.
  */
 import { MagnetInputError } from "../errors.ts";
+import { fromBase64, toBase64 } from "../util/base64.ts";
 
 /** Writes `text` to `path` atomically: readers see the old file or the new one, never a part. */
 export async function writeFileAtomic(path: string, text: string | Uint8Array): Promise<void> {
@@ -25,22 +26,6 @@ export interface EncodedArray {
 }
 
 type Encodable = Float32Array | Float64Array | Int32Array | Uint8Array;
-
-function toBase64(bytes: Uint8Array): string {
-  let binary = "";
-  const chunk = 0x8000;
-  for (let i = 0; i < bytes.length; i += chunk) {
-    binary += String.fromCharCode(...bytes.subarray(i, i + chunk));
-  }
-  return btoa(binary);
-}
-
-function fromBase64(text: string): Uint8Array<ArrayBuffer> {
-  const binary = atob(text);
-  const bytes = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-  return bytes;
-}
 
 /** Encodes a typed array for JSON (platforms here are little-endian, as WebAssembly and GPUs). */
 export function encodeArray(array: Encodable): EncodedArray {

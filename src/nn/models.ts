@@ -4,10 +4,19 @@ import { Variable } from "../graph/tensor.ts";
 import { Cnn, cnnSpec, cnnVariables } from "./cnn.ts";
 import { createMlp, Mlp } from "./mlp.ts";
 import type { Model, ModelSpec } from "./model.ts";
+import { BackboneModel, specSource } from "./onnx/backbone.ts";
+import type { OnnxSource } from "./onnx/source.ts";
 
-/** A network of architecture `spec` with seeded initial weights. */
-export function createModel(spec: ModelSpec, seed: number): Model {
+/**
+ * A network of architecture `spec` with seeded initial weights; an imported network (a backbone)
+ * takes its weights from `source`, the file it was made from (without it, from the spec's
+ * structure, whose weights are zeros until restored).
+ */
+export function createModel(spec: ModelSpec, seed: number, source?: OnnxSource): Model {
   if (spec.kind === "mlp") return createMlp({ sizes: spec.sizes, seed });
+  if (spec.kind === "backbone") {
+    return new BackboneModel(spec, source ?? specSource(spec), new Map(), seed);
+  }
   const checked = cnnSpec(spec);
   return new Cnn(checked, cnnVariables(checked, seed));
 }
@@ -32,6 +41,10 @@ export function restoreModel(
       );
     }
     restored.set(v.name, new Variable(v.name, v.shape, value));
+  }
+  if (spec.kind === "backbone") {
+    const byName = new Map([...restored].map(([name, v]) => [name, v.initial]));
+    return new BackboneModel(spec, specSource(spec), byName);
   }
   if (spec.kind === "mlp") {
     const layers = spec.sizes.length - 1;

@@ -28,6 +28,23 @@ export interface TrainConfig {
   conv: number[];
   /** CNN only: normalisation after each convolution. Default "batch". */
   norm: "batch" | "none";
+  /**
+   * Backbone only (an imported network, given to the run as `TrainSetup.backbone`): the value
+   * taken as features. Default null: the network's output.
+   */
+  backboneOutput: string | null;
+  /** Backbone only: keep its weights fixed and train the head alone. Default false. */
+  freezeBackbone: boolean;
+  /** Backbone only: its weights' learning rate relative to the head's. Default 1. */
+  backboneLrScale: number;
+  /** Backbone only: the input size [height, width] it gets. Default null: as its file declares. */
+  backboneSize: [number, number] | null;
+  /** Backbone only: per-channel mean of its inputs. Default null: ImageNet's for 3 channels. */
+  backboneMean: number[] | null;
+  /** Backbone only: per-channel standard deviation. Default null: ImageNet's for 3 channels. */
+  backboneStd: number[] | null;
+  /** Backbone only: feed the channels in reverse order (BGR). Default false. */
+  backboneBgr: boolean;
   /** Embedding width. Default 64. */
   embeddingDim: number;
   /** Training steps. Default 6000. */
@@ -74,8 +91,8 @@ export interface TrainConfig {
   logEvery: number;
 }
 
-/** Which network embeds the rows. */
-export type ModelKind = "mlp" | "cnn";
+/** Which network embeds the rows: an MLP, a CNN, or an imported network with a linear head. */
+export type ModelKind = "mlp" | "cnn" | "backbone";
 
 /** The defaults of every setting. */
 export const DEFAULT_CONFIG: Readonly<TrainConfig> = Object.freeze({
@@ -84,6 +101,13 @@ export const DEFAULT_CONFIG: Readonly<TrainConfig> = Object.freeze({
   hidden: [256, 128],
   conv: [32, 64],
   norm: "batch",
+  backboneOutput: null,
+  freezeBackbone: false,
+  backboneLrScale: 1,
+  backboneSize: null,
+  backboneMean: null,
+  backboneStd: null,
+  backboneBgr: false,
   embeddingDim: 64,
   iterations: 6000,
   m: 12,
@@ -148,9 +172,10 @@ export function resolveConfig(options: Partial<TrainConfig> = {}): TrainConfig {
     conv: [...DEFAULT_CONFIG.conv],
     ...defined,
   };
-  if (c.model !== "mlp" && c.model !== "cnn") {
-    throw new MagnetInputError(`model (--model) must be mlp or cnn, got "${c.model}"`);
+  if (c.model !== "mlp" && c.model !== "cnn" && c.model !== "backbone") {
+    throw new MagnetInputError(`model (--model) must be mlp, cnn or backbone, got "${c.model}"`);
   }
+  checkBackboneSettings(c);
   if (!Array.isArray(c.conv)) {
     throw new MagnetInputError(`convolution channels (--conv) must be a list, got ${c.conv}`);
   }
@@ -200,4 +225,36 @@ export function resolveConfig(options: Partial<TrainConfig> = {}): TrainConfig {
   }
   checkAlpha(c.tripletMargin, "triplet margin");
   return c;
+}
+
+/** The backbone settings, each of its own type and range. */
+function checkBackboneSettings(c: TrainConfig): void {
+  if (
+    c.backboneOutput !== null && (typeof c.backboneOutput !== "string" || c.backboneOutput === "")
+  ) {
+    throw new MagnetInputError(`--backbone-output must name a value, got ${c.backboneOutput}`);
+  }
+  if (typeof c.freezeBackbone !== "boolean" || typeof c.backboneBgr !== "boolean") {
+    throw new MagnetInputError("freezeBackbone and backboneBgr must be true or false");
+  }
+  if (!(c.backboneLrScale >= 0) || !Number.isFinite(c.backboneLrScale)) {
+    throw new MagnetInputError(
+      `--backbone-lr-scale must be a number >= 0, got ${c.backboneLrScale}`,
+    );
+  }
+  if (c.backboneSize !== null) {
+    if (!Array.isArray(c.backboneSize) || c.backboneSize.length !== 2) {
+      throw new MagnetInputError(`--backbone-size must be [height, width], got ${c.backboneSize}`);
+    }
+    c.backboneSize.forEach((v) => integer("--backbone-size", v, 1, 4096));
+  }
+  for (const [flag, values] of [["mean", c.backboneMean], ["std", c.backboneStd]] as const) {
+    if (values === null) continue;
+    if (!Array.isArray(values) || values.length === 0 || values.some((v) => !Number.isFinite(v))) {
+      throw new MagnetInputError(`--backbone-${flag} must be finite numbers, got ${values}`);
+    }
+  }
+  if (c.backboneStd?.some((v) => v <= 0)) {
+    throw new MagnetInputError(`--backbone-std must be positive, got ${c.backboneStd}`);
+  }
 }

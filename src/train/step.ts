@@ -11,6 +11,8 @@ import { LOSSES } from "../losses/registry.ts";
 import { MagnetInputError } from "../errors.ts";
 import type { Dataset } from "../data/dataset.ts";
 import { cnnSpec } from "../nn/cnn.ts";
+import { backboneSpec } from "../nn/onnx/backbone.ts";
+import type { OnnxSource } from "../nn/onnx/source.ts";
 import type { Model, ModelSpec } from "../nn/model.ts";
 import { createModel } from "../nn/models.ts";
 import { adam, type Optimizer, sgd } from "../optim/optimizer.ts";
@@ -38,10 +40,32 @@ export interface TrainingStep {
   readonly lossVariables: readonly Variable[];
 }
 
-/** The architecture the settings ask for, for rows of `train`. */
-export function modelSpecFor(config: TrainConfig, train: Dataset): ModelSpec {
+/** The architecture the settings ask for, for rows of `train` (and `backbone`, an imported network). */
+export function modelSpecFor(
+  config: TrainConfig,
+  train: Dataset,
+  backbone?: OnnxSource,
+): ModelSpec {
   if (config.model === "mlp") {
     return { kind: "mlp", sizes: [train.dim, ...config.hidden, config.embeddingDim] };
+  }
+  if (config.model === "backbone") {
+    if (backbone === undefined) {
+      throw new MagnetInputError(
+        "model backbone needs the network to fine-tune (--backbone FILE.onnx, or " +
+          "TrainSetup.backbone from readOnnx)",
+      );
+    }
+    return backboneSpec(backbone, {
+      output: config.backboneOutput ?? undefined,
+      rows: train.imageShape,
+      size: config.backboneSize ?? undefined,
+      mean: config.backboneMean ?? undefined,
+      std: config.backboneStd ?? undefined,
+      bgr: config.backboneBgr,
+      embeddingDim: config.embeddingDim,
+      frozen: config.freezeBackbone,
+    });
   }
   if (train.imageShape === undefined) {
     throw new MagnetInputError(
@@ -58,14 +82,15 @@ export function modelSpecFor(config: TrainConfig, train: Dataset): ModelSpec {
   });
 }
 
-/** Builds and compiles the step for the rows of `train`. */
+/** Builds and compiles the step for the rows of `train` (`backbone`: the network to fine-tune). */
 export async function compileStep(
   backend: Backend,
   config: TrainConfig,
   train: Dataset,
+  backbone?: OnnxSource,
 ): Promise<TrainingStep> {
   const loss = LOSSES[config.loss];
-  const model = createModel(modelSpecFor(config, train), config.seed);
+  const model = createModel(modelSpecFor(config, train, backbone), config.seed, backbone);
   const inputDim = train.dim, classes = train.classNames.length;
   const optimizer = config.optimizer === "adam"
     ? adam({ lr: config.lr })
@@ -87,7 +112,10 @@ export async function compileStep(
   const params = [...model.parameters, ...lossVariables];
   const grads = gradients(built.loss, params.map((p) => g.variable(p)));
   // The optimizer's updates, and the model's own (running statistics).
-  const updates = [...optimizer.updates(params, grads), ...forward.updates];
+  // Pretrained weights may learn at their own rate (--backbone-lr-scale).
+  const pretrained = new Set(model.pretrained ?? []);
+  const scales = params.map((p) => (pretrained.has(p) ? config.backboneLrScale : 1));
+  const updates = [...optimizer.updates(params, grads, scales), ...forward.updates];
   // The step applies its updates only if the loss and every value it writes are finite, so a
   // diverging run keeps its last good state on every backend (a NaN can hide behind a ReLU).
   const applied = allFinite([built.loss, ...updates.map(([, value]) => value)]);

@@ -95,7 +95,7 @@ export class Trainer {
     const config = resolveConfig(options);
     const { train } = setup;
     preflight({ train, test: setup.test, config });
-    const step = await compileStep(setup.backend, config, train);
+    const step = await compileStep(setup.backend, config, train, setup.backbone);
     return new Trainer(setup, config, step);
   }
 

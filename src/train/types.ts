@@ -8,6 +8,7 @@ import type { EvalMetrics } from "../eval/evaluate.ts";
 import type { Classifier } from "../eval/classifier.ts";
 import type { ClusterIndex } from "../index/cluster_index.ts";
 import type { Model } from "../nn/model.ts";
+import type { OnnxSource } from "../nn/onnx/source.ts";
 import type { SamplerState } from "../sample/neighbourhood.ts";
 import type { TrainConfig } from "./config.ts";
 
@@ -48,6 +49,11 @@ export interface TrainSetup {
   train: Dataset;
   /** Test data, for evaluation (none: no evaluation). */
   test?: Dataset;
+  /**
+   * The pretrained network of a run with `model: "backbone"` (from `readOnnx`); on resume its
+   * structure alone will do, the weights coming from the saved state.
+   */
+  backbone?: OnnxSource;
   /** Called with progress events. */
   onProgress?: (event: TrainEvent) => void;
   /** Stops the run at the next step boundary, state intact, when aborted. */
