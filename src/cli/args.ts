@@ -114,6 +114,42 @@ export const TRAIN_FLAGS: Readonly<Record<string, FlagSpec>> = {
     choices: ["batch", "none"],
     help: "CNN: batch normalisation after each convolution, or none",
   },
+  "backbone": {
+    kind: "string",
+    help:
+      "fine-tune this pretrained network (an ONNX file, external weights beside it) with a new " +
+      "linear head of --embedding-dim; image data",
+  },
+  "backbone-output": {
+    kind: "string",
+    default: "the network's output",
+    help: "backbone: the value taken as features (a node's output name, e.g. the pooled features)",
+  },
+  "freeze-backbone": {
+    kind: "flag",
+    help: "backbone: keep its weights fixed, train the head only",
+  },
+  "backbone-lr-scale": {
+    kind: "number",
+    default: String(DEFAULT_CONFIG.backboneLrScale),
+    help: "backbone: learning rate of its weights relative to the head's",
+  },
+  "backbone-size": {
+    kind: "string",
+    default: "as the file declares",
+    help: "backbone: the input size it gets, N or HxW (images are resized to it)",
+  },
+  "backbone-mean": {
+    kind: "string",
+    default: "ImageNet's for 3 channels",
+    help: "backbone: per-channel mean of its inputs (pixels in [0, 1]), comma-separated",
+  },
+  "backbone-std": {
+    kind: "string",
+    default: "ImageNet's for 3 channels",
+    help: "backbone: per-channel standard deviation of its inputs, comma-separated",
+  },
+  "backbone-bgr": { kind: "flag", help: "backbone: it takes its channels in BGR order" },
   "embedding-dim": {
     kind: "int",
     default: String(DEFAULT_CONFIG.embeddingDim),
@@ -180,6 +216,8 @@ export interface TrainArgs {
   dataDir: string;
   data: string | null;
   test: string | null;
+  /** The ONNX file of a backbone to fine-tune, or null. */
+  backbone: string | null;
   /** The report's map projection. */
   map: "pca" | "umap";
   testFraction: number;
@@ -321,6 +359,44 @@ export function parseTrainArgs(args: readonly string[]): TrainArgs {
     });
   };
   const hidden = widths("hidden", true);
+  const numbers = (name: string): number[] | undefined => {
+    const text = str(name);
+    if (text === undefined) return undefined;
+    return text.split(",").map((part) => numberFlag(name, part));
+  };
+  const sizeText = str("backbone-size");
+  let backboneSize: [number, number] | undefined;
+  if (sizeText !== undefined) {
+    const match = /^\s*(\d+)\s*(?:x\s*(\d+)\s*)?$/i.exec(sizeText);
+    if (match === null) throw new UsageError(`--backbone-size must be N or HxW, got "${sizeText}"`);
+    backboneSize = [Number(match[1]), Number(match[2] ?? match[1])];
+  }
+  const backbone = str("backbone") ?? null;
+  const backboneFlags = [
+    "backbone-output",
+    "freeze-backbone",
+    "backbone-lr-scale",
+    "backbone-size",
+    "backbone-mean",
+    "backbone-std",
+    "backbone-bgr",
+  ].filter((f) => v[f] !== undefined);
+  if (backbone === null && backboneFlags.length > 0) {
+    throw new UsageError(`--${backboneFlags[0]} needs --backbone (the network to fine-tune)`);
+  }
+  if (backbone !== null) {
+    const conflicting = ["model", "hidden", "conv", "norm"].filter((f) => v[f] !== undefined);
+    if (conflicting.length > 0) {
+      throw new UsageError(
+        `--backbone brings its own network with a linear head of --embedding-dim, so --${
+          conflicting[0]
+        } cannot be given with it`,
+      );
+    }
+    if (v["freeze-backbone"] === true && v["backbone-lr-scale"] !== undefined) {
+      throw new UsageError("give --freeze-backbone or --backbone-lr-scale, not both");
+    }
+  }
   const testFraction = num("test-fraction") ?? CLI_DEFAULTS.testFraction;
   if (!(testFraction > 0 && testFraction < 1)) {
     throw new UsageError(`--test-fraction must be between 0 and 1, got ${testFraction}`);
@@ -337,7 +413,14 @@ export function parseTrainArgs(args: readonly string[]): TrainArgs {
     k: int("k"),
     alpha: num("alpha"),
     lr: num("lr"),
-    model: choice("model") as TrainConfig["model"] | undefined,
+    model: backbone !== null ? "backbone" : choice("model") as TrainConfig["model"] | undefined,
+    backboneOutput: str("backbone-output"),
+    freezeBackbone: v["freeze-backbone"] === true ? true : undefined,
+    backboneLrScale: num("backbone-lr-scale"),
+    backboneSize,
+    backboneMean: numbers("backbone-mean"),
+    backboneStd: numbers("backbone-std"),
+    backboneBgr: v["backbone-bgr"] === true ? true : undefined,
     hidden,
     conv: widths("conv", false),
     norm: choice("norm") as TrainConfig["norm"] | undefined,
@@ -357,7 +440,7 @@ export function parseTrainArgs(args: readonly string[]): TrainArgs {
   if (splitSeed < 0 || splitSeed > MAX_SEED) {
     throw new UsageError(`--split-seed must be an integer in [0, ${MAX_SEED}], got ${splitSeed}`);
   }
-  for (const name of ["out", "data", "test", "resume", "data-dir"]) {
+  for (const name of ["out", "data", "test", "resume", "data-dir", "backbone", "backbone-output"]) {
     if (str(name)?.trim() === "") throw new UsageError(`--${name} must not be empty`);
   }
   return {
@@ -369,6 +452,7 @@ export function parseTrainArgs(args: readonly string[]): TrainArgs {
     dataDir: str("data-dir") ?? FASHION_MNIST_DIR,
     data: str("data") ?? null,
     test: str("test") ?? null,
+    backbone,
     map: (choice("map") ?? "pca") as TrainArgs["map"],
     testFraction,
     labelColumn: str("label-column") ?? CLI_DEFAULTS.labelColumn,

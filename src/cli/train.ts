@@ -37,11 +37,24 @@ import { runMetrics, runTimes } from "./metrics_file.ts";
 import { writeReport } from "./report_file.ts";
 import { absolutePath, checkNewRunFolder, RUN_FILES, RunFolder } from "./run_folder.ts";
 import { StopSignals } from "./signals.ts";
+import { readOnnxFile } from "./onnx_file.ts";
+import { type OnnxSource, structureBytes, structureSource } from "../nn/onnx/source.ts";
+import { fromBase64, toBase64 } from "../util/base64.ts";
 
 /** The command-line settings a checkpoint keeps, so that `--resume DIR` alone continues exactly. */
 interface RunSettings {
   backend: "auto" | "webgpu" | "cpu";
   checkpointEvery: number;
+}
+
+/** The network a backbone run fine-tunes, as a checkpoint keeps it (weights are variables). */
+interface SavedBackbone {
+  /** The file it came from (absolute), for messages. */
+  file: string;
+  /** SHA-256 of that file. */
+  sha256: string;
+  /** The file without its weights, base64. */
+  structure: string;
 }
 
 /** What a checkpoint carries besides the trainer's state. */
@@ -50,6 +63,8 @@ interface CheckpointExtra {
   /** See {@link fingerprint}. */
   data: string;
   settings: RunSettings;
+  /** A backbone run's network (absent otherwise). */
+  backbone?: SavedBackbone;
 }
 
 /** The flags that may go with --resume; every other setting is the saved run's. */
@@ -90,7 +105,12 @@ async function readCheckpoint(dir: string): Promise<Saved> {
     throw new UsageError(`--resume ${dir}: cannot read it: ${(error as Error).message}`);
   }
   const { state, extra } = stateFromJson(text, path);
-  const source = readDataSource(new JsonFields(path, "extra.", extra).object("source"));
+  const fields = new JsonFields(path, "extra.", extra);
+  const source = readDataSource(fields.object("source"));
+  const network = fields.get("backbone") === undefined ? undefined : fields.object("backbone");
+  if (state.config.model === "backbone" && network === undefined) {
+    fields.fail("backbone", "the network of a backbone run", undefined);
+  }
   const settings = extra.settings as Partial<RunSettings> | undefined;
   return {
     dir,
@@ -102,8 +122,29 @@ async function readCheckpoint(dir: string): Promise<Saved> {
         backend: settings?.backend ?? "auto",
         checkpointEvery: settings?.checkpointEvery ?? 500,
       },
+      backbone: network === undefined ? undefined : {
+        file: network.string("file", true),
+        sha256: network.string("sha256", true),
+        structure: network.string("structure", true),
+      },
     },
   };
+}
+
+/** The network a run fine-tunes: the saved structure on resume, else the --backbone file. */
+async function backboneOf(args: TrainArgs, saved: Saved | null): Promise<OnnxSource | undefined> {
+  const kept = saved?.extra.backbone;
+  if (kept !== undefined) {
+    let bytes: Uint8Array;
+    try {
+      bytes = fromBase64(kept.structure);
+    } catch {
+      throw new UsageError(`--resume ${saved!.dir}: the checkpoint's backbone is not valid base64`);
+    }
+    return structureSource(bytes, kept.sha256, kept.file);
+  }
+  if (args.backbone === null) return undefined;
+  return await readOnnxFile(absolutePath(args.backbone), "--backbone");
 }
 
 function sourceFromArgs(args: TrainArgs): DataSource {
@@ -225,18 +266,27 @@ export async function main(args: readonly string[]): Promise<number> {
         } no longer holds the same rows), so the run cannot continue exactly`,
       );
     }
+    const network = await backboneOf(parsed, saved);
     backend = await createBackend({ kind: settings.backend, threads: parsed.threads ?? undefined });
     const extra: CheckpointExtra = {
       source,
       data: dataHash,
       // The backend that ran, so that a resumed run runs where this one did.
       settings: { backend: backend.kind, checkpointEvery: settings.checkpointEvery },
+      ...(network === undefined ? {} : {
+        backbone: {
+          file: network.label,
+          sha256: network.sha256,
+          structure: toBase64(structureBytes(network)),
+        },
+      }),
     };
     let checkpointsSaved = 0;
     const setup: TrainSetup = {
       backend,
       train: data.train,
       test: data.test,
+      backbone: network,
       signal: signals.signal,
       onProgress: (e) => progress.event(e),
       checkpointEvery: settings.checkpointEvery,

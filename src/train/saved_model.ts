@@ -6,7 +6,7 @@
 import { MagnetInputError } from "../errors.ts";
 import type { Backend } from "../backend/backend.ts";
 import { type Standardization, standardize } from "../data/preprocess.ts";
-import type { Model, ModelSpec } from "../nn/model.ts";
+import type { BackboneSpec, Model, ModelSpec } from "../nn/model.ts";
 import { restoreModel } from "../nn/models.ts";
 import { type Classifier, classifyEmbeddings } from "../eval/classifier.ts";
 import { encodeArray, type EncodedArray, writeFileAtomic } from "../io/files.ts";
@@ -248,7 +248,8 @@ function readSpec(file: JsonFields): ModelSpec {
     return values as number[];
   };
   if (kind === "mlp") return { kind, sizes: list("sizes") };
-  if (kind !== "cnn") m.fail("kind", '"mlp" or "cnn"', kind);
+  if (kind === "backbone") return readBackboneSpec(m);
+  if (kind !== "cnn") m.fail("kind", '"mlp", "cnn" or "backbone"', kind);
   const input = list("input");
   if (input.length !== 3) m.fail("input", "[height, width, channels]", input);
   const norm = m.get("norm");
@@ -260,5 +261,63 @@ function readSpec(file: JsonFields): ModelSpec {
     dense: list("dense"),
     embeddingDim: m.integer("embeddingDim", 1),
     norm,
+  };
+}
+
+/** A backbone's architecture (an imported network, its input adaptation and head), field by field. */
+function readBackboneSpec(m: JsonFields): BackboneSpec {
+  const onnx = m.object("onnx");
+  const sha256 = onnx.string("sha256", true);
+  if (!/^[0-9a-f]{64}$/.test(sha256)) onnx.fail("sha256", "64 hexadecimal digits", sha256);
+  const positives = (f: JsonFields, name: string, length: number) => {
+    const values = f.array(name);
+    if (
+      values.length !== length || !values.every((v) => Number.isInteger(v) && (v as number) > 0)
+    ) {
+      f.fail(name, `${length} positive integers`, values);
+    }
+    return values as number[];
+  };
+  const finite = (f: JsonFields, name: string, length: number, positive: boolean) => {
+    const values = f.array(name);
+    if (
+      values.length !== length ||
+      !values.every((v) => typeof v === "number" && Number.isFinite(v) && (!positive || v > 0))
+    ) {
+      f.fail(name, `${length} finite${positive ? " positive" : ""} numbers`, values);
+    }
+    return values as number[];
+  };
+  const flag = (f: JsonFields, name: string) => {
+    const value = f.get(name);
+    if (typeof value !== "boolean") f.fail(name, "true or false", value);
+    return value;
+  };
+  const i = m.object("input");
+  const inputKind = i.get("kind");
+  let input: BackboneSpec["input"];
+  if (inputKind === "table") {
+    input = { kind: "table", features: i.integer("features", 1) };
+  } else if (inputKind === "image") {
+    const network = positives(i, "network", 3) as [number, number, number];
+    input = {
+      kind: "image",
+      rows: positives(i, "rows", 3) as [number, number, number],
+      network,
+      mean: finite(i, "mean", network[2], false),
+      std: finite(i, "std", network[2], true),
+      bgr: flag(i, "bgr"),
+    };
+  } else {
+    return i.fail("kind", '"image" or "table"', inputKind);
+  }
+  const dim = m.get("embeddingDim");
+  return {
+    kind: "backbone",
+    onnx: { file: onnx.string("file", true), sha256, structure: onnx.string("structure", true) },
+    output: m.string("output", true),
+    input,
+    embeddingDim: dim === null ? null : m.integer("embeddingDim", 1),
+    frozen: flag(m, "frozen"),
   };
 }
