@@ -56,6 +56,11 @@ export function modelSpecFor(
           "TrainSetup.backbone from readOnnx)",
       );
     }
+    if (backbone.input.dims.length === 4 && train.imageShape === undefined) {
+      throw new MagnetInputError(
+        `${backbone.label} takes images; this data is a table of ${train.dim} features`,
+      );
+    }
     return backboneSpec(backbone, {
       output: config.backboneOutput ?? undefined,
       rows: train.imageShape,

@@ -14,10 +14,18 @@ import { formatShape, Graph, type Tensor, Variable } from "../../graph/tensor.ts
 import { fromBase64, toBase64 } from "../../util/base64.ts";
 import { Random } from "../../util/random.ts";
 import type { BackboneInput, BackboneSpec, Model } from "../model.ts";
+import { OnnxNetwork, toStored } from "./network.ts";
+import {
+  initializerValues,
+  type OnnxSource,
+  readOnnx,
+  type ReadOnnxOptions,
+  structureBytes,
+  structureSource,
+  takesRawInput,
+} from "./source.ts";
 
 export type { BackboneInput, BackboneSpec };
-import { OnnxNetwork, toStored } from "./network.ts";
-import { initializerValues, type OnnxSource, structureBytes, structureSource } from "./source.ts";
 
 /** ImageNet's per-channel mean and standard deviation (RGB), what most pretrained networks expect. */
 export const IMAGENET_MEAN = [0.485, 0.456, 0.406] as const;
@@ -50,10 +58,6 @@ export function backboneSpec(source: OnnxSource, options: BackboneOptions = {}):
   const label = source.label;
   let input: BackboneInput;
   if (declared.length === 4) {
-    if (options.rows === undefined) {
-      throw new MagnetInputError(`${label} takes images [N, C, H, W]; the data is a table of rows`);
-    }
-    const [rh, rw, rc] = options.rows;
     const channels = declared[1];
     if (channels === null) {
       throw new MagnetInputError(`${label} does not declare its input's channels`);
@@ -65,14 +69,19 @@ export function backboneSpec(source: OnnxSource, options: BackboneOptions = {}):
           "(--backbone-size)",
       );
     }
+    // Without the data's image shape, rows are images as the network takes them.
+    const [rh, rw, rc] = options.rows ?? [size[0], size[1], channels];
+    const raw = takesRawInput(source);
     if (rc !== channels && rc !== 1) {
       throw new MagnetInputError(
         `${label} takes ${channels}-channel images; the data's have ${rc} (grey images are ` +
           "repeated to every channel, other counts cannot be adapted)",
       );
     }
-    const mean = options.mean ?? (channels === 3 ? IMAGENET_MEAN : undefined);
-    const std = options.std ?? (channels === 3 ? IMAGENET_STD : undefined);
+    // Our own exports standardise inside; most pretrained networks expect ImageNet's statistics.
+    const zeros = new Array<number>(channels).fill(0), ones = new Array<number>(channels).fill(1);
+    const mean = options.mean ?? (raw ? zeros : channels === 3 ? IMAGENET_MEAN : undefined);
+    const std = options.std ?? (raw ? ones : channels === 3 ? IMAGENET_STD : undefined);
     if (mean === undefined || std === undefined) {
       throw new MagnetInputError(
         `${label} takes ${channels}-channel images: give the mean and standard deviation it was ` +
@@ -294,4 +303,31 @@ export function pretrainedValues(source: OnnxSource): Map<string, Float32Array> 
     if (values !== null) out.set(`backbone.${info.name}`, toStored(info, values));
   }
   return out;
+}
+
+/** Options of {@link importOnnx}: reading the file, adapting the rows, the head and its seed. */
+export interface ImportOnnxOptions extends ReadOnnxOptions, BackboneOptions {
+  /** Seed of the head's initial weights. Default 1. */
+  readonly seed?: number;
+}
+
+/**
+ * An ONNX network (the bytes of its file) as an embedding model, behind the same interface as the
+ * MLP and the CNN: by default its output for images at its own size (rows flattened channels last,
+ * pixels in [0, 1], standardised with ImageNet's statistics for 3 channels) or for table rows;
+ * `options` choose the value taken, the data's image shape, the statistics, a head, freezing.
+ *
+ * @example
+ * ```ts
+ * const model = await importOnnx(await Deno.readFile("resnet18.onnx"), {
+ *   output: "/Flatten_output_0", rows: [64, 64, 3], size: [64, 64], embeddingDim: 64,
+ * });
+ * ```
+ */
+export async function importOnnx(
+  bytes: Uint8Array,
+  options: ImportOnnxOptions = {},
+): Promise<BackboneModel> {
+  const source = await readOnnx(bytes, options);
+  return new BackboneModel(backboneSpec(source, options), source, new Map(), options.seed ?? 1);
 }

@@ -123,6 +123,16 @@ export class OnnxNetwork {
     this.variables = variables;
   }
 
+  /** The nodes the output needs, in order (as in the file). */
+  get nodes(): readonly NodeProto[] {
+    return this.#nodes;
+  }
+
+  /** Whether a node the output needs reads the value `name`. */
+  reads(name: string): boolean {
+    return this.#nodes.some((n) => n.input.includes(name));
+  }
+
   /** Whether the initializer behind a variable is a running statistic (else a weight). */
   isStatistic(name: string): boolean {
     return this.source.initializers.get(name)?.role === "statistic";

@@ -18,6 +18,17 @@ import {
   type ValueInfoProto,
 } from "./onnx_proto.ts";
 
+/**
+ * Metadata key of our own exports: their input is raw (pixels in [0, 1], unstandardised rows),
+ * the preprocessing being inside, so importing one back needs no mean or standard deviation.
+ */
+export const RAW_INPUT_KEY = "magnet.input";
+
+/** Whether `source` is one of our exports (see {@link RAW_INPUT_KEY}). */
+export function takesRawInput(source: OnnxSource): boolean {
+  return source.model.metadataProps.some((p) => p.key === RAW_INPUT_KEY);
+}
+
 /** What an initializer is to the network. */
 export type InitializerRole =
   /** Trained (Conv, Gemm, MatMul weights and biases, batch normalisation's scale and shift). */

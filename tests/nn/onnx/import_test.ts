@@ -169,7 +169,16 @@ Deno.test("a backbone resizes, repeats grey to colour, reorders and standardises
     () => backboneSpec(source, { rows: [2, 3, 2] }),
     /takes 3-channel images; the data's have 2/,
   );
-  assert.throws(() => backboneSpec(source), /takes images \[N, C, H, W\]; the data is a table/);
+  // Without the data's shape, rows are images at the network's size, ImageNet's statistics by default.
+  const own = backboneSpec(source);
+  assert.deepEqual(own.input, {
+    kind: "image",
+    rows: [4, 6, 3],
+    network: [4, 6, 3],
+    mean: [0.485, 0.456, 0.406],
+    std: [0.229, 0.224, 0.225],
+    bgr: false,
+  });
 });
 
 Deno.test("a backbone's weights are trained or frozen, its head is new, and it restores exactly", async () => {
