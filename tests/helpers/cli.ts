@@ -19,7 +19,7 @@ export interface CliOptions {
 }
 
 export async function cli(
-  script: "train" | "embed" | "experiment",
+  script: "train" | "embed" | "experiment" | "export",
   args: string[],
   options: CliOptions = {},
 ): Promise<Outcome> {
