@@ -115,6 +115,17 @@ export {
   maxPool2d,
   normalize,
 } from "./src/graph/conv.ts";
+export {
+  avgPool,
+  type AvgPoolOptions,
+  convolution,
+  type ConvolutionOptions,
+  maxPool,
+  type WindowOptions,
+} from "./src/graph/windows.ts";
+export { resizeImages, resizeMatrix } from "./src/graph/resize.ts";
+export { concat, slice, take } from "./src/graph/slices.ts";
+export { clip, hardSigmoid, hardSwish } from "./src/graph/activations.ts";
 export { gradients } from "./src/graph/autodiff.ts";
 export {
   assertGradcheck,
@@ -166,8 +177,49 @@ export {
 // Model and optimizers
 export { createMlp, Mlp, type MlpInit, type MlpOptions } from "./src/nn/mlp.ts";
 export { Cnn, type CnnOptions, createCnn } from "./src/nn/cnn.ts";
-export type { CnnSpec, MlpSpec, Model, ModelSpec } from "./src/nn/model.ts";
+export type {
+  BackboneInput,
+  BackboneSpec,
+  CnnSpec,
+  MlpSpec,
+  Model,
+  ModelSpec,
+} from "./src/nn/model.ts";
 export { createModel, restoreModel } from "./src/nn/models.ts";
+
+// ONNX: pretrained networks in, trained networks out
+export {
+  BackboneModel,
+  type BackboneOptions,
+  backboneSpec,
+  IMAGENET_MEAN,
+  IMAGENET_STD,
+  importOnnx,
+  type ImportOnnxOptions,
+} from "./src/nn/onnx/backbone.ts";
+export {
+  type InitializerInfo,
+  type InitializerRole,
+  type OnnxSource,
+  readOnnx,
+  type ReadOnnxOptions,
+  type WeightLayout,
+} from "./src/nn/onnx/source.ts";
+export { type NetworkOptions, OnnxNetwork } from "./src/nn/onnx/network.ts";
+export { SUPPORTED_OPS as ONNX_OPERATORS } from "./src/nn/onnx/converters.ts";
+export { exportOnnx, type ExportOptions } from "./src/nn/onnx/export.ts";
+export type {
+  AttributeProto,
+  DimensionProto,
+  ExternalDataReader,
+  GraphProto,
+  ModelProto,
+  NodeProto,
+  OpsetId,
+  StringEntry,
+  TensorProto,
+  ValueInfoProto,
+} from "./src/nn/onnx/onnx_proto.ts";
 export {
   adam,
   type AdamOptions,

@@ -38,98 +38,157 @@ export const AttributeType = {
 
 /** A key and a value (external data locations, metadata). */
 export interface StringEntry {
+  /** The key. */
   key?: string;
+  /** The value. */
   value?: string;
 }
 
 /** TensorProto: a tensor's dimensions, element type and values (in one of several fields). */
 export interface TensorProto {
+  /** Dimensions. */
   dims: number[];
+  /** Element type (see {@link DataType}). */
   dataType?: number;
+  /** Name (of an initializer). */
   name?: string;
+  /** Documentation. */
   docString?: string;
+  /** Float values, when not raw. */
   floatData: number[];
+  /** int32 values, and float16 or bfloat16 bits, when not raw. */
   int32Data: number[];
+  /** int64 values, when not raw. */
   int64Data: number[];
+  /** float64 values, when not raw. */
   doubleData: number[];
+  /** uint64 values, when not raw. */
   uint64Data: number[];
+  /** Strings. */
   stringData: Uint8Array[];
+  /** The values as little-endian bytes. */
   rawData?: Uint8Array;
+  /** Where the values are when they live in another file (location, offset, length). */
   externalData: StringEntry[];
+  /** 1 when the values are external. */
   dataLocation?: number;
 }
 
 /** AttributeProto: a named attribute of a node. */
 export interface AttributeProto {
+  /** The attribute's name. */
   name?: string;
+  /** Which field holds the value (see {@link AttributeType}). */
   type?: number;
+  /** A float. */
   f?: number;
+  /** An integer. */
   i?: number;
+  /** A string's bytes. */
   s?: Uint8Array;
+  /** A tensor. */
   t?: TensorProto;
+  /** Floats. */
   floats: number[];
+  /** Integers. */
   ints: number[];
+  /** Strings' bytes. */
   strings: Uint8Array[];
+  /** Tensors. */
   tensors: TensorProto[];
+  /** A graph (control flow: not supported by the importer). */
   g?: GraphProto;
+  /** Graphs. */
   graphs: GraphProto[];
 }
 
 /** NodeProto: one op application. */
 export interface NodeProto {
+  /** Names of the values it reads ("" for an absent optional input). */
   input: string[];
+  /** Names of the values it computes. */
   output: string[];
+  /** The node's name. */
   name?: string;
+  /** The operator. */
   opType?: string;
+  /** The operator's domain ("" for the standard ones). */
   domain?: string;
+  /** Attributes. */
   attribute: AttributeProto[];
+  /** Documentation. */
   docString?: string;
 }
 
 /** One dimension of a declared shape: a number, a symbol, or unknown. */
 export interface DimensionProto {
+  /** A fixed size. */
   dimValue?: number;
+  /** A symbolic size ("batch", "N"). */
   dimParam?: string;
 }
 
 /** ValueInfoProto: a graph input's or output's name and type. */
 export interface ValueInfoProto {
+  /** The value's name. */
   name?: string;
+  /** Its element type and shape. */
   type?: {
     tensorType?: { elemType?: number; shape?: { dim: DimensionProto[] } };
   };
+  /** Documentation. */
   docString?: string;
 }
 
 /** GraphProto: nodes in topological order, initializers, inputs and outputs. */
 export interface GraphProto {
+  /** Nodes, each after the nodes whose outputs it reads. */
   node: NodeProto[];
+  /** The graph's name. */
   name?: string;
+  /** Constant tensors: weights and more. */
   initializer: TensorProto[];
+  /** Sparse constants (counted only, to be refused). */
   sparseInitializer: unknown[];
+  /** Documentation. */
   docString?: string;
+  /** Inputs (older files list the initializers here too). */
   input: ValueInfoProto[];
+  /** Outputs. */
   output: ValueInfoProto[];
+  /** Declared types of intermediate values. */
   valueInfo: ValueInfoProto[];
 }
 
 /** OperatorSetIdProto: a domain and its opset version. */
 export interface OpsetId {
+  /** The domain ("" or "ai.onnx" for the standard operators). */
   domain?: string;
+  /** The opset version. */
   version?: number;
 }
 
 /** ModelProto: the file. */
 export interface ModelProto {
+  /** The format's version. */
   irVersion?: number;
+  /** Opsets per domain. */
   opsetImport: OpsetId[];
+  /** The program that wrote it. */
   producerName?: string;
+  /** Its version. */
   producerVersion?: string;
+  /** The model's domain. */
   domain?: string;
+  /** The model's version. */
   modelVersion?: number;
+  /** Documentation. */
   docString?: string;
+  /** The graph. */
   graph?: GraphProto;
+  /** Key-value metadata. */
   metadataProps: StringEntry[];
+  /** Local functions (counted only, to be refused). */
   functions: unknown[];
 }
 

@@ -47,10 +47,13 @@ export type WeightLayout =
 
 /** One initializer: its declaration and how the importer treats it. */
 export interface InitializerInfo {
+  /** Its name in the file. */
   readonly name: string;
   /** Dimensions as in the file. */
   readonly dims: readonly number[];
+  /** What it is to the network. */
   readonly role: InitializerRole;
+  /** How its variable stores it. */
   readonly layout: WeightLayout;
   /** Whether its values are floats (weights and statistics always are). */
   readonly float: boolean;

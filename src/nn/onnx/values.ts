@@ -178,7 +178,7 @@ export function constElementwise(
   const readers = values.map((v) => {
     const own = stridesOf(v.shape);
     const lead = shape.length - v.shape.length;
-    return shape.map((d, i) => (i < lead || v.shape[i - lead] === 1 ? 0 : own[i - lead]));
+    return shape.map((_, i) => (i < lead || v.shape[i - lead] === 1 ? 0 : own[i - lead]));
   });
   const data = new Float64Array(size);
   const args = new Array<number>(values.length);

@@ -18,7 +18,7 @@ import { embed } from "../../../src/nn/embed.ts";
 import { standardize } from "../../../src/data/preprocess.ts";
 import { createBackend } from "../../../src/backend/create.ts";
 import type { Backend } from "../../../src/backend/backend.ts";
-import { Variable } from "../../../src/graph/tensor.ts";
+import type { Variable } from "../../../src/graph/tensor.ts";
 import { Random } from "../../../src/util/random.ts";
 import { assertClose } from "../../helpers/backends.ts";
 import { runOnnxruntime } from "../../helpers/onnxruntime.ts";
