@@ -4,7 +4,7 @@
  * before preprocessing (table rows, or images [N, C, H, W] in [0, 1], channels first) and gives
  * the embeddings [N, dim]; the preprocessing is inside.
  */
-import { loadModel } from "../train/saved_model.ts";
+import { loadModel } from "../train/model_file.ts";
 import { exportOnnx } from "../nn/onnx/export.ts";
 import { writeFileAtomic } from "../io/files.ts";
 import { helpText, parseFlags, reportFailure, UsageError } from "./args.ts";

@@ -14,7 +14,7 @@ import type { Backend } from "../backend/backend.ts";
 import { Trainer } from "../train/trainer.ts";
 import type { TrainerState, TrainResult, TrainSetup } from "../train/types.ts";
 import { stateFromJson, stateToJson } from "../train/checkpoint.ts";
-import { saveModel } from "../train/saved_model.ts";
+import { saveModel } from "../train/model_file.ts";
 import { writeFileAtomic } from "../io/files.ts";
 import {
   helpText,
@@ -39,7 +39,7 @@ import { absolutePath, checkNewRunFolder, RUN_FILES, RunFolder } from "./run_fol
 import { StopSignals } from "./signals.ts";
 import { readOnnxFile } from "./onnx_file.ts";
 import { type OnnxSource, structureBytes, structureSource } from "../nn/onnx/source.ts";
-import { fromBase64, toBase64 } from "../util/base64.ts";
+import { fromBase64, toBase64 } from "../io/arrays.ts";
 
 /** The command-line settings a checkpoint keeps, so that `--resume DIR` alone continues exactly. */
 interface RunSettings {

@@ -199,6 +199,7 @@ export class Trainer {
       iteration: this.#iteration,
       seconds,
       metrics: result.metrics,
+      evaluation: result,
     });
     return result.metrics;
   }

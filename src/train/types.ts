@@ -4,7 +4,7 @@
  */
 import type { Backend } from "../backend/backend.ts";
 import type { Dataset } from "../data/dataset.ts";
-import type { EvalMetrics } from "../eval/evaluate.ts";
+import type { EvalMetrics, Evaluation } from "../eval/evaluate.ts";
 import type { Classifier } from "../eval/classifier.ts";
 import type { ClusterIndex } from "../index/cluster_index.ts";
 import type { Model } from "../nn/model.ts";
@@ -36,7 +36,14 @@ export type TrainEvent =
     etaSeconds: number;
   }
   | { kind: "refresh"; iteration: number; seconds: number; clusters: number }
-  | { kind: "eval"; iteration: number; seconds: number; metrics: EvalMetrics };
+  | {
+    kind: "eval";
+    iteration: number;
+    seconds: number;
+    metrics: EvalMetrics;
+    /** The whole evaluation: its embeddings and index too (what a live map draws). */
+    evaluation: Evaluation;
+  };
 
 /**
  * What a run works with besides its settings: the backend, the data and the hooks. Settings

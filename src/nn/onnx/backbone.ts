@@ -11,7 +11,7 @@ import { resizeImages } from "../../graph/resize.ts";
 import { add, broadcastTo, div, matmul, reshape, sub } from "../../graph/ops.ts";
 import { take } from "../../graph/slices.ts";
 import { formatShape, Graph, type Tensor, Variable } from "../../graph/tensor.ts";
-import { fromBase64, toBase64 } from "../../util/base64.ts";
+import { fromBase64, toBase64 } from "../../io/arrays.ts";
 import { Random } from "../../util/random.ts";
 import type { BackboneInput, BackboneSpec, Model } from "../model.ts";
 import { OnnxNetwork, toStored } from "./network.ts";

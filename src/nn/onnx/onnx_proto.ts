@@ -2,6 +2,9 @@
  * ONNX model files: the messages of onnx.proto this project reads and writes (as schemas for
  * protobuf.ts, with their TypeScript shapes), a tensor's values as typed arrays, and whole model
  * files decoded, checked and encoded.
+ *
+ * A long file, as each message is declared twice (its TypeScript shape with a line of
+ * documentation per field, and its schema table), and the two are read against each other.
  */
 import { MagnetInputError } from "../../errors.ts";
 import { decodeMessage, encodeMessage, type MessageSchema } from "./protobuf.ts";
