@@ -13,6 +13,8 @@ import { importOnnx } from "../../src/nn/onnx/backbone.ts";
 import { embed } from "../../src/nn/embed.ts";
 import { createBackend } from "../../src/backend/create.ts";
 import { assertClose } from "../helpers/backends.ts";
+import { OnnxBuilder } from "../../src/nn/onnx/builder.ts";
+import { decodeModel, encodeModel } from "../../src/nn/onnx/onnx_proto.ts";
 
 const SMALL = ["--backend", "cpu", "--m", "4", "--d", "3", "--k", "2", "--eval-every", "0"];
 
@@ -159,6 +161,47 @@ Deno.test("backbones and exports from the command line", async (t) => {
       );
     });
 
+    await t.step("weights kept beside the model (external data) are read from there", async () => {
+      // As PyTorch's default exporter writes them: the model file, and its weights in a .data file.
+      const model = decodeModel(
+        Deno.readFileSync(`${ROOT}tests/fixtures/onnx/resnet18_tiny.legacy.onnx`),
+      );
+      const parts: Uint8Array[] = [];
+      let offset = 0;
+      for (const t of model.graph!.initializer) {
+        if (t.rawData === undefined) continue;
+        parts.push(t.rawData.slice());
+        t.externalData = [
+          { key: "location", value: "outside.onnx.data" },
+          { key: "offset", value: String(offset) },
+          { key: "length", value: String(t.rawData.length) },
+        ];
+        t.dataLocation = 1;
+        offset += t.rawData.length;
+        t.rawData = undefined;
+      }
+      Deno.writeFileSync(`${dir}/outside.onnx`, encodeModel(model));
+      const data = new Uint8Array(offset);
+      parts.reduce((at, p) => (data.set(p, at), at + p.length), 0);
+      Deno.writeFileSync(`${dir}/outside.onnx.data`, data);
+      const r = await cli("train", [
+        ...SMALL,
+        ...fashion,
+        "--backbone",
+        `${dir}/outside.onnx`,
+        "--backbone-size",
+        "16",
+        "--iterations",
+        "3",
+        "--out",
+        `${dir}/outside`,
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      const kept = JSON.parse(Deno.readTextFileSync(`${dir}/outside/model.json`)).model.onnx;
+      assert.equal(kept.file, `${dir}/outside.onnx`);
+      Deno.removeSync(`${dir}/outside.onnx.data`);
+    });
+
     await t.step(
       "every mistake about a backbone is one line, exit 2, nothing written",
       async () => {
@@ -186,6 +229,26 @@ Deno.test("backbones and exports from the command line", async (t) => {
         await expect(
           [...fashion, "--backbone", network, "--backbone-output", "nowhere"],
           /has no value named "nowhere"/,
+        );
+        const softmax = new OnnxBuilder(17);
+        softmax.input("images", ["N", 1, 8, 8]);
+        softmax.output(softmax.node("Softmax", [softmax.node("Flatten", ["images"])[0]])[0]);
+        Deno.writeFileSync(`${dir}/softmax.onnx`, softmax.bytes());
+        await expect(
+          [
+            ...fashion,
+            "--backbone",
+            `${dir}/softmax.onnx`,
+            "--backbone-mean",
+            "0",
+            "--backbone-std",
+            "1",
+          ],
+          /softmax\.onnx: node "node_Softmax_\d+" is a Softmax, which is not supported; supported operators: Add, AveragePool, BatchNormalization/,
+        );
+        await expect(
+          [...fashion, "--backbone", `${dir}/outside.onnx`, "--backbone-size", "16"],
+          /outside\.onnx keeps weights in outside\.onnx\.data, which cannot be read beside it/,
         );
         Deno.writeTextFileSync(`${dir}/t.csv`, csv(10, 2));
         await expect(
