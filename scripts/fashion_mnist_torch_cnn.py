@@ -4,7 +4,7 @@ backbone of the README's real-data check.
 The architecture is this project's default CNN (3x3 convolution 32, batch normalisation, ReLU,
 2x2 max pool; the same with 64; dense 256 and 128 with ReLU) with a 10-way linear classifier on
 top, trained with cross-entropy on the official 60,000 training images (pixels in [0, 1], as
-magnet reads them) with Adam, then exported by torch.onnx.export (batch normalisation kept) with
+magnet reads them) with Adam (batch 128, two epochs), then exported by torch.onnx.export (batch normalisation kept) with
 two outputs: ``logits`` and ``features`` (the 128-wide layer under the classifier).
 
     /work/venv/bin/python scripts/fashion_mnist_torch_cnn.py --out runs/fm-torch-cnn.onnx
@@ -68,7 +68,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data-dir", default="/usr/share/datasets/fashion-mnist")
     parser.add_argument("--out", default="runs/fm-torch-cnn.onnx")
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     torch.manual_seed(args.seed)
@@ -79,6 +79,7 @@ def main():
     model = Cnn()
     optimiser = torch.optim.Adam(model.parameters(), lr=1e-3)
     start = time.time()
+    torch.set_num_threads(os.cpu_count() or 1)
     for epoch in range(args.epochs):
         model.train()
         order = torch.randperm(len(y))
@@ -91,18 +92,18 @@ def main():
             loss.backward()
             optimiser.step()
             total += loss.item() * len(batch)
-        print(f"epoch {epoch + 1}: loss {total / len(y):.4f} ({time.time() - start:.0f} s)")
+        print(f"epoch {epoch + 1}: loss {total / len(y):.4f} ({time.time() - start:.0f} s)", flush=True)
     model.eval()
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    torch.onnx.export(model, (torch.zeros(1, 1, 28, 28),), args.out, dynamo=False, opset_version=17,
+                      do_constant_folding=False, input_names=["images"],
+                      output_names=["logits", "features"], dynamic_axes={"images": {0: "batch"}})
     test_x = torch.tensor(read_idx(find(args.data_dir, "t10k-images-idx3-ubyte")),
                           dtype=torch.float32).unsqueeze(1) / 255
     test_y = torch.tensor(read_idx(find(args.data_dir, "t10k-labels-idx1-ubyte")), dtype=torch.long)
     with torch.no_grad():
         error = (model(test_x)[0].argmax(1) != test_y).float().mean().item()
     print(f"softmax test error {100 * error:.2f} %")
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    torch.onnx.export(model, (torch.zeros(1, 1, 28, 28),), args.out, dynamo=False, opset_version=17,
-                      do_constant_folding=False, input_names=["images"],
-                      output_names=["logits", "features"], dynamic_axes={"images": {0: "batch"}})
     print(f"wrote {args.out}")
 
 

@@ -26,7 +26,11 @@ Deno.test("resolveConfig", async (t) => {
       /sampler must be neighbourhood, uniform-seed or random, got "greedy"/,
     );
     bad({ varianceForm: "cubed" }, /variance form must be paper or squared, got "cubed"/);
-    bad({ model: "rnn" }, /model \(--model\) must be mlp or cnn, got "rnn"/);
+    bad({ model: "rnn" }, /model \(--model\) must be mlp, cnn or backbone, got "rnn"/);
+    bad({ backboneLrScale: -1 }, /--backbone-lr-scale must be a number >= 0, got -1/);
+    bad({ backboneSize: [64, 0] }, /--backbone-size must be an integer in \[1, 4096\], got 0/);
+    bad({ backboneStd: [0.2, 0] }, /--backbone-std must be positive, got 0.2,0/);
+    bad({ backboneMean: [] }, /--backbone-mean must be finite numbers/);
     bad(
       { conv: [8, 0] },
       /convolution channels \(--conv\) must be an integer in \[1, 4096\], got 0/,
