@@ -244,7 +244,12 @@ export {
   type SamplerState,
 } from "./src/sample/neighbourhood.ts";
 export { ClassBatchSampler } from "./src/sample/class_batches.ts";
-export { DEFAULT_VOTING_CLUSTERS, magnetClassify, magnetVote } from "./src/eval/magnet_rule.ts";
+export {
+  DEFAULT_VOTING_CLUSTERS,
+  magnetClassify,
+  magnetVote,
+  magnetVotes,
+} from "./src/eval/magnet_rule.ts";
 
 // Evaluation
 export {
@@ -287,10 +292,11 @@ export {
   type TrainConfig,
 } from "./src/train/config.ts";
 export { chunkRowsFor, DEFAULT_CHUNK_ROWS, embed } from "./src/nn/embed.ts";
-export { classifyEmbeddings } from "./src/eval/classifier.ts";
+export { classifyEmbeddings, classifyWithVotes } from "./src/eval/classifier.ts";
 export {
   type Classifier,
   classify,
+  embedRows,
   modelFromJson,
   modelToJson,
   type SavedModel,
@@ -298,7 +304,15 @@ export {
 export { stateFromJson, stateToJson } from "./src/train/checkpoint.ts";
 
 // Data
-export { type Dataset, datasetSize, subset, validateDataset } from "./src/data/dataset.ts";
+export {
+  type Dataset,
+  datasetSize,
+  type Features,
+  type RowSource,
+  subset,
+  validateDataset,
+} from "./src/data/dataset.ts";
+export { rowSource, TableRowSource } from "./src/data/row_source.ts";
 export { type IdxArray, parseIdx } from "./src/data/idx.ts";
 export {
   type CsvOptions,
@@ -309,10 +323,45 @@ export {
 } from "./src/data/csv.ts";
 export { type Split, stratifiedSplit } from "./src/data/split.ts";
 export { fitStandardization, type Standardization, standardize } from "./src/data/preprocess.ts";
+export {
+  fitNormalization,
+  identityNormalization,
+  ImagePixels,
+  ImageRows,
+  type Normalization,
+} from "./src/data/images/image_rows.ts";
+export {
+  AUGMENT_KINDS,
+  Augmenter,
+  augmenterFor,
+  type AugmentKind,
+  CROP_RATIO,
+  CROP_SCALE,
+  type CropWindow,
+  randomCrop,
+} from "./src/data/images/augment.ts";
+export {
+  type DecodedImage,
+  type DecodeRequest,
+  ImageDecodeError,
+  type ImageDecoder,
+  type ImageInfo,
+  MAX_IMAGE_PIXELS,
+} from "./src/data/images/decoder.ts";
+export {
+  type ImageFormat,
+  type ImageInput,
+  type ImageOptions,
+  type ImageSize,
+  parseImageSize,
+  RESIZE_MODES,
+  type ResizeMode,
+} from "./src/data/images/settings.ts";
 
 // Report
 export {
   type EmbeddingData,
+  type EmbeddingImages,
   projectTo2d,
   renderReport,
   type ReportData,

@@ -4,6 +4,7 @@
  */
 import type { EvalMetrics } from "../eval/evaluate.ts";
 import type { TrainEvent } from "../train/types.ts";
+import type { DecodeProgress } from "../data/images/decode.ts";
 
 const encoder = new TextEncoder();
 
@@ -35,6 +36,7 @@ export function evalLine(iteration: number, m: EvalMetrics, seconds: number): st
 export class ProgressPrinter {
   #lastDraw = 0;
   #lastLine = 0;
+  #lastDone = -1;
   #barShown = false;
   #refreshes = 0;
 
@@ -83,27 +85,87 @@ export class ProgressPrinter {
       this.line(evalLine(e.iteration, e.metrics, e.seconds));
       return;
     }
-    const now = performance.now();
-    const done = e.iteration === e.iterations;
     const stats = `loss ${e.loss.toFixed(4)}  ${e.stepsPerSecond.toFixed(1)} steps/s  ETA ${
       formatDuration(e.etaSeconds)
     }`;
+    this.#progress(e.iteration, e.iterations, "step", stats, `  refreshes ${this.#refreshes}`);
+  }
+
+  /**
+   * Progress through `total` units of work (`unit` names them in plain lines: "rows"), with `stats`
+   * after the count.
+   */
+  count(done: number, total: number, unit: string, stats: string): void {
+    if (this.quiet) return;
+    this.#progress(done, total, unit, stats, "");
+  }
+
+  /**
+   * A live bar on a terminal (at most ten redraws a second), else a line at each twentieth of the
+   * work and at least every 30 seconds; always at the end.
+   */
+  #progress(done: number, total: number, unit: string, stats: string, barExtra: string): void {
+    const now = performance.now();
+    const finished = done === total;
+    if (this.tty) {
+      if (now - this.#lastDraw < 100 && !finished) return;
+      this.#lastDraw = now;
+      const width = 30;
+      const filled = total > 0 ? Math.round((done / total) * width) : width;
+      const bar = "#".repeat(filled) + "-".repeat(width - filled);
+      this.#write(`\r\x1b[2K[${bar}] ${done}/${total}  ${stats}${barExtra}`);
+      this.#barShown = true;
+      if (finished) this.#clearBar();
+    } else {
+      const every = Math.max(1, Math.round(total / 20));
+      const crossed = this.#lastDone >= 0
+        ? Math.floor(done / every) !== Math.floor(this.#lastDone / every)
+        : done % every === 0;
+      this.#lastDone = done;
+      if (!crossed && !finished && now - this.#lastLine < 30_000) return;
+      this.#lastLine = now;
+      this.#write(`${unit} ${done}/${total}  ${stats}\n`);
+    }
+  }
+
+  #decodeStart = 0;
+  #decodeStage = "";
+
+  /**
+   * Shows the progress of decoding a folder of images: a bar with files per second and an ETA on a
+   * terminal, a line every tenth (or 30 s) otherwise.
+   */
+  decoding(p: DecodeProgress & { folder: string }): void {
+    if (this.quiet || p.total === 0) return;
+    const now = performance.now();
+    const stage = `${p.folder} ${p.stage}`;
+    if (stage !== this.#decodeStage) {
+      this.#decodeStage = stage;
+      this.#decodeStart = now;
+      this.#lastLine = now;
+    }
+    const done = p.done === p.total;
+    const seconds = Math.max((now - this.#decodeStart) / 1000, 1e-3);
+    const rate = p.done / seconds;
+    const what = p.stage === "headers" ? "headers read" : "images";
+    const stats = `${p.done.toLocaleString("en-US")}/${p.total.toLocaleString("en-US")} ${what}` +
+      `  ${Math.round(rate).toLocaleString("en-US")} files/s  ETA ${
+        formatDuration((p.total - p.done) / Math.max(rate, 1e-9))
+      }`;
     if (this.tty) {
       if (now - this.#lastDraw < 100 && !done) return;
       this.#lastDraw = now;
       const width = 30;
-      const filled = Math.round((e.iteration / e.iterations) * width);
+      const filled = Math.round((p.done / p.total) * width);
       const bar = "#".repeat(filled) + "-".repeat(width - filled);
-      this.#write(
-        `\r\x1b[2K[${bar}] ${e.iteration}/${e.iterations}  ${stats}  refreshes ${this.#refreshes}`,
-      );
+      this.#write(`\r\x1b[2K[${bar}] ${stats}  ${p.folder}`);
       this.#barShown = true;
       if (done) this.#clearBar();
     } else {
-      const every = Math.max(1, Math.round(e.iterations / 20));
-      if (e.iteration % every !== 0 && !done && now - this.#lastLine < 30_000) return;
+      const every = Math.max(1, Math.round(p.total / 10));
+      if (p.done % every !== 0 && !done && now - this.#lastLine < 30_000) return;
       this.#lastLine = now;
-      this.#write(`step ${e.iteration}/${e.iterations}  ${stats}\n`);
+      this.#write(`decoding ${p.folder}: ${stats}\n`);
     }
   }
 

@@ -8,6 +8,7 @@ import { loadUmap } from "../report/umap.ts";
 import { writeFileAtomic } from "../io/files.ts";
 import { runTimes } from "../train/times.ts";
 import type { LoadedData } from "../data/source.ts";
+import { ImageRows } from "../data/images/image_rows.ts";
 
 /** How {@link writeReport} draws the report. */
 export interface WriteReportOptions {
@@ -29,6 +30,7 @@ export async function writeReport(
 ): Promise<void> {
   const projection = options.projection ?? "pca";
   if (projection === "umap") await loadUmap();
+  const test = data.test;
   const html = renderReport({
     title: `${trainer.config.loss} on ${data.name} (${backend.kind})`,
     config: {
@@ -51,6 +53,16 @@ export async function writeReport(
       classNames: data.test.classNames,
       centres: result.index?.centres,
       centreClasses: result.index?.clusterClass,
+      // Image files: their pictures on the map.
+      ...(test.features instanceof ImageRows
+        ? {
+          images: {
+            shape: test.features.shape,
+            pixels: (row: number) => (test.features as ImageRows).image(row),
+            ids: test.ids,
+          },
+        }
+        : {}),
     },
   }, { projection });
   await writeFileAtomic(path, html);

@@ -1,5 +1,6 @@
 /**
- * `deno task train`: trains on the bundled MNIST, Fashion-MNIST or the user's CSV, shows progress,
+ * `deno task train`: trains on the bundled MNIST, Fashion-MNIST, the user's CSV or folders of
+ * images, shows progress,
  * checkpoints atomically, resumes, and writes metrics.json, model.json and report.html into the run
  * folder.
  *
@@ -25,6 +26,7 @@ import {
   UsageError,
 } from "./args.ts";
 import {
+  asPixels,
   type DataSource,
   describeSource,
   fingerprint,
@@ -32,6 +34,7 @@ import {
   readDataSource,
 } from "../data/source.ts";
 import { JsonFields } from "../io/json_fields.ts";
+import { defaultCacheDir } from "../data/images/cache.ts";
 import { formatDuration, percent, ProgressPrinter, table } from "./progress.ts";
 import { runMetrics, runTimes } from "./metrics_file.ts";
 import { writeReport } from "./report_file.ts";
@@ -147,15 +150,47 @@ async function backboneOf(args: TrainArgs, saved: Saved | null): Promise<OnnxSou
   return await readOnnxFile(absolutePath(args.backbone), "--backbone");
 }
 
+/** Whether `path` is a folder (false when it is anything else or nothing). */
+function isFolder(path: string): boolean {
+  try {
+    return Deno.statSync(path).isDirectory;
+  } catch {
+    return false;
+  }
+}
+
+/** The flags that only image folders use. */
+const IMAGE_FLAGS = ["image-size", "resize", "channels", "cache", "skip-bad-images"];
+
 function sourceFromArgs(args: TrainArgs): DataSource {
   const given = (flag: string) => args.given.has(flag);
   if (args.data !== null && given("dataset")) {
-    throw new UsageError("give either --data (a CSV file) or --dataset, not both");
+    throw new UsageError(
+      "give either --data (a CSV file or a folder of images) or --dataset, not both",
+    );
   }
   if (args.data === null && args.test !== null) {
     throw new UsageError("--test needs --data (the built-in data sets have their own test split)");
   }
-  const kind = args.data !== null ? "csv" : args.dataset;
+  const images = args.data !== null && isFolder(absolutePath(args.data));
+  const kind = args.data !== null ? (images ? "images" : "csv") : args.dataset;
+  const imageFlags = IMAGE_FLAGS.filter(given);
+  if (!images && imageFlags.length > 0) {
+    throw new UsageError(
+      `${imageFlags.map((f) => `--${f}`).join(", ")} ${
+        imageFlags.length === 1 ? "applies" : "apply"
+      } to images: give --data a folder with one subfolder of images per class`,
+    );
+  }
+  if (args.test !== null && isFolder(absolutePath(args.test)) !== images) {
+    throw new UsageError(
+      images
+        ? `--test ${args.test} is not a folder: with --data a folder of images, --test is a ` +
+          "folder of the same class subfolders"
+        : `--test ${args.test} is a folder, but --data ${args.data} is a file: give both as ` +
+          "CSV files, or both as folders of images",
+    );
+  }
   if (given("data-dir") && kind !== "fashion-mnist") {
     throw new UsageError("--data-dir is where Fashion-MNIST is: it needs --dataset fashion-mnist");
   }
@@ -170,11 +205,24 @@ function sourceFromArgs(args: TrainArgs): DataSource {
     }
   }
   if (kind !== "csv" && given("label-column")) {
-    throw new UsageError("--label-column names a CSV column: it needs --data");
+    throw new UsageError("--label-column names a CSV column: it needs --data a CSV file");
   }
   const split = { testFraction: args.testFraction, splitSeed: args.splitSeed };
   if (kind === "fashion-mnist") return { kind, dir: absolutePath(args.dataDir) };
   if (args.data === null) return { kind: "mnist", ...split };
+  if (kind === "images") {
+    return {
+      kind,
+      train: absolutePath(args.data),
+      test: args.test === null ? null : absolutePath(args.test),
+      ...split,
+      size: args.imageSize,
+      resize: args.resize,
+      channels: args.channels,
+      cache: absolutePath(args.cache ?? defaultCacheDir()),
+      skipBadImages: args.skipBadImages,
+    };
+  }
   return {
     kind: "csv",
     train: absolutePath(args.data),
@@ -257,7 +305,11 @@ export async function main(args: readonly string[]): Promise<number> {
     printer.current = progress;
     const settings = settingsOf(parsed, saved, (line) => progress.line(line));
     const source = saved?.extra.source ?? sourceFromArgs(parsed);
-    const data = await loadData(source);
+    const loaded = await loadData(source, { onProgress: (p) => progress.decoding(p) });
+    // A backbone standardises its images itself, with its own statistics: it gets the pixels.
+    const backboneRun = (saved?.state.config.model ?? parsed.config.model) === "backbone";
+    const data = backboneRun ? await asPixels(loaded) : loaded;
+    for (const note of data.notes ?? []) progress.line(note);
     const dataHash = await fingerprint(data);
     if (saved !== null && saved.extra.data !== "" && saved.extra.data !== dataHash) {
       throw new UsageError(
@@ -352,6 +404,7 @@ export async function main(args: readonly string[]): Promise<number> {
       classNames: data.train.classNames,
       featureNames: data.train.featureNames ?? null,
       standardization: data.standardization,
+      images: data.images ?? null,
       classifier: result.classifier!, // a completed run always has one
     });
     const metrics = runMetrics(result, {

@@ -7,6 +7,7 @@ import type { Backend, Executable } from "../backend/backend.ts";
 import { Graph } from "../graph/tensor.ts";
 import { compileOnce } from "../backend/compile_once.ts";
 import type { Model } from "./model.ts";
+import { type Features, rowCount, rowSource } from "../data/row_source.ts";
 
 /** Rows per chunk at most, unless told otherwise: large enough to amortise a dispatch. */
 export const DEFAULT_CHUNK_ROWS = 2048;
@@ -40,35 +41,39 @@ function executableFor(backend: Backend, model: Model, rows: number): Promise<Ex
 }
 
 /**
- * The embeddings (n x model.outputDim) of `rows` (n x model.inputDim, row-major) under the model's
- * current parameters on `backend`.
+ * The embeddings (n x model.outputDim) of `rows` (n x model.inputDim: a row-major table, or a
+ * source that makes the rows chunk by chunk) under the model's current parameters on `backend`.
  */
 export async function embed(
   backend: Backend,
   model: Model,
-  rows: Float32Array,
+  rows: Features,
   chunkRows: number = chunkRowsFor(model),
 ): Promise<Float32Array> {
   const inDim = model.inputDim, outDim = model.outputDim;
-  if (rows.length % inDim !== 0) {
+  if (rows instanceof Float32Array ? rows.length % inDim !== 0 : rows.dim !== inDim) {
+    const found = rows instanceof Float32Array
+      ? `${rows.length} values, not a multiple of`
+      : `${rows.dim} values per row, not`;
     throw new MagnetInputError(
-      `rows to embed have ${rows.length} values, not a multiple of the model's input width ${inDim}`,
+      `rows to embed have ${found} the model's input width ${inDim}`,
     );
   }
-  const n = rows.length / inDim;
+  const source = rowSource(rows, inDim);
+  const n = rowCount(rows, inDim);
   const out = new Float32Array(n * outDim);
   if (n === 0) return out;
   const chunk = Math.min(chunkRows, n);
   const exe = await executableFor(backend, model, chunk);
-  const padded = new Float32Array(chunk * inDim);
+  const buffer = new Float32Array(chunk * inDim);
   const pending: Promise<void>[] = [];
   for (let start = 0; start < n; start += chunk) {
     const count = Math.min(chunk, n - start);
-    let x = rows.subarray(start * inDim, (start + count) * inDim);
+    let x = source.range(start, count, buffer);
     if (count < chunk) {
-      padded.fill(0);
-      padded.set(x);
-      x = padded;
+      if (x !== buffer) buffer.set(x);
+      buffer.fill(0, count * inDim);
+      x = buffer;
     }
     // Queued without waiting: the backend copies the feed when the run is queued.
     pending.push(

@@ -9,7 +9,7 @@ import { allFinite } from "../graph/functions.ts";
 import { Graph, type Variable } from "../graph/tensor.ts";
 import { LOSSES } from "../losses/registry.ts";
 import { MagnetInputError } from "../errors.ts";
-import type { Dataset } from "../data/dataset.ts";
+import type { Dataset, Features } from "../data/dataset.ts";
 import { cnnSpec } from "../nn/cnn.ts";
 import { backboneSpec } from "../nn/onnx/backbone.ts";
 import type { OnnxSource } from "../nn/onnx/source.ts";
@@ -43,7 +43,7 @@ export interface TrainingStep {
 /** The architecture the settings ask for, for rows of `train` (and `backbone`, an imported network). */
 export function modelSpecFor(
   config: TrainConfig,
-  train: Dataset,
+  train: Dataset<Features>,
   backbone?: OnnxSource,
 ): ModelSpec {
   if (config.model === "mlp") {
@@ -74,7 +74,7 @@ export function modelSpecFor(
   }
   if (train.imageShape === undefined) {
     throw new MagnetInputError(
-      `--model cnn needs image rows (the bundled MNIST, or Fashion-MNIST); this data is a table ` +
+      `--model cnn needs image rows (the bundled MNIST, Fashion-MNIST or a folder of images); this data is a table ` +
         `of ${train.dim} features: use --model mlp`,
     );
   }
@@ -91,7 +91,7 @@ export function modelSpecFor(
 export async function compileStep(
   backend: Backend,
   config: TrainConfig,
-  train: Dataset,
+  train: Dataset<Features>,
   backbone?: OnnxSource,
 ): Promise<TrainingStep> {
   const loss = LOSSES[config.loss];

@@ -27,15 +27,12 @@ import type {
   TrainSetup,
   TrainTimings,
 } from "./types.ts";
-
 import { embed } from "../nn/embed.ts";
+import { type RowSource, rowSource } from "../data/row_source.ts";
+import { type Augmenter, augmenterFor } from "../data/images/augment.ts";
 import { preflight } from "./preflight.ts";
 import { compileStep, type StepOutputs, type TrainingStep } from "./step.ts";
-
-/** Seed of the index refresh at `iteration`: independent of the sampling stream, so resuming is exact. */
-function refreshSeed(seed: number, iteration: number): number {
-  return (Math.imul(seed + 1, 0x9e3779b1) ^ Math.imul(iteration + 1, 0x85ebca77)) >>> 0;
-}
+import { augmentSeed, refreshSeed } from "./seeds.ts";
 
 /** Runs training; see the module comment. Create with {@link Trainer.create}. */
 export class Trainer {
@@ -52,6 +49,9 @@ export class Trainer {
   readonly #at: StepOutputs;
   readonly #rng: Random;
   readonly #batchFeatures: Float32Array;
+  /** Where training rows come from (a table, or images made float32 per batch); their augmenter. */
+  readonly #rows: RowSource;
+  readonly #augmenter: Augmenter | null;
   readonly #depth: number;
   #index: ClusterIndex | null = null;
   #sampler: NeighbourhoodSampler | ClassBatchSampler;
@@ -86,6 +86,8 @@ export class Trainer {
     this.#at = step.outputs;
     this.#rng = new Random(config.seed);
     this.#batchFeatures = new Float32Array(config.m * config.d * setup.train.dim);
+    this.#rows = rowSource(setup.train.features, setup.train.dim);
+    this.#augmenter = augmenterFor(config.augment, setup.train, augmentSeed(config.seed));
     this.#depth = setup.pipelineDepth ?? (setup.backend.kind === "cpu" ? 0 : 3);
     this.#sampler = new ClassBatchSampler(setup.train.labels, config.m, config.d, this.#rng);
   }
@@ -235,12 +237,10 @@ export class Trainer {
     this.#window = { sum: 0, count: 0 };
   }
 
-  /** Gathers the batch's rows into the reusable feature buffer. */
+  /** Gathers the batch's rows into the reusable feature buffer, augmented if the run says so. */
   #features(plan: BatchPlan): Float32Array {
-    const { features, dim } = this.#setup.train;
-    plan.rows.forEach((row, i) =>
-      this.#batchFeatures.set(features.subarray(row * dim, (row + 1) * dim), i * dim)
-    );
+    this.#rows.gather(plan.rows, this.#batchFeatures);
+    this.#augmenter?.apply(this.#batchFeatures, plan.rows.length);
     return this.#batchFeatures;
   }
 
@@ -433,6 +433,7 @@ export class Trainer {
       config: structuredClone(this.config),
       iteration: this.#iteration,
       rng: this.#rng.state,
+      augmentRng: this.#augmenter?.random.state ?? null,
       variables,
       index: this.#index === null ? null : {
         centres: this.#index.centres.slice(),
@@ -467,6 +468,7 @@ export class Trainer {
     }
     trainer.#iteration = state.iteration;
     trainer.#rng.state = state.rng;
+    if (state.augmentRng && trainer.#augmenter) trainer.#augmenter.random.state = state.augmentRng;
     if (state.index !== null) {
       trainer.#useIndex(
         ClusterIndex.restore(

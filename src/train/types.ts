@@ -3,7 +3,7 @@
  * and its result.
  */
 import type { Backend } from "../backend/backend.ts";
-import type { Dataset } from "../data/dataset.ts";
+import type { Dataset, Features } from "../data/dataset.ts";
 import type { EvalMetrics, Evaluation } from "../eval/evaluate.ts";
 import type { Classifier } from "../eval/classifier.ts";
 import type { ClusterIndex } from "../index/cluster_index.ts";
@@ -53,9 +53,9 @@ export interface TrainSetup {
   /** The backend that runs the graphs. */
   backend: Backend;
   /** Training data. */
-  train: Dataset;
+  train: Dataset<Features>;
   /** Test data, for evaluation (none: no evaluation). */
-  test?: Dataset;
+  test?: Dataset<Features>;
   /**
    * The pretrained network of a run with `model: "backbone"` (from `readOnnx`); on resume its
    * structure alone will do, the weights coming from the saved state.
@@ -107,6 +107,8 @@ export interface TrainerState {
   iteration: number;
   /** State of the sampling generator. */
   rng: [number, number, number, number];
+  /** State of the augmentation's generator (null when the run does not augment). */
+  augmentRng: [number, number, number, number] | null;
   /** Every variable (parameters, optimizer state, classifier head) by name. */
   variables: Record<string, Float32Array>;
   /** The cluster index in use (magnet only). */

@@ -14,6 +14,8 @@ Deno.test("the export map's commands run and print their help", async () => {
     "./embed",
     "./experiment",
     "./export",
+    "./index",
+    "./search",
     "./train",
     "./web",
   ]);
@@ -27,6 +29,8 @@ Deno.test("the export map's commands run and print their help", async () => {
       ["./embed", "embed"],
       ["./experiment", "experiment <name>"],
       ["./export", "export"],
+      ["./index", "index"],
+      ["./search", "search"],
     ]
   ) {
     const out = await new Deno.Command(Deno.execPath(), {

@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { assertUsageError, cli, csv, exists, ROOT } from "../helpers/cli.ts";
 import { syntheticImages, writeFashionMnist } from "../helpers/idx.ts";
+import { writeColourShapes, writeImage } from "../helpers/images.ts";
 import { runOnnxruntime } from "../helpers/onnxruntime.ts";
 import { importOnnx } from "../../src/nn/onnx/backbone.ts";
 import { embed } from "../../src/nn/embed.ts";
@@ -38,14 +39,17 @@ function pixelCsv(path: string, side: number): Float32Array {
   return values;
 }
 
-/** onnxruntime's embeddings from an exported file, and those of the file imported back. */
-async function exported(file: string, input: Float32Array, dims: number[]) {
+/**
+ * onnxruntime's embeddings from an exported file for `input` (of `dims`), and those of the file
+ * imported back for the same values as our rows (`rows`: channels last; the same for one channel).
+ */
+async function exported(file: string, input: Float32Array, dims: number[], rows = input) {
   const bytes = await Deno.readFile(file);
   const theirs = await runOnnxruntime(bytes, input, dims);
   const backend = await createBackend({ kind: "cpu" });
   try {
     const model = await importOnnx(bytes, { label: file });
-    return { theirs: theirs.data, again: await embed(backend, model, input) };
+    return { theirs: theirs.data, again: await embed(backend, model, rows) };
   } finally {
     backend.dispose();
   }
@@ -96,6 +100,57 @@ Deno.test("backbones and exports from the command line", async (t) => {
         const r = await exported(`${dir}/whole.onnx`, pixels, [5, 1, 8, 8]);
         assertClose(r.theirs, ours.values, 1e-5, "onnxruntime");
         assertClose(r.again, ours.values, 1e-5, "imported back");
+      },
+    );
+
+    await t.step(
+      "image folders: the backbone gets pixels in [0, 1] and standardises them",
+      async () => {
+        const shapes = `${dir}/shapes`;
+        await writeColourShapes(shapes, 8, 1);
+        const run = `${dir}/folders`;
+        const r = await cli("train", [
+          ...SMALL,
+          "--data",
+          shapes,
+          "--cache",
+          `${dir}/cache`,
+          "--backbone",
+          `${ROOT}tests/fixtures/onnx/resnet18_tiny.legacy.onnx`,
+          "--backbone-size",
+          "16",
+          "--m",
+          "3",
+          "--iterations",
+          "6",
+          "--out",
+          run,
+        ]);
+        assert.equal(r.code, 0, r.stderr);
+        const saved = JSON.parse(Deno.readTextFileSync(`${run}/model.json`));
+        // The data's own normalisation is left out: the network has ImageNet's, inside the model.
+        assert.deepEqual([saved.images.mean, saved.images.std], [[0, 0, 0], [1, 1, 1]]);
+        assert.deepEqual(saved.model.input.mean, [0.485, 0.456, 0.406]);
+        // One image embedded by the command, and by onnxruntime from the exported file.
+        const pixels = Uint8Array.from({ length: 12 * 12 * 3 }, (_, i) => (i * 37) % 256);
+        await writeImage(`${dir}/one.png`, pixels, 12, 12, 3);
+        const e = await cli("embed", [
+          "--model",
+          run,
+          "--data",
+          `${dir}/one.png`,
+          "--out",
+          `${dir}/one.csv`,
+        ]);
+        assert.equal(e.code, 0, e.stderr);
+        const ours = embeddings(`${dir}/one.csv`);
+        assert.equal((await cli("export", ["--model", run])).code, 0);
+        const nchw = new Float32Array(3 * 144);
+        for (let p = 0; p < 144; p++) {
+          for (let c = 0; c < 3; c++) nchw[c * 144 + p] = pixels[p * 3 + c] / 255;
+        }
+        const onnx = await exported(`${run}/model.onnx`, nchw, [1, 3, 12, 12]);
+        assertClose(onnx.theirs, ours.values, 1e-5, "onnxruntime on the exported backbone");
       },
     );
 

@@ -19,12 +19,20 @@ export interface CliOptions {
 }
 
 export async function cli(
-  script: "train" | "embed" | "experiment" | "export",
+  script: "train" | "embed" | "experiment" | "export" | "index" | "search",
   args: string[],
   options: CliOptions = {},
 ): Promise<Outcome> {
   const command = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${ROOT}src/cli/${script}.ts`, ...args],
+    // As deno.json's tasks run them: the commands that may load a package kept out of the lockfile
+    // (sharp for image files, LanceDB) run without it (see deno.json).
+    args: [
+      "run",
+      "-A",
+      ...(script === "experiment" ? [] : ["--no-lock"]),
+      `${ROOT}src/cli/${script}.ts`,
+      ...args,
+    ],
     cwd: ROOT,
     env: { NO_COLOR: "1", RUST_BACKTRACE: "0", ...options.env },
     stdout: "piped",
