@@ -11,6 +11,7 @@ import { squaredDistances } from "../graph/functions.ts";
 import { Graph, Variable } from "../graph/tensor.ts";
 import { compileOnce } from "../backend/compile_once.ts";
 import { TopK } from "./top_k.ts";
+import { Pacer, type WorkOptions } from "../util/work.ts";
 
 /** The k nearest references of every query, nearest first. */
 export interface Neighbours {
@@ -22,8 +23,11 @@ export interface Neighbours {
   distances: Float32Array;
 }
 
-/** Options of {@link nearestNeighbours}. */
-export interface NeighbourOptions {
+/**
+ * Options of {@link nearestNeighbours}. Progress is "searching", in queries done; an aborted
+ * signal stops the search between chunks.
+ */
+export interface NeighbourOptions extends WorkOptions {
   /**
    * The queries and the references are the same rows (same count, same order): query i never gets
    * reference i as a neighbour, so k can be at most `nRef - 1`.
@@ -116,6 +120,7 @@ interface Search {
   nRef: number;
   excludeSelf: boolean;
   maxBlockBytes: number;
+  work: WorkOptions;
 }
 
 /** Checks a search's arguments (every error a MagnetInputError) before anything is allocated. */
@@ -147,12 +152,14 @@ function prepareSearch(
       `nearestNeighbours: maxBlockBytes must be positive, got ${maxBlockBytes}`,
     );
   }
-  return { queries, references, dim, k, nQuery, nRef, excludeSelf, maxBlockBytes };
+  return { queries, references, dim, k, nQuery, nRef, excludeSelf, maxBlockBytes, work: options };
 }
 
 async function runSearch(backend: Backend, search: Search, sink: NeighbourSink): Promise<void> {
   const { queries, references, dim, k, nQuery, nRef, excludeSelf, maxBlockBytes } = search;
   if (nQuery === 0) return;
+  const pacer = new Pacer(search.work, "the neighbour search");
+  pacer.check();
 
   // Equal chunks rather than full ones plus a remainder: the last chunk is padded to the same shape,
   // so one compiled graph serves the whole call and the padding wastes fewer than numChunks rows.
@@ -200,7 +207,10 @@ async function runSearch(backend: Backend, search: Search, sink: NeighbourSink):
         const q = start + r;
         selector.select(block, r * nRef, nRef, excludeSelf ? q : -1, indices, distances, 0);
         sink(q, indices, distances);
+        // A chunk of queries with a large k takes a while on the host: stop within it.
+        await pacer.tick();
       }
+      await pacer.tick({ stage: "searching", done: start + rows, total: nQuery });
     }
   } finally {
     release();
