@@ -1,8 +1,9 @@
 /**
  * Where a run's data comes from: the bundled MNIST (split 80/20), Fashion-MNIST (its
  * official split, from a folder of IDX files), or the user's CSV files (a test file, or a stratified
- * split), standardised with the training statistics. The description is saved in checkpoints so
- * `--resume` reloads exactly the same data.
+ * split), standardised with the training statistics; and the validation rows that choose the model
+ * (a stratified share of the training rows, or a CSV file), never the test rows. The description is
+ * saved in checkpoints so `--resume` reloads exactly the same data.
  */
 import { MagnetInputError } from "../errors.ts";
 import { type Dataset, subset, validateDataset } from "./dataset.ts";
@@ -23,6 +24,8 @@ export interface MnistSource {
   /** Share of each class held out for testing. */
   testFraction: number;
   splitSeed: number;
+  /** Share of each class of the training rows held out for validation (absent: none). */
+  valFraction?: number;
 }
 
 /** Fashion-MNIST's IDX files, with their official split. */
@@ -30,6 +33,8 @@ export interface FashionMnistSource {
   kind: "fashion-mnist";
   /** The folder of the four files (absolute). */
   dir: string;
+  /** Share of each class of the training rows held out for validation (absent: none), seed 0. */
+  valFraction?: number;
 }
 
 /** The user's CSV files: a test file, or a stratified split of the training file. */
@@ -42,6 +47,14 @@ export interface CsvSource {
   testFraction: number;
   labelColumn: string;
   splitSeed: number;
+  /** The validation file (absolute); null: hold out `valFraction` of the training rows. */
+  val: string | null;
+  /** Share of each class of the training rows held out for validation (0: none). */
+  valFraction: number;
+  /** The column of row ids (never a feature), or null. */
+  idColumn: string | null;
+  /** Columns that are neither features nor labels. */
+  ignoreColumns: string[];
 }
 
 /** The kinds of data source. */
@@ -67,19 +80,38 @@ export function readDataSource(
     }
     return { testFraction, splitSeed: fields.integer("splitSeed", 0, 0xffffffff) };
   };
+  // Files written before validation splits, ids and ignored columns existed have none.
+  const absent = (name: string) => fields.get(name) === undefined;
+  const valFraction = () => {
+    if (absent("valFraction")) return 0;
+    const value = fields.number("valFraction");
+    if (!(value >= 0 && value < 1)) fields.fail("valFraction", "a number in [0, 1)", value);
+    return value;
+  };
+  // The built-in sets record a validation share only when they held one out.
+  const held = () => absent("valFraction") ? {} : { valFraction: valFraction() };
   switch (kind) {
     case "mnist":
-      return { kind, ...split() };
+      return { kind, ...split(), ...held() };
     case "fashion-mnist":
-      return { kind, dir: fields.string("dir", true) };
-    case "csv":
+      return { kind, dir: fields.string("dir", true), ...held() };
+    case "csv": {
+      const ignoreColumns = absent("ignoreColumns") ? [] : fields.array("ignoreColumns");
+      if (!ignoreColumns.every((c) => typeof c === "string" && c !== "")) {
+        fields.fail("ignoreColumns", "a list of column names", ignoreColumns);
+      }
       return {
         kind,
         train: fields.string("train", true),
         test: fields.nullableString("test"),
         labelColumn: fields.string("labelColumn", true),
         ...split(),
+        val: absent("val") ? null : fields.nullableString("val"),
+        valFraction: valFraction(),
+        idColumn: absent("idColumn") ? null : fields.nullableString("idColumn"),
+        ignoreColumns: ignoreColumns as string[],
       };
+    }
   }
 }
 
@@ -89,8 +121,11 @@ export interface LoadedData {
   /** A name for titles: "MNIST", "Fashion-MNIST" or the training file's name. */
   name: string;
   train: Dataset;
+  /** The rows that choose the model (the best evaluation, early stopping), or null. */
+  validation: Dataset | null;
+  /** The rows of the final report only. */
   test: Dataset;
-  /** The standardisation applied to both (null for images, whose pixels are already in [0, 1]). */
+  /** The standardisation applied to all (null for images, whose pixels are already in [0, 1]). */
   standardization: Standardization | null;
 }
 
@@ -100,7 +135,8 @@ export interface LoadedData {
  */
 export async function fingerprint(data: LoadedData): Promise<string> {
   const parts: BufferSource[] = [];
-  for (const d of [data.train, data.test]) {
+  // A run without validation rows hashes as it did before they existed.
+  for (const d of [data.train, data.test, ...(data.validation ? [data.validation] : [])]) {
     parts.push(d.features as Float32Array<ArrayBuffer>, d.labels as Int32Array<ArrayBuffer>);
     parts.push(new TextEncoder().encode(JSON.stringify([d.dim, d.classNames])));
   }
@@ -116,7 +152,28 @@ export async function fingerprint(data: LoadedData): Promise<string> {
 export function describeSource(source: DataSource): string {
   if (source.kind === "mnist") return "the bundled MNIST";
   if (source.kind === "fashion-mnist") return `Fashion-MNIST in ${source.dir}`;
-  return `${source.train}${source.test ? ` and ${source.test}` : ""}`;
+  const files = [source.train, source.test, source.val].filter((f) => f !== null);
+  return files.length === 3 ? `${files[0]}, ${files[1]} and ${files[2]}` : files.join(" and ");
+}
+
+/** The seed of the validation split: apart from the test split's, yet given by the same seed. */
+function valSeed(splitSeed: number): number {
+  return (Math.imul(splitSeed ^ 0x5bd1e995, 0x27d4eb2d) ^ 0x165667b1) >>> 0;
+}
+
+/**
+ * Holds out `fraction` of each class of `train` for validation (none when 0); every class keeps at
+ * least two training rows.
+ */
+function holdOut(
+  train: Dataset,
+  fraction: number,
+  splitSeed: number,
+): { train: Dataset; validation: Dataset | null } {
+  if (fraction === 0) return { train, validation: null };
+  const split = stratifiedSplit(train.labels, fraction, valSeed(splitSeed), { keep: 2 });
+  if (split.test.length === 0) return { train, validation: null };
+  return { train: subset(train, split.train), validation: subset(train, split.test) };
 }
 
 /** Loads and checks the data described by `source`. */
@@ -129,7 +186,7 @@ export async function loadData(source: DataSource): Promise<LoadedData> {
     return {
       source,
       name: "MNIST",
-      train: subset(all, split.train),
+      ...holdOut(subset(all, split.train), source.valFraction ?? 0, source.splitSeed),
       test: subset(all, split.test),
       standardization: null,
     };
@@ -137,36 +194,57 @@ export async function loadData(source: DataSource): Promise<LoadedData> {
   if (source.kind === "fashion-mnist") {
     const { loadFashionMnist } = await import("./fashion_mnist.ts");
     const { train, test } = await loadFashionMnist(source.dir);
-    return { source, name: "Fashion-MNIST", train, test, standardization: null };
+    return {
+      source,
+      name: "Fashion-MNIST",
+      ...holdOut(train, source.valFraction ?? 0, 0),
+      test,
+      standardization: null,
+    };
   }
   const trainPath = source.train;
-  const full = await readCsvDataset(trainPath, { labelColumn: source.labelColumn });
-  let train: Dataset, test: Dataset;
+  const full = await readCsvDataset(trainPath, {
+    labelColumn: source.labelColumn,
+    idColumn: source.idColumn,
+    ignoreColumns: source.ignoreColumns,
+  });
+  let train: Dataset, test: Dataset, validation: Dataset | null;
   if (source.test !== null) {
     train = full;
-    test = await readTestCsv(source.test, full, source.labelColumn);
+    test = await readHeldOutCsv(source.test, full, source);
   } else {
     const split = stratifiedSplit(full.labels, source.testFraction, source.splitSeed);
     train = subset(full, split.train);
     test = subset(full, split.test);
   }
-  validateDataset(train, source.test === null ? `${trainPath} (training part)` : trainPath);
+  if (source.val !== null) validation = await readHeldOutCsv(source.val, full, source);
+  else ({ train, validation } = holdOut(train, source.valFraction, source.splitSeed));
+  const part = source.test === null || validation !== null && source.val === null;
+  validateDataset(train, part ? `${trainPath} (training part)` : trainPath);
   const standardization = fitStandardization(train.features, train.dim);
+  const scaled = (d: Dataset) => ({
+    ...d,
+    features: standardize(d.features, d.dim, standardization),
+  });
   return {
     source,
     name: trainPath.split(/[\\/]/).pop()!,
-    train: { ...train, features: standardize(train.features, train.dim, standardization) },
-    test: { ...test, features: standardize(test.features, test.dim, standardization) },
+    train: scaled(train),
+    validation: validation === null ? null : scaled(validation),
+    test: scaled(test),
     standardization,
   };
 }
 
-/** A test CSV read against the training set's columns and classes. */
-async function readTestCsv(path: string, train: Dataset, labelColumn: string): Promise<Dataset> {
+/** A test or validation CSV read against the training set's columns and classes. */
+async function readHeldOutCsv(path: string, train: Dataset, source: CsvSource): Promise<Dataset> {
+  const labelColumn = source.labelColumn;
   const rows = await readCsvRows(path, {
     labelColumn,
     requireLabel: true,
     featureNames: train.featureNames,
+    idColumn: source.idColumn,
+    ignoreColumns: source.ignoreColumns,
   });
   const classIndex = new Map(train.classNames.map((name, i) => [name, i]));
   const labels = new Int32Array(rows.labels!.length);
@@ -182,7 +260,7 @@ async function readTestCsv(path: string, train: Dataset, labelColumn: string): P
     }
     labels[i] = c;
   });
-  return {
+  const held: Dataset = {
     features: rows.features,
     dim: rows.dim,
     labels,
@@ -190,4 +268,6 @@ async function readTestCsv(path: string, train: Dataset, labelColumn: string): P
     featureNames: rows.featureNames,
     sourceRows: rows.lines,
   };
+  if (rows.ids !== null) held.ids = rows.ids;
+  return held;
 }
