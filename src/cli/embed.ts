@@ -1,13 +1,15 @@
 /**
  * `deno task embed`: embeds and classifies the rows of a CSV file with a saved model, writing a CSV
- * with each row's predicted class and embedding (and its given label, when the file has one).
+ * with each row's id (when the file has an id column), its given label (when it has one, in the
+ * model's class names), its predicted class and its embedding. Rows far outside the range the model
+ * was trained on are warned about.
  */
 import { MagnetInputError } from "../errors.ts";
 import { createBackend } from "../backend/create.ts";
 import type { Backend } from "../backend/backend.ts";
 import { readCsvRows } from "../data/csv.ts";
 import { MNIST_DIM } from "../data/mnist.ts";
-import { classify, loadModel } from "../train/saved_model.ts";
+import { classify, loadModel, outOfRange, type SavedModel } from "../train/saved_model.ts";
 import { writeFileAtomic } from "../io/files.ts";
 import { helpText, intFlag, parseFlags, reportFailure, UsageError } from "./args.ts";
 import { absolutePath } from "./run_folder.ts";
@@ -44,6 +46,16 @@ const FLAGS = {
   },
   "overwrite": { kind: "flag", help: "replace --out if it exists" },
   "label-column": { kind: "string", default: "label", help: "optional label column to carry over" },
+  "id-column": {
+    kind: "string",
+    default: "the model's training id column",
+    help: "column of row ids, written first (never a feature)",
+  },
+  "ignore-columns": {
+    kind: "list",
+    default: "the model's training ones",
+    help: "columns that are neither features nor labels, comma-separated",
+  },
   "backend": {
     kind: "choice",
     default: "auto",
@@ -69,6 +81,43 @@ export function float32Text(x: number): string {
 
 function csvField(value: string): string {
   return /[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
+}
+
+/**
+ * A given label in the model's class names, as the predicted column writes them: the name itself,
+ * the same number written otherwise ("3.0" for "3"), or a class index where the names are not
+ * numbers (a Fashion-MNIST export labelled 0-9 for "T-shirt/top"...); otherwise as written.
+ */
+export function labelAsClassName(label: string, classNames: readonly string[]): string {
+  const text = label.trim();
+  if (classNames.includes(label) || text === "") return label;
+  if (classNames.includes(text)) return text;
+  if (!/^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/.test(text)) return label;
+  const value = Number(text);
+  const same = classNames.find((name) => name.trim() !== "" && Number(name) === value);
+  if (same !== undefined) return same;
+  const numericNames = classNames.some((name) =>
+    name.trim() !== "" && Number.isFinite(Number(name))
+  );
+  if (!numericNames && Number.isInteger(value) && value >= 0 && value < classNames.length) {
+    return classNames[value];
+  }
+  return label;
+}
+
+/** One line warning that rows lie far outside the model's training range, or null. */
+function rangeWarning(saved: SavedModel, features: Float32Array, path: string): string | null {
+  const far = outOfRange(saved, features);
+  if (far === null) return null;
+  const n = features.length / saved.model.inputDim;
+  const name = saved.featureNames?.[far.column];
+  const column = name === undefined ? `input ${far.column + 1}` : `column ${JSON.stringify(name)}`;
+  const show = (x: number) => Number(x.toPrecision(4));
+  return `warning: ${path}: ${far.rows} of ${n} rows have features far outside the range the ` +
+    `model was trained on (${column}: ${show(far.found[0])} to ${show(far.found[1])} here, ` +
+    `${show(far.trained[0])} to ${show(far.trained[1])} in training): are they scaled as the ` +
+    "training rows were (pixels of 0-255 against a model trained on 0-1, say)? The embeddings " +
+    "and predictions of such rows mean little.";
 }
 
 /** Runs the command with `args`; returns the exit code. */
@@ -111,10 +160,19 @@ export async function main(args: readonly string[]): Promise<number> {
     const featureNames = saved.featureNames ??
       // A model trained on the bundled MNIST reads 784 pixel columns named by the CSV header.
       null;
+    const idColumn = (v["id-column"] as string | undefined) ?? saved.columns?.id ?? null;
+    const ignoreText = v["ignore-columns"] as string | undefined;
+    const ignoreColumns = ignoreText?.split(",").map((c) => c.trim()).filter((c) => c !== "") ??
+      saved.columns?.ignored ?? [];
     const rows = await readCsvRows(dataFile, {
       labelColumn,
+      idColumn,
+      ignoreColumns,
       ...(featureNames !== null ? { featureNames } : {}),
     });
+    if (v["id-column"] !== undefined && rows.ids === null) {
+      throw new UsageError(`--id-column ${idColumn}: ${dataFile} has no such column`);
+    }
     if (rows.dim !== saved.model.inputDim) {
       throw new MagnetInputError(
         `${dataFile}: rows have ${rows.dim} feature columns, the model expects ${saved.model.inputDim}` +
@@ -125,9 +183,18 @@ export async function main(args: readonly string[]): Promise<number> {
     }
     const threads = v.threads === undefined ? undefined : intFlag("threads", v.threads as string);
     backend = await createBackend({ kind: kind as "auto", threads });
+    if (backend.softwareAdapter) {
+      console.error(
+        `note: ${backend.description} is a software adapter: WebGPU runs on the CPU here, more ` +
+          "slowly than --backend cpu",
+      );
+    }
+    const warning = rangeWarning(saved, rows.features, dataFile);
+    if (warning !== null) console.error(warning);
     const { embeddings, predicted } = await classify(backend, saved, rows.features);
     const dim = saved.model.outputDim;
     const header = [
+      ...(rows.ids !== null ? [idColumn!] : []),
       ...(rows.labels !== null ? [labelColumn] : []),
       "predicted",
       ...Array.from({ length: dim }, (_, j) => `e${j}`),
@@ -135,7 +202,8 @@ export async function main(args: readonly string[]): Promise<number> {
     const lines = [header.map(csvField).join(",")];
     for (let i = 0; i < predicted.length; i++) {
       const fields = [
-        ...(rows.labels !== null ? [rows.labels[i]] : []),
+        ...(rows.ids !== null ? [rows.ids[i]] : []),
+        ...(rows.labels !== null ? [labelAsClassName(rows.labels[i], saved.classNames)] : []),
         saved.classNames[predicted[i]],
         ...Array.from(embeddings.subarray(i * dim, (i + 1) * dim), float32Text),
       ];
@@ -147,7 +215,9 @@ export async function main(args: readonly string[]): Promise<number> {
       throw new UsageError(`cannot write ${out}: ${(error as Error).message}`);
     }
     console.log(
-      `wrote ${predicted.length} rows (predicted class and ${dim}-d embedding) to ${out}`,
+      `wrote ${predicted.length} rows (${
+        rows.ids !== null ? `id, ` : ""
+      }predicted class and ${dim}-d embedding) to ${out}`,
     );
     return 0;
   } catch (error) {

@@ -8,6 +8,8 @@ export interface Outcome {
   code: number;
   stdout: string;
   stderr: string;
+  /** Seconds from the first signal sent to the process's end (when signals were sent). */
+  afterSignal?: number;
 }
 
 export interface CliOptions {
@@ -41,12 +43,14 @@ export async function cli(
   }
   // Read stdout until the pattern shows, then send the signals as a user or a scheduler would.
   let stdout = "";
+  let signalledAt: number | null = null;
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   for (;;) {
     const { value, done } = await reader.read();
     if (done) break;
     stdout += value;
     if (options.after.test(stdout)) {
+      signalledAt = performance.now();
       for (const [i, signal] of (options.signals ?? []).entries()) {
         if (i > 0) await new Promise((resolve) => setTimeout(resolve, 100));
         try {
@@ -63,10 +67,12 @@ export async function cli(
       stdout += value;
     }
   })();
+  const ended = child.status.then((status) => ({ status, at: performance.now() }));
   const stderr = await new Response(child.stderr).text();
   await rest;
-  const { code } = await child.status;
-  return { code, stdout, stderr };
+  const { status, at } = await ended;
+  const afterSignal = signalledAt === null ? undefined : (at - signalledAt) / 1000;
+  return { code: status.code, stdout, stderr, afterSignal };
 }
 
 /** A small labelled table: 3 classes, `perClass` rows each, 6 features with a class signal. */
