@@ -16,7 +16,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ["index", "sample", "eval"],
   ["train"],
   ["report"],
-  ["experiments"],
+  ["experiments", "web"],
   ["cli"],
 ];
 

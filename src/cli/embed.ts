@@ -7,9 +7,10 @@
 import { MagnetInputError } from "../errors.ts";
 import { createBackend } from "../backend/create.ts";
 import type { Backend } from "../backend/backend.ts";
-import { readCsvRows } from "../data/csv.ts";
+import { readCsvRows } from "../data/files.ts";
 import { MNIST_DIM } from "../data/mnist.ts";
-import { classify, loadModel, outOfRange, type SavedModel } from "../train/saved_model.ts";
+import { loadModel } from "../train/model_file.ts";
+import { classify, outOfRange, type SavedModel } from "../train/saved_model.ts";
 import { writeFileAtomic } from "../io/files.ts";
 import { helpText, intFlag, parseFlags, reportFailure, UsageError } from "./args.ts";
 import { absolutePath } from "./run_folder.ts";

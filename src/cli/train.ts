@@ -14,7 +14,8 @@ import type { Backend } from "../backend/backend.ts";
 import { Trainer } from "../train/trainer.ts";
 import type { TrainerState, TrainResult, TrainSetup } from "../train/types.ts";
 import { stateFromJson, stateToJson } from "../train/checkpoint.ts";
-import { inputRangeOf, saveModel } from "../train/saved_model.ts";
+import { saveModel } from "../train/model_file.ts";
+import { inputRangeOf } from "../train/saved_model.ts";
 import { writeFileAtomic } from "../io/files.ts";
 import {
   CLI_DEFAULTS,

@@ -1,5 +1,5 @@
 /**
- * Loading users' own data from CSV files.
+ * Users' own data from CSV text (files are read by files.ts).
  *
  * The format is RFC 4180 with a required header row: fields separated by commas, records by
  * CRLF or LF (a lone CR is accepted too), fields optionally enclosed in double quotes, in which
@@ -21,7 +21,7 @@
 import { MagnetInputError } from "../errors.ts";
 import { type Dataset, validateDataset } from "./dataset.ts";
 
-/** Options of {@link parseCsvDataset} and {@link readCsvDataset}. */
+/** Options of {@link parseCsvDataset} and `readCsvDataset`. */
 export interface CsvOptions {
   /** Name of the column holding the class labels. Defaults to `"label"`. */
   labelColumn?: string;
@@ -31,7 +31,7 @@ export interface CsvOptions {
   ignoreColumns?: readonly string[];
 }
 
-/** Options of {@link parseCsvRows} and {@link readCsvRows}. */
+/** Options of {@link parseCsvRows} and `readCsvRows`. */
 export interface CsvRowsOptions {
   /** Name of the label column. Defaults to `"label"`. It is optional unless `requireLabel`. */
   labelColumn?: string;
@@ -117,15 +117,6 @@ export function parseCsvDataset(text: string, source: string, options: CsvOption
   if (rows.ids !== null) dataset.ids = rows.ids;
   validateDataset(dataset, source, { labelColumn: column });
   return dataset;
-}
-
-/**
- * Reads a CSV file into a labelled {@link Dataset}; see {@link parseCsvDataset}.
- *
- * @throws {MagnetInputError} when the file is missing, a directory, not UTF-8 or not usable
- */
-export async function readCsvDataset(path: string, options: CsvOptions = {}): Promise<Dataset> {
-  return parseCsvDataset(await readCsvText(path), path, options);
 }
 
 /**
@@ -326,15 +317,6 @@ export function parseCsvRows(text: string, source: string, options: CsvRowsOptio
 }
 
 /**
- * Reads a CSV file into feature rows with optional labels; see {@link parseCsvRows}.
- *
- * @throws {MagnetInputError} when the file is missing, a directory, not UTF-8 or not usable
- */
-export async function readCsvRows(path: string, options: CsvRowsOptions = {}): Promise<CsvRows> {
-  return parseCsvRows(await readCsvText(path), path, options);
-}
-
-/**
  * Orders class labels stably: numerically when all look like numbers (so "2" precedes "10"),
  * otherwise by UTF-16 code units, which unlike `localeCompare` does not vary between machines.
  */
@@ -400,28 +382,6 @@ function checkHeader(
     seen.set(names[c], c);
   }
   return names;
-}
-
-async function readCsvText(path: string): Promise<string> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await Deno.readFile(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) throw new MagnetInputError(`file not found: ${path}`);
-    if (e instanceof Deno.errors.IsADirectory) {
-      throw new MagnetInputError(`${path}: expected a CSV file, found a directory.`);
-    }
-    if (e instanceof Deno.errors.PermissionDenied) {
-      throw new MagnetInputError(`${path}: the file cannot be read (permission denied).`);
-    }
-    throw e;
-  }
-  try {
-    // Fatal decoding: silently replacing bad bytes with U+FFFD would turn them into odd labels.
-    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-  } catch {
-    throw new MagnetInputError(`${path}: expected UTF-8 text, found invalid byte sequences.`);
-  }
 }
 
 function quote(value: string): string {

@@ -5,7 +5,8 @@
  */
 import { MagnetInputError } from "../errors.ts";
 import type { Dataset } from "./dataset.ts";
-import { type IdxArray, readIdx } from "./idx.ts";
+import { readIdx } from "./files.ts";
+import type { IdxArray } from "./idx.ts";
 
 /** Where Debian's `dataset-fashion-mnist` puts the files. */
 export const FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist";

@@ -2,7 +2,7 @@
  * The IDX format of MNIST-like data sets: a magic number (two zero bytes, a type byte, a rank
  * byte), the dimensions as big-endian 32-bit integers, then the values. Files may be gzipped
  * (recognised by gzip's magic bytes, decompressed with the platform's DecompressionStream). Every
- * problem names the file.
+ * problem names the file. Files are read by files.ts.
  */
 import { MagnetInputError } from "../errors.ts";
 
@@ -48,29 +48,4 @@ export function parseIdx(bytes: Uint8Array, source: string): IdxArray {
     );
   }
   return { shape, data: bytes.subarray(header) };
-}
-
-/** Reads an IDX file, gunzipping it first when it is gzipped (whatever its name). */
-export async function readIdx(path: string): Promise<IdxArray> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await Deno.readFile(path);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) {
-      throw new MagnetInputError(`file not found: ${path}`);
-    }
-    throw new MagnetInputError(`cannot read ${path}: ${(error as Error).message}`);
-  }
-  if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
-    try {
-      const stream = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream()
-        .pipeThrough(new DecompressionStream("gzip"));
-      bytes = new Uint8Array(await new Response(stream).arrayBuffer());
-    } catch (error) {
-      throw new MagnetInputError(
-        `${path} is not a valid gzip file: ${(error as Error).message}`,
-      );
-    }
-  }
-  return parseIdx(bytes, path);
 }

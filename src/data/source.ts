@@ -7,7 +7,7 @@
  */
 import { MagnetInputError } from "../errors.ts";
 import { type Dataset, subset, validateDataset } from "./dataset.ts";
-import { readCsvDataset, readCsvRows } from "./csv.ts";
+import { readCsvDataset, readCsvRows } from "./files.ts";
 import { stratifiedSplit } from "./split.ts";
 import { fitStandardization, type Standardization, standardize } from "./preprocess.ts";
 import type { JsonFields } from "../io/json_fields.ts";

@@ -1,6 +1,6 @@
 /** Reading our own JSON formats field by field, with errors that name the file and the field. */
 import { MagnetInputError } from "../errors.ts";
-import { decodeArray, type EncodedArray } from "./files.ts";
+import { decodeArray, type EncodedArray } from "./arrays.ts";
 
 /**
  * Reads the fields of one parsed JSON object of our own formats (checkpoints, saved models), naming

@@ -1,7 +1,8 @@
 /**
  * The report's figure 3: a 2-D map of the test embeddings (PCA or UMAP, see projection.ts), one dot
- * per embedding in its class colour, the cluster centres as outlined diamonds, a class legend, and
- * a caption that names the projection and, for PCA, the variance it keeps.
+ * per embedding in its class colour, the cluster centres as outlined diamonds, each class's name at
+ * the median of its dots (up to 24 classes), a class legend, and a caption that names the
+ * projection and, for PCA, the variance it keeps.
  */
 import { MagnetInputError } from "../errors.ts";
 import { Random } from "../util/random.ts";
@@ -135,6 +136,22 @@ export function embeddingFigure(
     }</title></path>`;
   }
   if (marks) parts.push(`<g class="centres">${marks}</g>`);
+  const named = counts.size <= NAMED_CLASSES;
+  if (named) {
+    const at = new Map<number, { xs: number[]; ys: number[] }>();
+    for (let i = 0; i < take; i++) {
+      const label = e.labels[points.index[chosen[i]]];
+      if (!at.has(label)) at.set(label, { xs: [], ys: [] });
+      at.get(label)!.xs.push(xPos(f, x, xy[2 * i]));
+      at.get(label)!.ys.push(yPos(f, y, xy[2 * i + 1]));
+    }
+    let names = "";
+    for (const [label, { xs, ys }] of [...at].sort((a, b) => a[0] - b[0])) {
+      names += `<text class="cls" x="${px(median(xs))}" y="${px(median(ys) + 5)}" ` +
+        `text-anchor="middle">${esc(className(e, label))}</text>`;
+    }
+    parts.push(`<g class="names">${names}</g>`);
+  }
 
   parts.push(classLegend(e, counts, f.left + f.width + 40, f.top, centreCount > 0));
   parts.push("</svg>");
@@ -150,12 +167,22 @@ export function embeddingFigure(
       "rule votes with, in their class colour. Dots of a class gathered around its own " +
       "centres, apart from other classes, mean the embedding separates the classes."
     : "; classes that form separate groups are told apart by the embedding.";
+  if (named) caption += " Each class's name stands at the median of its dots.";
   if (n < e.labels.length) {
     caption += ` ${e.labels.length - n} embeddings with non-finite values are left out.`;
   }
   if (classes > PALETTE.length) caption += " With more than 20 classes, colours repeat.";
   const name = map.projection === "umap" ? "UMAP" : "PCA";
   return figure("embedding", `3. Test embeddings (${name})`, caption, parts.join(""));
+}
+
+/** Up to this many classes, each class's name is written on the map (beyond, only the legend). */
+const NAMED_CLASSES = 24;
+
+function median(values: number[]): number {
+  const sorted = values.slice().sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 /** The marker key shows shapes, not classes, so it is drawn in a colour no class uses. */

@@ -1,6 +1,7 @@
 /**
  * The 2-D projections the embedding map can use: PCA (always available, with the share of variance
- * its two components explain) and UMAP (umap-js, imported only when {@link loadUmap} is awaited).
+ * its two components explain) and UMAP (umap-js, imported only when umap.ts's `loadUmap` is
+ * awaited, so that a page that draws PCA maps never bundles it).
  * Each returns the coordinates of the drawn points and the centres, axis titles and a sentence
  * that says what the map is, for its caption.
  */
@@ -25,26 +26,20 @@ export interface Map2d {
 /** Below this UMAP's neighbour graph is meaningless; such tiny sets are shown with PCA. */
 export const UMAP_MIN_POINTS = 10;
 
-/**
- * Loads umap-js (an npm package) so that `renderReport(data, { projection: "umap", seed })` can
- * draw a UMAP map. The import is dynamic so that the default PCA report never needs the package.
- *
- * @example
- * ```ts
- * await loadUmap();
- * const html = renderReport(data, { projection: "umap", seed: 1 });
- * ```
- */
-export async function loadUmap(): Promise<void> {
-  umapModule ??= await import("umap-js");
+/** The umap-js package's module, as umap.ts loads it. */
+export type UmapModule = typeof import("umap-js");
+
+let umapModule: UmapModule | null = null;
+
+/** Makes UMAP maps possible (umap.ts's `loadUmap` calls this with the imported package). */
+export function useUmap(module: UmapModule): void {
+  umapModule = module;
 }
 
-/** Whether {@link loadUmap} has finished. */
+/** Whether UMAP maps are possible (`loadUmap` has finished). */
 export function umapLoaded(): boolean {
   return umapModule !== null;
 }
-
-let umapModule: typeof import("umap-js") | null = null;
 
 function gatherRows(rows: Float32Array, dim: number, chosen: Int32Array): Float32Array {
   const out = new Float32Array(chosen.length * dim);
@@ -95,7 +90,7 @@ export function pcaMap(
 /**
  * A UMAP map of the rows `chosen` of `rows`, seeded by `seed`; the centres are placed by UMAP's
  * out-of-sample transform, so they cannot pull the map around. Falls back to PCA (and says so)
- * for too few points or a set UMAP cannot map. {@link loadUmap} must have been awaited.
+ * for too few points or a set UMAP cannot map. `loadUmap` must have been awaited.
  */
 export function umapMap(
   rows: Float32Array,

@@ -20,7 +20,6 @@ import { configTable, summaryTable } from "./tables.ts";
 
 export type { EmbeddingData, ReportData, ReportOptions, RunSummary } from "./data.ts";
 export { projectTo2d } from "./pca.ts";
-export { loadUmap } from "./projection.ts";
 
 /**
  * Renders the run's report as a complete, self-contained HTML document: a header with the title
@@ -34,7 +33,7 @@ export { loadUmap } from "./projection.ts";
  * the same bytes.
  *
  * @throws {MagnetInputError} when the embedding arrays disagree in size, the projection is unknown,
- *   or "umap" is asked for before {@link loadUmap} was awaited
+ *   or "umap" is asked for before `loadUmap` (umap.ts) was awaited
  *
  * @example
  * ```ts

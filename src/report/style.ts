@@ -49,5 +49,7 @@ export const STYLE: string = [
   "svg .dots circle{fill-opacity:.72}",
   "svg .ctr{stroke:#000;stroke-width:1.4;fill-opacity:1}",
   "svg .ctr.nocls{fill:#fff}",
+  "svg .cls{font-size:16px;font-weight:700;fill:#1d2430;paint-order:stroke;stroke:#fff;" +
+  "stroke-width:4px;stroke-linejoin:round}",
   ...PALETTE.map((c, i) => `.k${i}{fill:${c}}`),
 ].join("");

@@ -4,7 +4,7 @@
  * the first that is missing or wrong, so a damaged file is a clear message, never a TypeError.
  */
 import { MagnetInputError } from "../errors.ts";
-import { encodeArray, type EncodedArray } from "../io/files.ts";
+import { encodeArray, type EncodedArray } from "../io/arrays.ts";
 import { JsonFields as Fields } from "../io/json_fields.ts";
 import { resolveConfig } from "./config.ts";
 import type { HistoryPoint, TrainerState, TrainTimings } from "./types.ts";

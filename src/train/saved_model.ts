@@ -1,7 +1,8 @@
 /**
- * A trained model on disk: the network's parameters, how to preprocess rows, and how to classify
- * (the magnet rule over the final cluster index, or k-NN against stored training embeddings for the
- * baselines). Saved as one JSON file, written atomically.
+ * A trained model as JSON text: the network's parameters, how to preprocess rows, and how to
+ * classify (the magnet rule over the final cluster index, or k-NN against stored training
+ * embeddings for the baselines). model_file.ts writes and reads it as a file; a page can keep it
+ * wherever it likes.
  */
 import { MagnetInputError } from "../errors.ts";
 import type { Backend } from "../backend/backend.ts";
@@ -9,7 +10,7 @@ import { type Standardization, standardize } from "../data/preprocess.ts";
 import type { Model, ModelSpec } from "../nn/model.ts";
 import { restoreModel } from "../nn/models.ts";
 import { type Classifier, classifyEmbeddings } from "../eval/classifier.ts";
-import { encodeArray, type EncodedArray, writeFileAtomic } from "../io/files.ts";
+import { encodeArray, type EncodedArray } from "../io/arrays.ts";
 import { JsonFields } from "../io/json_fields.ts";
 import { embed } from "../nn/embed.ts";
 import type { LossKind } from "./config.ts";
@@ -133,8 +134,11 @@ interface ModelFile {
   columns?: { id: string | null; ignored: string[] } | null;
 }
 
-/** Writes `saved` (with the parameters' current values on `backend`) to `path`, atomically. */
-export async function saveModel(path: string, backend: Backend, saved: SavedModel): Promise<void> {
+/**
+ * `saved` as the JSON text of a model file, with the parameters' current values on `backend`
+ * (what {@link modelFromJson} reads back).
+ */
+export async function modelToJson(backend: Backend, saved: SavedModel): Promise<string> {
   const variables: Record<string, EncodedArray> = {};
   for (const v of [...saved.model.parameters, ...saved.model.state]) {
     variables[v.name] = encodeArray(Float32Array.from(await backend.readVariable(v)));
@@ -172,20 +176,16 @@ export async function saveModel(path: string, backend: Backend, saved: SavedMode
       : null,
     columns: saved.columns ?? null,
   };
-  await writeFileAtomic(path, JSON.stringify(file));
+  return JSON.stringify(file);
 }
 
-/** Reads a model written by {@link saveModel}; a bad file is a {@link MagnetInputError} naming it. */
-export async function loadModel(path: string): Promise<SavedModel> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) {
-      throw new MagnetInputError(`model file not found: ${path}`);
-    }
-    throw new MagnetInputError(`cannot read model file ${path}: ${(error as Error).message}`);
-  }
+/**
+ * The model in the JSON text of a model file (written by {@link modelToJson}); `path` names it in
+ * errors.
+ *
+ * @throws {MagnetInputError} naming the field of a damaged file
+ */
+export function modelFromJson(text: string, path: string): SavedModel {
   let raw: unknown;
   try {
     raw = JSON.parse(text);

@@ -286,6 +286,7 @@ export class Trainer {
       iteration: this.#iteration,
       seconds,
       metrics: result.metrics,
+      evaluation: result,
       split,
       best,
     });

@@ -4,7 +4,7 @@
  */
 import type { Backend } from "../backend/backend.ts";
 import type { Dataset } from "../data/dataset.ts";
-import type { EvalMetrics } from "../eval/evaluate.ts";
+import type { EvalMetrics, Evaluation } from "../eval/evaluate.ts";
 import type { Classifier } from "../eval/classifier.ts";
 import type { ClusterIndex } from "../index/cluster_index.ts";
 import type { Model } from "../nn/model.ts";
@@ -49,6 +49,8 @@ export type TrainEvent =
     iteration: number;
     seconds: number;
     metrics: EvalMetrics;
+    /** The whole evaluation: its embeddings and index too (what a live map draws). */
+    evaluation: Evaluation;
     /** The rows measured. */
     split: EvalSplit;
     /** Whether this evaluation became the best so far (validation evaluations only). */

@@ -9,9 +9,17 @@ const ROOT = new URL("../../", import.meta.url);
 
 Deno.test("the export map's commands run and print their help", async () => {
   const exports = config.exports as Record<string, string>;
-  assert.deepEqual(Object.keys(exports).sort(), [".", "./embed", "./experiment", "./train"]);
+  assert.deepEqual(Object.keys(exports).sort(), [
+    ".",
+    "./embed",
+    "./experiment",
+    "./train",
+    "./web",
+  ]);
   const library = await import(new URL(exports["."], ROOT).href);
   assert.equal(typeof library.createBackend, "function");
+  const web = await import(new URL(exports["./web"], ROOT).href);
+  for (const name of Object.keys(web)) assert.equal(web[name], library[name], name);
   for (
     const [name, command] of [
       ["./train", "train"],

@@ -4,7 +4,7 @@
  * the uninterrupted run ends (CPU); a saved model embeds new rows.
  */
 import assert from "node:assert/strict";
-import { decodeArray, type EncodedArray } from "../../src/io/files.ts";
+import { decodeArray, type EncodedArray } from "../../src/io/arrays.ts";
 
 import { assertUsageError, cli, csv, exists, listing, ROOT, SMALL } from "../helpers/cli.ts";
 import { createBackend } from "../../src/backend/create.ts";

@@ -1,13 +1,8 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { MagnetInputError } from "../../src/errors.ts";
-import {
-  parseCsvDataset,
-  parseCsvRows,
-  readCsvDataset,
-  readCsvRows,
-  sortLabels,
-} from "../../src/data/csv.ts";
+import { parseCsvDataset, parseCsvRows, sortLabels } from "../../src/data/csv.ts";
+import { readCsvDataset, readCsvRows } from "../../src/data/files.ts";
 import { validateDataset } from "../../src/data/dataset.ts";
 
 function assertInputError(fn: () => unknown, ...fragments: string[]): void {

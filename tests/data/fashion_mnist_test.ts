@@ -5,7 +5,8 @@ import {
   FASHION_MNIST_FILES,
   loadFashionMnist,
 } from "../../src/data/fashion_mnist.ts";
-import { parseIdx, readIdx } from "../../src/data/idx.ts";
+import { readIdx } from "../../src/data/files.ts";
+import { parseIdx } from "../../src/data/idx.ts";
 import { validateDataset } from "../../src/data/dataset.ts";
 import { gzip, idxBytes, syntheticImages, writeFashionMnist } from "../helpers/idx.ts";
 

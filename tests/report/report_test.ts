@@ -4,7 +4,8 @@
  */
 import assert from "node:assert/strict";
 import { MagnetInputError } from "../../src/errors.ts";
-import { loadUmap, projectTo2d, renderReport, type ReportData } from "../../src/report/report.ts";
+import { projectTo2d, renderReport, type ReportData } from "../../src/report/report.ts";
+import { loadUmap } from "../../src/report/umap.ts";
 import type { HistoryPoint } from "../../src/train/types.ts";
 import { Random } from "../../src/util/random.ts";
 
@@ -159,6 +160,21 @@ Deno.test("renderReport", async (t) => {
     assert.equal(count(html, '<circle class="k'), 300);
     assert.equal(count(html, 'class="ctr k'), 12);
     for (let c = 0; c < 4; c++) assert.ok(html.includes(`>class-${c}</text>`));
+    // Each class's name on the map, among its dots: at the median of their coordinates.
+    const map = first(html, /id="fig-embedding"(.*?)<\/svg>/s)!;
+    for (let c = 0; c < 4; c++) {
+      const name = new RegExp(`<text class="cls" x="([\\d.]+)" y="([\\d.]+)"[^>]*>class-${c}<`);
+      const at = map.match(name);
+      assert.ok(at !== null, `class-${c} is named on the map`);
+      const dots = [...map.matchAll(/<circle class="k(\d+)" cx="([\d.]+)" cy="([\d.]+)"/g)]
+        .filter((m) => Number(m[1]) === c).map((m) => [Number(m[2]), Number(m[3])]);
+      const mid = (v: number[]) => {
+        const s = v.sort((a, b) => a - b), h = s.length >> 1;
+        return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
+      };
+      assert.ok(Math.abs(Number(at[1]) - mid(dots.map((d) => d[0]))) < 1, `x of class-${c}`);
+      assert.ok(Math.abs(Number(at[2]) - 5 - mid(dots.map((d) => d[1]))) < 1, `y of class-${c}`);
+    }
     // The null loss at iteration 500 is skipped, not drawn as 0.
     assert.ok(!html.includes("iteration 500: loss"));
     assert.ok(html.includes("iteration 450: loss"));

@@ -51,6 +51,11 @@ export interface WasmDeviceOptions {
    * product's multiply-adds / 32) reaches this. Default 32768; 0 splits every kernel (tests).
    */
   readonly splitAbove?: number;
+  /**
+   * Milliseconds worker threads wait for a job before they leave (default 1000); the next job
+   * starts them again. See threads.ts.
+   */
+  readonly idleMs?: number;
 }
 
 /**
@@ -93,7 +98,8 @@ export class WasmDevice implements Device {
     const simd = relaxed ? "relaxed SIMD" : "SIMD";
     const threads = pool.size === 1 ? "1 thread" : `${pool.size} threads`;
     const split = splitAbove === 0 && pool.size > 1 ? ", every kernel split" : "";
-    this.description = `CPU (WebAssembly ${simd}, ${threads}${split})`;
+    const limit = pool.limit === null ? "" : `: ${pool.limit}`;
+    this.description = `CPU (WebAssembly ${simd}, ${threads}${split}${limit})`;
     this.#kernels = this.#load(buildKernelModule(relaxed));
     this.#scratchWords = allocator.alloc(8);
   }
@@ -106,7 +112,7 @@ export class WasmDevice implements Device {
     }
     const relaxed = (options.relaxed ?? true) && relaxedSimdSupported();
     const memory = new WebAssembly.Memory({ initial: 16, maximum: 65536, shared: true });
-    const pool = await ThreadPool.create(memory, threads);
+    const pool = await ThreadPool.create(memory, threads, { idleMs: options.idleMs });
     const splitAbove = options.splitAbove ?? SPLIT_ABOVE;
     return new WasmDevice(memory, pool, relaxed, new Allocator(memory, ALIGN), splitAbove);
   }
@@ -114,6 +120,11 @@ export class WasmDevice implements Device {
   /** Threads in all. */
   get threads(): number {
     return this.#pool.size;
+  }
+
+  /** Threads working now: {@link threads}, or 1 while idle workers are away (see threads.ts). */
+  get activeThreads(): number {
+    return this.#pool.activeThreads;
   }
 
   /** Bytes of the shared memory in use, and the most ever in use. */

@@ -219,7 +219,10 @@ export class WebGpuDevice implements Device {
       },
     });
     const info = adapter.info;
-    const name = info.description || info.device || info.vendor || "unknown adapter";
+    // Browsers may leave the description empty (Chromium's SwiftShader: vendor "google",
+    // architecture "swiftshader").
+    const name = info.description || info.device ||
+      [info.vendor, info.architecture].filter((part) => part).join(" ") || "unknown adapter";
     const kernel = matmulKernel === "auto" ? matmulKernelFor(info) : matmulKernel;
     return new WebGpuDevice(device, `WebGPU (${name})`, kernel, isSoftwareAdapter(info));
   }

@@ -1,0 +1,85 @@
+/**
+ * The WebAssembly device's worker threads (Web Workers): jobs split across them give the bits one
+ * thread gives; idle workers leave and new ones take over, also while modules are being loaded; a
+ * program that never disposes its backend still exits.
+ */
+import assert from "node:assert/strict";
+import { WasmDevice } from "../../src/backend/wasm/device.ts";
+import { Executor } from "../../src/backend/executor.ts";
+import { Graph } from "../../src/graph/tensor.ts";
+import { exp, matmul, mul } from "../../src/graph/ops.ts";
+import { Random } from "../../src/util/random.ts";
+
+function randomArray(seed: number, n: number): Float32Array {
+  const rng = new Random(seed);
+  return Float32Array.from({ length: n }, () => rng.normal());
+}
+
+async function until(condition: () => boolean, what: string, ms = 20_000): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (!condition()) {
+    if (performance.now() > deadline) throw new Error(`${what} within ${ms / 1000} s`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+Deno.test("idle workers leave, new ones take over, and every run gives one thread's bits", async () => {
+  const single = new Executor(await WasmDevice.create({ threads: 1 }));
+  const device = await WasmDevice.create({ threads: 3, splitAbove: 0, idleMs: 50 });
+  const pooled = new Executor(device);
+  try {
+    const g = new Graph();
+    const a = g.input("a", [61, 37]), b = g.input("b", [37, 29]);
+    const feeds = { a: randomArray(1, 61 * 37), b: randomArray(2, 37 * 29) };
+    const product = matmul(a, b);
+    const [expected] = await single.run([product], feeds);
+    const same = async (when: string) => {
+      const [got] = await pooled.run([product], feeds);
+      assert.deepEqual(got, expected, `the product differs ${when}`);
+    };
+
+    assert.equal(device.activeThreads, 3);
+    await same("with three threads");
+    await until(() => device.activeThreads === 1, "idle workers did not leave");
+    // The caller works alone while new workers start; a module loaded meanwhile reaches them.
+    await same("while the workers are away");
+    const c = g.input("c", [61, 29]);
+    const fused = exp(mul(product, c));
+    const cFeed = { ...feeds, c: randomArray(3, 61 * 29) };
+    const [fusedExpected] = await single.run([fused], cFeed);
+    assert.deepEqual((await pooled.run([fused], cFeed))[0], fusedExpected, "alone, new module");
+    await until(() => device.activeThreads === 3, "new workers did not start");
+    assert.deepEqual((await pooled.run([fused], cFeed))[0], fusedExpected, "new workers");
+    await same("with the new workers");
+  } finally {
+    pooled.dispose();
+    single.dispose();
+  }
+});
+
+Deno.test("a program that never disposes its CPU backend exits", async () => {
+  const code = `
+    const { createBackend, Graph, matmul } = await import(${
+    JSON.stringify(new URL("../../mod.ts", import.meta.url).href)
+  });
+    const backend = await createBackend({ kind: "cpu", threads: 2 });
+    const g = new Graph();
+    const x = g.input("x", [256, 256]);
+    const [y] = await backend.run([matmul(x, x)], { x: new Float32Array(256 * 256).fill(1) });
+    console.log(backend.description, y[0]);`;
+  const started = performance.now();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--ext=js", code],
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+  const out = await child.output();
+  clearTimeout(timer);
+  const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+  assert.equal(out.code, 0, `the program did not exit by itself within 30 s:\n${text}`);
+  assert.match(text, /CPU \(WebAssembly .*2 threads\) 256/);
+  const seconds = (performance.now() - started) / 1000;
+  assert.ok(seconds < 20, `it took ${seconds.toFixed(1)} s to exit`);
+});
