@@ -39,5 +39,42 @@ export {
   loadFashionMnist,
 } from "./src/data/fashion_mnist.ts";
 export { readCsvDataset, readCsvRows, readIdx } from "./src/data/files.ts";
+export { readRows, type ReadRowsOptions, type Rows } from "./src/data/rows.ts";
 export { loadModel, saveModel } from "./src/train/model_file.ts";
 export { loadUmap } from "./src/report/umap.ts";
+
+// Search: a LanceDB table of a model's embeddings (LanceDB, a native addon, loads with the first
+// table opened).
+export {
+  DEFAULT_REFINE_FACTOR,
+  DEFAULT_TABLE,
+  EmbeddingTable,
+  type Hit,
+  type TableModel,
+  type TableRows,
+  type TableSearchOptions,
+  VECTOR_INDEX_KINDS,
+  type VectorIndexInfo,
+  type VectorIndexKind,
+  type VectorIndexSettings,
+} from "./src/search/embedding_table.ts";
+export {
+  DEFAULT_BATCH_ROWS,
+  DEFAULT_INDEX,
+  DEFAULT_INDEX_THRESHOLD,
+  type IndexProgress,
+  indexRows,
+  type IndexRowsOptions,
+  type IndexRowsResult,
+  type MaintainResult,
+  maintainTable,
+  type RowsToIndex,
+} from "./src/search/indexing.ts";
+export {
+  openEmbeddingTable,
+  type OpenTableOptions,
+  type QueryResult,
+  searchEmbeddings,
+  searchRows,
+} from "./src/search/search.ts";
+export { describeModel, modelIdentity } from "./src/search/model_identity.ts";

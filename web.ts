@@ -194,7 +194,12 @@ export {
   type SamplerState,
 } from "./src/sample/neighbourhood.ts";
 export { ClassBatchSampler } from "./src/sample/class_batches.ts";
-export { DEFAULT_VOTING_CLUSTERS, magnetClassify, magnetVote } from "./src/eval/magnet_rule.ts";
+export {
+  DEFAULT_VOTING_CLUSTERS,
+  magnetClassify,
+  magnetVote,
+  magnetVotes,
+} from "./src/eval/magnet_rule.ts";
 
 // Evaluation
 export {
@@ -244,10 +249,11 @@ export {
 } from "./src/train/config.ts";
 export { type DataShape, fitToData, stepsPerEpoch } from "./src/train/schedule.ts";
 export { chunkRowsFor, DEFAULT_CHUNK_ROWS, embed, type EmbedOptions } from "./src/nn/embed.ts";
-export { classifyEmbeddings } from "./src/eval/classifier.ts";
+export { classifyEmbeddings, classifyWithVotes } from "./src/eval/classifier.ts";
 export {
   type Classifier,
   classify,
+  embedRows,
   modelFromJson,
   modelToJson,
   type SavedModel,

@@ -15,6 +15,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ["nn", "losses", "optim"],
   ["index", "sample", "eval"],
   ["train"],
+  ["search"],
   ["report"],
   ["experiments", "web"],
   ["cli"],

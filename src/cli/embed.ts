@@ -1,18 +1,15 @@
 /**
- * `deno task embed`: embeds and classifies the rows of a CSV file with a saved model, writing a CSV
- * with each row's id (when the file has an id column), its given label (when it has one, in the
- * model's class names), its predicted class and its embedding. Rows far outside the range the model
- * was trained on are warned about.
+ * `deno task embed`: embeds and classifies the rows of a CSV file (or an IDX file of images) with a
+ * saved model, writing a CSV with each row's id (when the rows have one: a CSV's id column), its
+ * given label (when it has one, in the model's class names), its predicted class and its embedding.
+ * Rows far outside the range the model was trained on are warned about.
  */
-import { MagnetInputError } from "../errors.ts";
 import { createBackend } from "../backend/create.ts";
 import type { Backend } from "../backend/backend.ts";
-import { readCsvRows } from "../data/files.ts";
-import { MNIST_DIM } from "../data/mnist.ts";
-import { loadModel } from "../train/model_file.ts";
 import { classify, outOfRange, type SavedModel } from "../train/saved_model.ts";
 import { writeFileAtomic } from "../io/files.ts";
 import { helpText, intFlag, parseFlags, reportFailure, UsageError } from "./args.ts";
+import { loadModelFlag, readRowsFor } from "./model_input.ts";
 import { absolutePath } from "./run_folder.ts";
 
 function exists(path: string): boolean {
@@ -39,7 +36,10 @@ const FLAGS = {
     kind: "string",
     help: "run folder holding model.json (or the model.json file itself)",
   },
-  "data": { kind: "string", help: "CSV of rows to embed, with the model's feature columns" },
+  "data": {
+    kind: "string",
+    help: "rows to embed: a CSV file with the model's feature columns, or an IDX file of images",
+  },
   "out": {
     kind: "string",
     default: "<data without .csv>.embeddings.csv",
@@ -154,33 +154,16 @@ export async function main(args: readonly string[]): Promise<number> {
     if (v.overwrite !== true && exists(out)) {
       throw new UsageError(`--out ${out} exists: choose another file or pass --overwrite`);
     }
-    const modelFile = absolutePath(modelArg);
-    const modelPath = modelFile.endsWith(".json") ? modelFile : `${modelFile}/model.json`;
-    const saved = await loadModel(modelPath);
+    const saved = await loadModelFlag(modelArg);
     const labelColumn = (v["label-column"] as string | undefined) ?? "label";
-    const featureNames = saved.featureNames ??
-      // A model trained on the bundled MNIST reads 784 pixel columns named by the CSV header.
-      null;
-    const idColumn = (v["id-column"] as string | undefined) ?? saved.columns?.id ?? null;
     const ignoreText = v["ignore-columns"] as string | undefined;
+    // Without the flags, the model's own: the columns its training file set apart.
+    const idColumn = (v["id-column"] as string | undefined) ?? saved.columns?.id ?? null;
     const ignoreColumns = ignoreText?.split(",").map((c) => c.trim()).filter((c) => c !== "") ??
       saved.columns?.ignored ?? [];
-    const rows = await readCsvRows(dataFile, {
-      labelColumn,
-      idColumn,
-      ignoreColumns,
-      ...(featureNames !== null ? { featureNames } : {}),
-    });
-    if (v["id-column"] !== undefined && rows.ids === null) {
+    const rows = await readRowsFor(saved, dataFile, { labelColumn, idColumn, ignoreColumns });
+    if (v["id-column"] !== undefined && rows.ids === undefined) {
       throw new UsageError(`--id-column ${idColumn}: ${dataFile} has no such column`);
-    }
-    if (rows.dim !== saved.model.inputDim) {
-      throw new MagnetInputError(
-        `${dataFile}: rows have ${rows.dim} feature columns, the model expects ${saved.model.inputDim}` +
-          (saved.featureNames === null && saved.model.inputDim === MNIST_DIM
-            ? " (MNIST pixels)"
-            : ""),
-      );
     }
     const threads = v.threads === undefined ? undefined : intFlag("threads", v.threads as string);
     backend = await createBackend({ kind: kind as "auto", threads });
@@ -195,7 +178,7 @@ export async function main(args: readonly string[]): Promise<number> {
     const { embeddings, predicted } = await classify(backend, saved, rows.features);
     const dim = saved.model.outputDim;
     const header = [
-      ...(rows.ids !== null ? [idColumn!] : []),
+      ...(rows.ids !== undefined ? [idColumn ?? "id"] : []),
       ...(rows.labels !== null ? [labelColumn] : []),
       "predicted",
       ...Array.from({ length: dim }, (_, j) => `e${j}`),
@@ -203,7 +186,7 @@ export async function main(args: readonly string[]): Promise<number> {
     const lines = [header.map(csvField).join(",")];
     for (let i = 0; i < predicted.length; i++) {
       const fields = [
-        ...(rows.ids !== null ? [rows.ids[i]] : []),
+        ...(rows.ids !== undefined ? [rows.ids[i]] : []),
         ...(rows.labels !== null ? [labelAsClassName(rows.labels[i], saved.classNames)] : []),
         saved.classNames[predicted[i]],
         ...Array.from(embeddings.subarray(i * dim, (i + 1) * dim), float32Text),
@@ -217,7 +200,7 @@ export async function main(args: readonly string[]): Promise<number> {
     }
     console.log(
       `wrote ${predicted.length} rows (${
-        rows.ids !== null ? `id, ` : ""
+        rows.ids !== undefined ? `id, ` : ""
       }predicted class and ${dim}-d embedding) to ${out}`,
     );
     return 0;

@@ -78,6 +78,7 @@ const REDRAW_MS = 100;
 export class ProgressPrinter {
   #lastDraw = -Infinity;
   #lastLine = 0;
+  #lastDone = -1;
   #barShown = false;
   #refreshes = 0;
   #closed = false;
@@ -184,29 +185,50 @@ export class ProgressPrinter {
   }
 
   #step(e: Extract<TrainEvent, { kind: "step" }>): void {
-    const now = this.#io.now();
     this.#phase = null;
-    const done = e.iteration === e.iterations;
     const stats = `loss ${e.loss.toFixed(4)}  ${e.stepsPerSecond.toFixed(1)} steps/s  ETA ${
       formatDuration(e.etaSeconds)
     }`;
+    this.#progress(e.iteration, e.iterations, "step", stats, `  refreshes ${this.#refreshes}`);
+  }
+
+  /**
+   * Progress through `total` units of work (`unit` names them in plain lines: "rows"), with `stats`
+   * after the count.
+   */
+  count(done: number, total: number, unit: string, stats: string): void {
+    if (this.quiet) return;
+    this.#progress(done, total, unit, stats, "");
+  }
+
+  /**
+   * A live bar on a terminal (at most ten redraws a second), else a line at each twentieth of the
+   * work and at least every 30 seconds; always at the end.
+   */
+  #progress(done: number, total: number, unit: string, stats: string, barExtra: string): void {
+    const now = this.#io.now();
+    const finished = done === total;
     if (this.tty) {
       const width = 30;
-      const filled = Math.round((e.iteration / e.iterations) * width);
+      const filled = total > 0 ? Math.round((done / total) * width) : width;
       this.#bar = `[${"#".repeat(filled)}${
         "-".repeat(width - filled)
-      }] ${e.iteration}/${e.iterations}  ${stats}  refreshes ${this.#refreshes}`;
-      if (now - this.#lastDraw < REDRAW_MS && !done) return;
+      }] ${done}/${total}  ${stats}${barExtra}`;
+      if (now - this.#lastDraw < REDRAW_MS && !finished) return;
       this.#draw();
-      if (done) {
+      if (finished) {
         this.#clearBar();
         this.#bar = "";
       }
     } else {
-      const every = Math.max(1, Math.round(e.iterations / 20));
-      if (e.iteration % every !== 0 && !done && now - this.#lastLine < 30_000) return;
+      const every = Math.max(1, Math.round(total / 20));
+      const crossed = this.#lastDone >= 0
+        ? Math.floor(done / every) !== Math.floor(this.#lastDone / every)
+        : done % every === 0;
+      this.#lastDone = done;
+      if (!crossed && !finished && now - this.#lastLine < 30_000) return;
       this.#lastLine = now;
-      this.#io.write(`step ${e.iteration}/${e.iterations}  ${stats}\n`);
+      this.#io.write(`${unit} ${done}/${total}  ${stats}\n`);
     }
   }
 

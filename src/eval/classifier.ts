@@ -4,9 +4,8 @@
  * training embeddings for the baselines. Evaluation builds one; saved models carry one.
  */
 import type { Backend } from "../backend/backend.ts";
-import { ClusterIndex } from "../index/cluster_index.ts";
 import { knnClassify } from "./knn.ts";
-import { magnetClassify } from "./magnet_rule.ts";
+import { magnetVotes } from "./magnet_rule.ts";
 import { nearestNeighbours } from "./neighbours.ts";
 
 /** How a model assigns classes to embeddings. */
@@ -36,12 +35,35 @@ export async function classifyEmbeddings(
   embeddings: Float32Array,
   dim: number,
 ): Promise<Int32Array> {
+  return (await classifyWithVotes(backend, classifier, embeddings, dim)).predicted;
+}
+
+/**
+ * {@link classifyEmbeddings}'s classes with each winner's share of the vote, in (0, 1]: of the
+ * magnet rule's soft vote, or of the k nearest references.
+ */
+export async function classifyWithVotes(
+  backend: Backend,
+  classifier: Classifier,
+  embeddings: Float32Array,
+  dim: number,
+): Promise<{ predicted: Int32Array; share: Float32Array }> {
   if (classifier.kind === "magnet") {
     const { centres, centreClasses, variance, votingClusters } = classifier;
-    const index = new ClusterIndex(dim, centres, centreClasses, new Int32Array(0), []);
-    return await magnetClassify(backend, embeddings, index, variance, votingClusters);
+    const l = Math.min(votingClusters, centreClasses.length);
+    const neighbours = await nearestNeighbours(backend, embeddings, centres, dim, l);
+    return magnetVotes(neighbours, centreClasses, variance);
   }
   const k = Math.min(classifier.k, classifier.referenceLabels.length);
   const neighbours = await nearestNeighbours(backend, embeddings, classifier.references, dim, k);
-  return knnClassify(neighbours, classifier.referenceLabels, k);
+  const predicted = knnClassify(neighbours, classifier.referenceLabels, k);
+  const share = new Float32Array(predicted.length);
+  for (let q = 0; q < predicted.length; q++) {
+    let votes = 0;
+    for (let j = 0; j < k; j++) {
+      if (classifier.referenceLabels[neighbours.indices[q * k + j]] === predicted[q]) votes++;
+    }
+    share[q] = votes / k;
+  }
+  return { predicted, share };
 }

@@ -21,21 +21,36 @@ export function magnetVote(
   clusterClass: Int32Array,
   variance: number,
 ): Int32Array {
+  return magnetVotes(neighbours, clusterClass, variance).predicted;
+}
+
+/**
+ * {@link magnetVote}'s classes, with each winner's share of its query's whole vote (in (0, 1]: 1
+ * when every voting centre is of the winning class).
+ */
+export function magnetVotes(
+  neighbours: Neighbours,
+  clusterClass: Int32Array,
+  variance: number,
+): { predicted: Int32Array; share: Float32Array } {
   if (!(variance > 0) || !Number.isFinite(variance)) {
     throw new MagnetInputError(`the magnet rule needs a positive finite variance, got ${variance}`);
   }
   const { k, indices, distances } = neighbours;
   const n = indices.length / k;
   const predicted = new Int32Array(n);
+  const share = new Float32Array(n);
   const votes = new Map<number, number>();
   for (let q = 0; q < n; q++) {
     votes.clear();
     // Shifting by the nearest distance keeps exp from underflowing; it scales every vote alike.
     const nearest = distances[q * k];
+    let total = 0;
     for (let j = 0; j < k; j++) {
       const c = clusterClass[indices[q * k + j]];
       const vote = Math.exp(-(distances[q * k + j] - nearest) / (2 * variance));
       votes.set(c, (votes.get(c) ?? 0) + vote);
+      total += vote;
     }
     let best = -1, bestScore = -Infinity;
     for (const [c, score] of votes) {
@@ -45,8 +60,9 @@ export function magnetVote(
       }
     }
     predicted[q] = best;
+    share[q] = bestScore / total;
   }
-  return predicted;
+  return { predicted, share };
 }
 
 /**

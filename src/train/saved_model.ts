@@ -347,6 +347,22 @@ export async function classify(
   saved: SavedModel,
   features: Float32Array,
 ): Promise<{ embeddings: Float32Array; predicted: Int32Array }> {
+  const embeddings = await embedRows(backend, saved, features);
+  const predicted = await classifyEmbeddings(
+    backend,
+    saved.classifier,
+    embeddings,
+    saved.model.outputDim,
+  );
+  return { embeddings, predicted };
+}
+
+/** Embeddings of raw `features` rows, preprocessed as the training rows were. */
+export async function embedRows(
+  backend: Backend,
+  saved: SavedModel,
+  features: Float32Array,
+): Promise<Float32Array> {
   const dim = saved.model.inputDim;
   if (features.length % dim !== 0) {
     throw new MagnetInputError(
@@ -356,14 +372,7 @@ export async function classify(
   const rows = saved.standardization === null
     ? features
     : standardize(features, dim, saved.standardization);
-  const embeddings = await embed(backend, saved.model, rows);
-  const predicted = await classifyEmbeddings(
-    backend,
-    saved.classifier,
-    embeddings,
-    saved.model.outputDim,
-  );
-  return { embeddings, predicted };
+  return await embed(backend, saved.model, rows);
 }
 
 /** A version 2 file's architecture, checked field by field (restoreModel checks the rest). */

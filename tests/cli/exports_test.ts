@@ -1,5 +1,5 @@
 /**
- * The package's export map: the library and both commands resolve, and the commands run from the
+ * The package's export map: the library and the commands resolve, and the commands run from the
  * path the map gives (as `deno run -A jsr:@magnet/magnet/train` would run them).
  */
 import assert from "node:assert/strict";
@@ -13,6 +13,8 @@ Deno.test("the export map's commands run and print their help", async () => {
     ".",
     "./embed",
     "./experiment",
+    "./index",
+    "./search",
     "./train",
     "./web",
   ]);
@@ -25,6 +27,8 @@ Deno.test("the export map's commands run and print their help", async () => {
       ["./train", "train"],
       ["./embed", "embed"],
       ["./experiment", "experiment <name>"],
+      ["./index", "index"],
+      ["./search", "search"],
     ]
   ) {
     const out = await new Deno.Command(Deno.execPath(), {

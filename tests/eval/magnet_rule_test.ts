@@ -1,6 +1,8 @@
 /** The magnet rule: soft votes of the nearest centres, by hand and end to end. */
 import assert from "node:assert/strict";
-import { magnetClassify, magnetVote } from "../../src/eval/magnet_rule.ts";
+import { magnetClassify, magnetVote, magnetVotes } from "../../src/eval/magnet_rule.ts";
+import { classifyWithVotes } from "../../src/eval/classifier.ts";
+import { createBackend } from "../../src/backend/create.ts";
 import { ClusterIndex } from "../../src/index/cluster_index.ts";
 import { gpuTestOptions, openBackends } from "../helpers/backends.ts";
 
@@ -25,6 +27,44 @@ Deno.test("magnet vote by hand", () => {
     ),
   ], [0]);
   assert.throws(() => magnetVote(neighbours, classes, 0), /positive finite variance/);
+});
+
+Deno.test("the winner's share of the vote, by hand", async () => {
+  const neighbours = {
+    k: 3,
+    indices: new Int32Array([0, 1, 2, 2, 1, 0]),
+    distances: new Float32Array([1, 2, 2.2, 0, 0.5, 4]),
+  };
+  const classes = new Int32Array([0, 1, 1]);
+  const { predicted, share } = magnetVotes(neighbours, classes, 0.5);
+  assert.deepEqual([...predicted], [0, 1]);
+  const [a, b, c] = [1, 2, 2.2].map((d) => Math.exp(-d));
+  assert.ok(Math.abs(share[0] - a / (a + b + c)) < 1e-6);
+  // Second query: class 1 holds the two nearer centres (d = 0, 0.5), class 0 the far one (d = 4).
+  const [d, e, f] = [0, 0.5, 4].map((x) => Math.exp(-x));
+  assert.ok(Math.abs(share[1] - (d + e) / (d + e + f)) < 1e-6);
+  // The same classes as magnetVote; one class only: a share of 1.
+  assert.deepEqual([...magnetVote(neighbours, classes, 0.5)], [...predicted]);
+  assert.deepEqual([...magnetVotes(neighbours, new Int32Array(3), 0.5).share], [1, 1]);
+  // k-NN classifiers share their k votes.
+  const backend = await createBackend({ kind: "cpu" });
+  try {
+    const knn = await classifyWithVotes(
+      backend,
+      {
+        kind: "knn",
+        references: Float32Array.of(0, 1, 2, 10),
+        referenceLabels: Int32Array.of(3, 3, 4, 4),
+        k: 3,
+      },
+      Float32Array.of(0.4, 9),
+      1,
+    );
+    assert.deepEqual([...knn.predicted], [3, 4]);
+    assert.deepEqual([...knn.share].map((x) => x.toFixed(3)), ["0.667", "0.667"]);
+  } finally {
+    backend.dispose();
+  }
 });
 
 Deno.test("magnetClassify on every backend", gpuTestOptions, async (t) => {

@@ -39,12 +39,19 @@ export interface CliOptions {
 }
 
 export async function cli(
-  script: "train" | "embed" | "experiment",
+  script: "train" | "embed" | "experiment" | "index" | "search",
   args: string[],
   options: CliOptions = {},
 ): Promise<Outcome> {
   const command = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${ROOT}src/cli/${script}.ts`, ...args],
+    // As deno.json's tasks run them: index and search leave the lockfile alone (see deno.json).
+    args: [
+      "run",
+      "-A",
+      ...(script === "index" || script === "search" ? ["--no-lock"] : []),
+      `${ROOT}src/cli/${script}.ts`,
+      ...args,
+    ],
     cwd: ROOT,
     env: { NO_COLOR: "1", RUST_BACKTRACE: "0", ...options.env },
     stdout: "piped",
