@@ -46,7 +46,11 @@ const FLAGS = {
     help: "output CSV",
   },
   "overwrite": { kind: "flag", help: "replace --out if it exists" },
-  "label-column": { kind: "string", default: "label", help: "optional label column to carry over" },
+  "label-column": {
+    kind: "string",
+    default: "the model's training label column, else label",
+    help: "optional label column to carry over",
+  },
   "id-column": {
     kind: "string",
     default: "the model's training id column",
@@ -155,7 +159,8 @@ export async function main(args: readonly string[]): Promise<number> {
       throw new UsageError(`--out ${out} exists: choose another file or pass --overwrite`);
     }
     const saved = await loadModelFlag(modelArg);
-    const labelColumn = (v["label-column"] as string | undefined) ?? "label";
+    const labelColumn = (v["label-column"] as string | undefined) ?? saved.columns?.label ??
+      "label";
     const ignoreText = v["ignore-columns"] as string | undefined;
     // Without the flags, the model's own: the columns its training file set apart.
     const idColumn = (v["id-column"] as string | undefined) ?? saved.columns?.id ?? null;

@@ -18,9 +18,9 @@ export async function loadModelFlag(arg: string): Promise<SavedModel> {
 
 /**
  * The rows of `path` (absolute) for `saved` to embed: a CSV file read by the model's feature
- * columns (its id column kept as the rows' ids and its ignored columns skipped, those of the
- * model's training file unless `options` says), or images of the model's size; anything else is a
- * {@link MagnetInputError} naming the file and what the model expects.
+ * columns (its label, id and ignored columns those of the model's training file unless `options`
+ * says: the id column kept as the rows' ids, the ignored ones skipped), or images of the model's
+ * size; anything else is a {@link MagnetInputError} naming the file and what the model expects.
  */
 export async function readRowsFor(
   saved: SavedModel,
@@ -29,6 +29,7 @@ export async function readRowsFor(
 ): Promise<Rows> {
   const rows = await readRows(path, {
     ...options,
+    labelColumn: options.labelColumn ?? saved.columns?.label ?? "label",
     idColumn: options.idColumn !== undefined ? options.idColumn : saved.columns?.id ?? null,
     ignoreColumns: options.ignoreColumns ?? saved.columns?.ignored ?? [],
     featureNames: saved.featureNames,

@@ -370,7 +370,7 @@ export async function main(args: readonly string[]): Promise<number> {
       kept: result.kept,
       inputRange: inputRangeOf(data.train.features, data.train.dim),
       columns: source.kind === "csv"
-        ? { id: source.idColumn, ignored: source.ignoreColumns }
+        ? { label: source.labelColumn, id: source.idColumn, ignored: source.ignoreColumns }
         : null,
     });
     const metrics = runMetrics(result, {

@@ -39,8 +39,21 @@ export interface SavedModel {
    * standardisation), to warn about rows far outside it; absent in older files.
    */
   inputRange?: { min: Float32Array; max: Float32Array } | null;
-  /** The CSV columns that were not features: the id column and the ignored ones. */
-  columns?: { id: string | null; ignored: string[] } | null;
+  /**
+   * The training file's columns that were not features: its label column, its id column and the
+   * ignored ones (null for data without such columns, and in older files).
+   */
+  columns?: ModelColumns | null;
+}
+
+/** The columns of a model's training CSV that were not features. */
+export interface ModelColumns {
+  /** The label column. */
+  label: string;
+  /** The id column, or null. */
+  id: string | null;
+  /** The columns skipped. */
+  ignored: string[];
 }
 
 /** Each input's smallest and largest value over `rows` (n x dim). */
@@ -131,7 +144,7 @@ interface ModelFile {
     | { kind: "knn"; references: EncodedArray; referenceLabels: EncodedArray; k: number };
   kept?: KeptModel | null;
   inputRange?: { min: EncodedArray; max: EncodedArray } | null;
-  columns?: { id: string | null; ignored: string[] } | null;
+  columns?: ModelColumns | null;
 }
 
 /**
@@ -331,14 +344,18 @@ function readInputRange(
 }
 
 /** The CSV columns that were not features (files written before they existed have none). */
-function readColumns(file: JsonFields): { id: string | null; ignored: string[] } | null {
+function readColumns(file: JsonFields): ModelColumns | null {
   if (file.get("columns") === undefined || file.get("columns") === null) return null;
   const columns = file.object("columns");
   const ignored = columns.array("ignored");
   if (!ignored.every((c) => typeof c === "string")) {
     columns.fail("ignored", "a list of column names", ignored);
   }
-  return { id: columns.nullableString("id"), ignored: ignored as string[] };
+  return {
+    label: columns.string("label", true),
+    id: columns.nullableString("id"),
+    ignored: ignored as string[],
+  };
 }
 
 /** Embeddings and predicted classes of raw `features` rows (preprocessed as the training rows were). */

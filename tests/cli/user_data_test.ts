@@ -165,6 +165,34 @@ Deno.test("the command line with a person's own table", async (t) => {
       },
     );
 
+    await t.step("the id column names the rows of a search index and its results", async () => {
+      const out = `${dir}/iris-run`; // trained by the first step, with --id-column plant
+      const db = `${dir}/db`;
+      const index = await cli("index", ["--model", out, "--data", iris, "--db", db, "--quiet"]);
+      assert.equal(index.code, 0, index.stderr);
+      const queries = file(
+        "queries.csv",
+        "plant,sepal_length,sepal_width,petal_length,petal_width,notes\nq1,5.0,3.4,1.5,0.2,x\n",
+      );
+      const s = await cli("search", [
+        "--db",
+        db,
+        "--model",
+        out,
+        "--query-csv",
+        queries,
+        "--k",
+        "3",
+        "--exact",
+        "--json",
+      ]);
+      assert.equal(s.code, 0, s.stderr);
+      const [found] = s.stdout.trim().split("\n").map((line) => JSON.parse(line));
+      assert.equal(found.query, "q1");
+      assert.equal(found.hits.length, 3);
+      for (const hit of found.hits) assert.match(hit.id, /^p\d+$/);
+    });
+
     await t.step("flags that conflict or need something are refused in one line", async () => {
       const out = `${dir}/never`;
       const refuse = async (args: string[], message: RegExp) =>
