@@ -254,6 +254,7 @@ export {
   type Classifier,
   classify,
   embedRows,
+  type ModelColumns,
   modelFromJson,
   modelToJson,
   type SavedModel,
