@@ -42,6 +42,16 @@ export { readCsvDataset, readCsvRows, readIdx } from "./src/data/files.ts";
 export { readRows, type ReadRowsOptions, type Rows } from "./src/data/rows.ts";
 export { loadModel, saveModel } from "./src/train/model_file.ts";
 export { loadUmap } from "./src/report/umap.ts";
+export type { DecodeProgress } from "./src/data/images/decode.ts";
+export {
+  type FolderProgress,
+  type ImagesToEmbed,
+  type LoadedImageFolders,
+  loadImageFolders,
+  loadImagesToEmbed,
+} from "./src/data/image_folders.ts";
+export type { ImageFolderSource } from "./src/data/source.ts";
+export { createSharpDecoder } from "./src/data/images/sharp_decoder.ts";
 
 // Search: a LanceDB table of a model's embeddings (LanceDB, a native addon, loads with the first
 // table opened).

@@ -262,7 +262,15 @@ export {
 export { stateFromJson, stateToJson } from "./src/train/checkpoint.ts";
 
 // Data
-export { type Dataset, datasetSize, subset, validateDataset } from "./src/data/dataset.ts";
+export {
+  type Dataset,
+  datasetSize,
+  type Features,
+  type RowSource,
+  subset,
+  validateDataset,
+} from "./src/data/dataset.ts";
+export { rowSource, TableRowSource } from "./src/data/row_source.ts";
 export { type IdxArray, parseIdx } from "./src/data/idx.ts";
 export {
   type CsvOptions,
@@ -273,10 +281,45 @@ export {
 } from "./src/data/csv.ts";
 export { type Split, type SplitOptions, stratifiedSplit } from "./src/data/split.ts";
 export { fitStandardization, type Standardization, standardize } from "./src/data/preprocess.ts";
+export {
+  fitNormalization,
+  identityNormalization,
+  ImagePixels,
+  ImageRows,
+  type Normalization,
+} from "./src/data/images/image_rows.ts";
+export {
+  AUGMENT_KINDS,
+  Augmenter,
+  augmenterFor,
+  type AugmentKind,
+  CROP_RATIO,
+  CROP_SCALE,
+  type CropWindow,
+  randomCrop,
+} from "./src/data/images/augment.ts";
+export {
+  type DecodedImage,
+  type DecodeRequest,
+  ImageDecodeError,
+  type ImageDecoder,
+  type ImageInfo,
+  MAX_IMAGE_PIXELS,
+} from "./src/data/images/decoder.ts";
+export {
+  type ImageFormat,
+  type ImageInput,
+  type ImageOptions,
+  type ImageSize,
+  parseImageSize,
+  RESIZE_MODES,
+  type ResizeMode,
+} from "./src/data/images/settings.ts";
 
 // Report
 export {
   type EmbeddingData,
+  type EmbeddingImages,
   projectTo2d,
   renderReport,
   type ReportData,

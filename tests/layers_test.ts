@@ -5,10 +5,14 @@
  */
 import assert from "node:assert/strict";
 
-/** Folders from the bottom up; a folder may import from its own layer and the ones below. */
+/**
+ * Folders from the bottom up; a folder may import from its own layer and the ones below. A nested
+ * folder listed here (data/images) is a folder of its own: its parent's files may import it, or it
+ * theirs, but not both (that would be a cycle).
+ */
 const LAYERS: readonly (readonly string[])[] = [
   ["errors.ts", "util"],
-  ["io", "data"],
+  ["io", "data", "data/images"],
   ["graph"],
   ["backend", "kernels"],
   ["check"],
@@ -23,10 +27,12 @@ const LAYERS: readonly (readonly string[])[] = [
 
 const ROOT = new URL("../", import.meta.url);
 
-/** The folder (under src/, or kernels) a project path belongs to. */
+/** The folder (under src/, or kernels) a project path belongs to: the deepest one LAYERS lists. */
 function folderOf(path: string): string {
   if (path.startsWith("kernels/")) return "kernels";
   const rest = path.replace(/^src\//, "");
+  const nested = LAYERS.flat().filter((f) => f.includes("/") && rest.startsWith(`${f}/`));
+  if (nested.length > 0) return nested.sort((a, b) => b.length - a.length)[0];
   return rest.includes("/") ? rest.slice(0, rest.indexOf("/")) : rest;
 }
 

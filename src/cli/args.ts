@@ -15,6 +15,13 @@ import {
   MIN_EVAL_EPOCHS,
 } from "../train/schedule.ts";
 import { FASHION_MNIST_DIR } from "../data/fashion_mnist.ts";
+import { AUGMENT_KINDS } from "../data/images/augment.ts";
+import {
+  type ImageSize,
+  parseImageSize,
+  RESIZE_MODES,
+  type ResizeMode,
+} from "../data/images/settings.ts";
 
 /** A user mistake on the command line: printed as one line, exit code 2. */
 export class UsageError extends MagnetInputError {
@@ -69,11 +76,13 @@ export const TRAIN_FLAGS: Readonly<Record<string, FlagSpec>> = {
   },
   "data": {
     kind: "string",
-    help: "training CSV (header row, numeric features, a label column) instead of --dataset",
+    help: "training CSV (header row, numeric features, a label column), or a folder of images " +
+      "with one subfolder per class, instead of --dataset",
   },
   "test": {
     kind: "string",
-    help: "test CSV with the same columns (default: split off --test-fraction)",
+    help: "test CSV with the same columns, or test folder of the same classes (default: split " +
+      "off --test-fraction)",
   },
   "test-fraction": {
     kind: "number",
@@ -87,7 +96,7 @@ export const TRAIN_FLAGS: Readonly<Record<string, FlagSpec>> = {
   },
   "val-fraction": {
     kind: "number",
-    default: `${CLI_DEFAULTS.csvValFraction} with --data, 0 for --dataset`,
+    default: `${CLI_DEFAULTS.csvValFraction} with --data a CSV file, else 0`,
     help: "stratified share of the training rows held out for validation (0: none)",
   },
   "label-column": {
@@ -102,6 +111,39 @@ export const TRAIN_FLAGS: Readonly<Record<string, FlagSpec>> = {
   "ignore-columns": {
     kind: "list",
     help: "CSV columns that are neither features nor labels, comma-separated",
+  },
+  "image-size": {
+    kind: "string",
+    default: "the images' common size",
+    help: "images: the size they are brought to, N (N x N) or WxH",
+  },
+  "resize": {
+    kind: "choice",
+    default: "crop",
+    choices: RESIZE_MODES,
+    help: "images: how they reach --image-size (crop: cover it and cut the middle; pad: fit " +
+      "inside on black; stretch)",
+  },
+  "channels": {
+    kind: "choice",
+    default: "3 when any file is in colour, else 1",
+    choices: ["1", "3"],
+    help: "images: 1 (grey) or 3 (RGB)",
+  },
+  "augment": {
+    kind: "choice",
+    default: DEFAULT_CONFIG.augment,
+    choices: AUGMENT_KINDS,
+    help: "images: augmentation of training batches (crop-flip: random resized crop, then flip)",
+  },
+  "cache": {
+    kind: "string",
+    default: "~/.cache/magnet/images",
+    help: "images: folder of the decode cache",
+  },
+  "skip-bad-images": {
+    kind: "flag",
+    help: "images: skip (and count) files that cannot be decoded instead of stopping",
   },
   "backend": {
     kind: "choice",
@@ -253,6 +295,16 @@ export interface TrainArgs {
   ignoreColumns: string[];
   /** The report's map projection. */
   map: "pca" | "umap";
+  /** Image folders: the target size (null: the images' common size). */
+  imageSize: ImageSize | null;
+  /** Image folders: how images reach the size. */
+  resize: ResizeMode;
+  /** Image folders: 1 or 3 channels (null: from the images). */
+  channels: 1 | 3 | null;
+  /** Image folders: the decode cache's folder as given (null: the default). */
+  cache: string | null;
+  /** Image folders: skip images that cannot be decoded. */
+  skipBadImages: boolean;
   testFraction: number;
   labelColumn: string;
   backend: "auto" | "webgpu" | "cpu";
@@ -358,6 +410,15 @@ export function numberFlag(name: string, text: string): number {
   return value;
 }
 
+/** `--image-size`'s value, or a usage error. */
+function imageSize(text: string): ImageSize {
+  try {
+    return parseImageSize(text);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
 /** Parses the flags of `deno task train`. */
 export function parseTrainArgs(args: readonly string[]): TrainArgs {
   const v = parseFlags(args, TRAIN_FLAGS);
@@ -432,6 +493,7 @@ export function parseTrainArgs(args: readonly string[]): TrainArgs {
     refreshEvery: int("refresh-every"),
     evalEvery: int("eval-every"),
     seed: int("seed"),
+    augment: choice("augment") as TrainConfig["augment"] | undefined,
   };
   for (const key of Object.keys(config) as (keyof TrainOptions)[]) {
     if (config[key] === undefined) delete config[key];
@@ -444,7 +506,7 @@ export function parseTrainArgs(args: readonly string[]): TrainArgs {
   if (splitSeed < 0 || splitSeed > MAX_SEED) {
     throw new UsageError(`--split-seed must be an integer in [0, ${MAX_SEED}], got ${splitSeed}`);
   }
-  for (const name of ["out", "data", "test", "val", "resume", "data-dir", "id-column"]) {
+  for (const name of ["out", "data", "test", "val", "resume", "data-dir", "id-column", "cache"]) {
     if (str(name)?.trim() === "") throw new UsageError(`--${name} must not be empty`);
   }
   return {
@@ -461,6 +523,11 @@ export function parseTrainArgs(args: readonly string[]): TrainArgs {
     idColumn: str("id-column") ?? null,
     ignoreColumns,
     map: (choice("map") ?? "pca") as TrainArgs["map"],
+    imageSize: str("image-size") === undefined ? null : imageSize(str("image-size")!),
+    resize: (choice("resize") ?? "crop") as ResizeMode,
+    channels: choice("channels") === undefined ? null : Number(choice("channels")) as 1 | 3,
+    cache: str("cache") ?? null,
+    skipBadImages: v["skip-bad-images"] === true,
     testFraction,
     labelColumn: str("label-column") ?? CLI_DEFAULTS.labelColumn,
     backend: (choice("backend") ?? CLI_DEFAULTS.backend) as TrainArgs["backend"],

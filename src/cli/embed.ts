@@ -1,21 +1,33 @@
 /**
- * `deno task embed`: embeds and classifies the rows of a CSV file (or an IDX file of images) with a
- * saved model, writing a CSV with each row's id (when the rows have one: a CSV's id column), its
- * given label (when it has one, in the model's class names), its predicted class and its embedding.
- * Rows far outside the range the model was trained on are warned about.
+ * `deno task embed`: embeds and classifies the rows of a CSV file (or an IDX file of images, or
+ * image files: a folder searched through, or one file) with a saved model, writing a CSV with each
+ * row's id (an image file's path, a CSV's id column), its given label (when the file has one, in the
+ * model's class names), its predicted class and its embedding. Rows far outside the range the
+ * model was trained on are warned about.
  */
 import { createBackend } from "../backend/create.ts";
 import type { Backend } from "../backend/backend.ts";
 import { classify, outOfRange, type SavedModel } from "../train/saved_model.ts";
 import { writeFileAtomic } from "../io/files.ts";
 import { helpText, intFlag, parseFlags, reportFailure, UsageError } from "./args.ts";
-import { loadModelFlag, readRowsFor } from "./model_input.ts";
+import { IMAGE_INPUT_FLAGS, loadModelFlag, readRowsFor } from "./model_input.ts";
+import { isImagePath } from "../data/rows.ts";
+import { ProgressPrinter } from "./progress.ts";
 import { absolutePath } from "./run_folder.ts";
 
 function exists(path: string): boolean {
   try {
     Deno.statSync(path);
     return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether `path` is a folder. */
+function isFolder(path: string): boolean {
+  try {
+    return Deno.statSync(path).isDirectory;
   } catch {
     return false;
   }
@@ -38,11 +50,12 @@ const FLAGS = {
   },
   "data": {
     kind: "string",
-    help: "rows to embed: a CSV file with the model's feature columns, or an IDX file of images",
+    help: "rows to embed: a CSV file with the model's feature columns, an IDX file of images, or " +
+      "(for a model trained on image files) a folder of images or an image file",
   },
   "out": {
     kind: "string",
-    default: "<data without .csv>.embeddings.csv",
+    default: "<data without its extension>.embeddings.csv",
     help: "output CSV",
   },
   "overwrite": { kind: "flag", help: "replace --out if it exists" },
@@ -68,6 +81,7 @@ const FLAGS = {
     help: "compute backend",
   },
   "threads": { kind: "int", default: "all cores", help: "CPU backend: threads" },
+  ...IMAGE_INPUT_FLAGS,
   "help": { kind: "flag", help: "show this help" },
 } as const;
 
@@ -132,25 +146,31 @@ export async function main(args: readonly string[]): Promise<number> {
     const v = parseFlags(args, FLAGS);
     if (v.help === true) {
       console.log(
-        helpText("embed", "Embeds and classifies CSV rows with a saved model.", FLAGS),
+        helpText("embed", "Embeds and classifies rows or images with a saved model.", FLAGS),
       );
       return 0;
     }
     const modelArg = v.model as string | undefined, dataPath = v.data as string | undefined;
     if (modelArg === undefined) throw new UsageError("--model is required (a run folder)");
-    if (dataPath === undefined) throw new UsageError("--data is required (a CSV file of rows)");
+    if (dataPath === undefined) {
+      throw new UsageError("--data is required (a CSV file of rows, or images)");
+    }
     const kind = (v.backend as string | undefined) ?? "auto";
     if (!["auto", "webgpu", "cpu"].includes(kind)) {
       throw new UsageError(`--backend must be one of auto, webgpu, cpu, got "${kind}"`);
     }
-    for (const name of ["model", "data", "out"]) {
+    for (const name of ["model", "data", "out", "cache"]) {
       if ((v[name] as string | undefined)?.trim() === "") {
         throw new UsageError(`--${name} must not be empty`);
       }
     }
     const dataFile = absolutePath(dataPath);
+    // A folder's embeddings go beside it; a file's lose its extension (.csv, .png, ...).
+    const base = dataPath.replace(/\/+$/, "");
     const out = absolutePath(
-      (v.out as string | undefined) ?? `${dataPath.replace(/\.csv$/i, "")}.embeddings.csv`,
+      (v.out as string | undefined) ??
+        `${isFolder(dataFile) ? base : base.replace(/\.(csv|png|jpe?g|webp|gif|tiff?)$/i, "")}` +
+          ".embeddings.csv",
     );
     if (sameFile(out, dataFile)) {
       throw new UsageError(`--out ${out} is the input file: choose another output file`);
@@ -161,15 +181,30 @@ export async function main(args: readonly string[]): Promise<number> {
     const saved = await loadModelFlag(modelArg);
     const labelColumn = (v["label-column"] as string | undefined) ?? saved.columns?.label ??
       "label";
+    if (v["label-column"] !== undefined && isImagePath(dataFile)) {
+      throw new UsageError("--label-column names a CSV column: image files have none");
+    }
     const ignoreText = v["ignore-columns"] as string | undefined;
     // Without the flags, the model's own: the columns its training file set apart.
     const idColumn = (v["id-column"] as string | undefined) ?? saved.columns?.id ?? null;
     const ignoreColumns = ignoreText?.split(",").map((c) => c.trim()).filter((c) => c !== "") ??
       saved.columns?.ignored ?? [];
-    const rows = await readRowsFor(saved, dataFile, { labelColumn, idColumn, ignoreColumns });
+    const progress = new ProgressPrinter(Deno.stdout.isTerminal(), false);
+    const rows = await readRowsFor(saved, dataFile, {
+      labelColumn,
+      idColumn,
+      ignoreColumns,
+      cache: v.cache as string | undefined,
+      skipBadImages: v["skip-bad-images"] === true,
+      onProgress: (p) => progress.decoding(p),
+    });
+    progress.finish();
+    for (const note of rows.notes ?? []) console.log(note);
     if (v["id-column"] !== undefined && rows.ids === undefined) {
       throw new UsageError(`--id-column ${idColumn}: ${dataFile} has no such column`);
     }
+    // Rows are named first: image files by their path, a CSV's rows by its id column.
+    const idName = rows.kind === "images" ? "path" : idColumn ?? "id";
     const threads = v.threads === undefined ? undefined : intFlag("threads", v.threads as string);
     backend = await createBackend({ kind: kind as "auto", threads });
     if (backend.softwareAdapter) {
@@ -178,12 +213,15 @@ export async function main(args: readonly string[]): Promise<number> {
           "slowly than --backend cpu",
       );
     }
-    const warning = rangeWarning(saved, rows.features, dataFile);
+    // Tables and IDX images (image files are normalised as the model's training images were).
+    const warning = rows.features instanceof Float32Array
+      ? rangeWarning(saved, rows.features, dataFile)
+      : null;
     if (warning !== null) console.error(warning);
     const { embeddings, predicted } = await classify(backend, saved, rows.features);
     const dim = saved.model.outputDim;
     const header = [
-      ...(rows.ids !== undefined ? [idColumn ?? "id"] : []),
+      ...(rows.ids !== undefined ? [idName] : []),
       ...(rows.labels !== null ? [labelColumn] : []),
       "predicted",
       ...Array.from({ length: dim }, (_, j) => `e${j}`),
@@ -205,7 +243,7 @@ export async function main(args: readonly string[]): Promise<number> {
     }
     console.log(
       `wrote ${predicted.length} rows (${
-        rows.ids !== undefined ? `id, ` : ""
+        rows.ids !== undefined ? `${idName}, ` : ""
       }predicted class and ${dim}-d embedding) to ${out}`,
     );
     return 0;

@@ -21,7 +21,7 @@ import {
 import { openEmbeddingTable } from "../search/search.ts";
 import { helpText, intFlag, parseFlags, reportFailure, UsageError } from "./args.ts";
 import { dbLocation, isUri } from "./db_location.ts";
-import { loadModelFlag, readRowsFor } from "./model_input.ts";
+import { IMAGE_INPUT_FLAGS, loadModelFlag, readRowsFor } from "./model_input.ts";
 import { formatDuration, ProgressPrinter } from "./progress.ts";
 import { absolutePath } from "./run_folder.ts";
 import { StopSignals } from "./signals.ts";
@@ -35,7 +35,8 @@ const FLAGS = {
   },
   "data": {
     kind: "string",
-    help: "rows to embed: a CSV file with the model's feature columns, or an IDX file of images",
+    help: "rows to embed: a CSV file with the model's feature columns, an IDX file of images, or " +
+      "(for a model trained on image files) a folder of images or an image file",
   },
   "db": {
     kind: "string",
@@ -81,6 +82,7 @@ const FLAGS = {
     help: "compute backend",
   },
   "threads": { kind: "int", default: "all cores", help: "CPU backend: threads" },
+  ...IMAGE_INPUT_FLAGS,
   "quiet": { kind: "flag", help: "print only the summary" },
   "help": { kind: "flag", help: "show this help" },
 } as const;
@@ -189,7 +191,10 @@ export async function main(args: readonly string[]): Promise<number> {
     const saved = await loadModelFlag(v.model as string);
     const rows = await readRowsFor(saved, dataFile, {
       labelColumn: v["label-column"] as string | undefined,
+      cache: v.cache as string | undefined,
+      skipBadImages: v["skip-bad-images"] === true,
     });
+    if (!quiet) { for (const note of rows.notes ?? []) console.log(note); }
     backend = await createBackend({ kind: kind as "auto", threads });
     const tableName = (v.table as string | undefined) ?? DEFAULT_TABLE;
     table = await openEmbeddingTable(backend, saved, db, { table: tableName, create: true });

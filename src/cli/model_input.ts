@@ -5,7 +5,9 @@
  */
 import { MagnetInputError } from "../errors.ts";
 import { MNIST_DIM } from "../data/mnist.ts";
-import { readRows, type ReadRowsOptions, type Rows } from "../data/rows.ts";
+import { isImagePath, readRows, type ReadRowsOptions, type Rows } from "../data/rows.ts";
+import { defaultCacheDir } from "../data/images/cache.ts";
+import type { FolderProgress } from "../data/image_folders.ts";
 import { loadModel } from "../train/model_file.ts";
 import type { SavedModel } from "../train/saved_model.ts";
 import { absolutePath } from "./run_folder.ts";
@@ -16,24 +18,78 @@ export async function loadModelFlag(arg: string): Promise<SavedModel> {
   return await loadModel(modelFile.endsWith(".json") ? modelFile : `${modelFile}/model.json`);
 }
 
+/** The flags of image input, shared by the commands that read rows for a model. */
+export const IMAGE_INPUT_FLAGS = {
+  "cache": {
+    kind: "string",
+    default: "~/.cache/magnet/images",
+    help: "images: folder of the decode cache",
+  },
+  "skip-bad-images": {
+    kind: "flag",
+    help: "images: skip (and count) files that cannot be decoded instead of stopping",
+  },
+} as const;
+
+/** How image files are read, from the values of {@link IMAGE_INPUT_FLAGS}. */
+export interface ImageInputOptions {
+  /** `--cache` as given (default: the user's cache folder). */
+  cache?: string;
+  /** `--skip-bad-images`. */
+  skipBadImages?: boolean;
+  /** Progress of decoding. */
+  onProgress?: (progress: FolderProgress) => void;
+}
+
 /**
  * The rows of `path` (absolute) for `saved` to embed: a CSV file read by the model's feature
  * columns (its label, id and ignored columns those of the model's training file unless `options`
- * says: the id column kept as the rows' ids, the ignored ones skipped), or images of the model's
- * size; anything else is a {@link MagnetInputError} naming the file and what the model expects.
+ * says: the id column kept as the rows' ids, the ignored ones skipped), images of the model's size
+ * (an IDX file), or image files for a model trained on image files; anything else is a
+ * {@link MagnetInputError} naming the file and what the model expects.
  */
 export async function readRowsFor(
   saved: SavedModel,
   path: string,
-  options: Pick<ReadRowsOptions, "labelColumn" | "format" | "idColumn" | "ignoreColumns"> = {},
+  options:
+    & Pick<ReadRowsOptions, "labelColumn" | "format" | "idColumn" | "ignoreColumns">
+    & ImageInputOptions = {},
 ): Promise<Rows> {
+  const { cache, skipBadImages, onProgress, ...rest } = options;
+  const images = rest.format !== "csv" && isImagePath(path);
+  if (images && !saved.images) {
+    throw new MagnetInputError(
+      `the model was not trained on image files (its inputs are rows of ${saved.model.inputDim} ` +
+        `values, from a CSV or IDX file): give a CSV file of its columns, not ${path}`,
+    );
+  }
+  if (!images && saved.images) {
+    throw new MagnetInputError(
+      `the model was trained on image files: give a folder of images or an image file, not ${path}`,
+    );
+  }
+  if (!images && (cache !== undefined || skipBadImages)) {
+    throw new MagnetInputError(
+      `--cache and --skip-bad-images apply to images: ${path} is not a folder or an image file`,
+    );
+  }
   const rows = await readRows(path, {
-    ...options,
-    labelColumn: options.labelColumn ?? saved.columns?.label ?? "label",
-    idColumn: options.idColumn !== undefined ? options.idColumn : saved.columns?.id ?? null,
-    ignoreColumns: options.ignoreColumns ?? saved.columns?.ignored ?? [],
+    ...rest,
+    labelColumn: rest.labelColumn ?? saved.columns?.label ?? "label",
+    idColumn: rest.idColumn !== undefined ? rest.idColumn : saved.columns?.id ?? null,
+    ignoreColumns: rest.ignoreColumns ?? saved.columns?.ignored ?? [],
     featureNames: saved.featureNames,
     classNames: saved.classNames,
+    ...(saved.images
+      ? {
+        images: {
+          input: saved.images,
+          cache: absolutePath(cache ?? defaultCacheDir()),
+          skipBadImages: skipBadImages ?? false,
+          onProgress,
+        },
+      }
+      : {}),
   });
   const expected = saved.model.inputDim;
   const spec = saved.model.spec;

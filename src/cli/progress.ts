@@ -8,6 +8,7 @@ import type { EvalMetrics } from "../eval/evaluate.ts";
 import type { TrainEvent } from "../train/types.ts";
 import type { WorkProgress } from "../util/work.ts";
 import { formatCount, formatNmi } from "../report/format.ts";
+import type { DecodeProgress } from "../data/images/decode.ts";
 
 const encoder = new TextEncoder();
 
@@ -229,6 +230,48 @@ export class ProgressPrinter {
       if (!crossed && !finished && now - this.#lastLine < 30_000) return;
       this.#lastLine = now;
       this.#io.write(`${unit} ${done}/${total}  ${stats}\n`);
+    }
+  }
+
+  #decodeStart = 0;
+  #decodeStage = "";
+
+  /**
+   * Shows the progress of decoding a folder of images: a bar with files per second and an ETA on a
+   * terminal, a line every tenth (or 30 s) otherwise.
+   */
+  decoding(p: DecodeProgress & { folder: string }): void {
+    if (this.quiet || p.total === 0) return;
+    const now = this.#io.now();
+    const stage = `${p.folder} ${p.stage}`;
+    if (stage !== this.#decodeStage) {
+      this.#decodeStage = stage;
+      this.#decodeStart = now;
+      this.#lastLine = now;
+    }
+    const done = p.done === p.total;
+    const seconds = Math.max((now - this.#decodeStart) / 1000, 1e-3);
+    const rate = p.done / seconds;
+    const what = p.stage === "headers" ? "headers read" : "images";
+    const stats = `${p.done.toLocaleString("en-US")}/${p.total.toLocaleString("en-US")} ${what}` +
+      `  ${Math.round(rate).toLocaleString("en-US")} files/s  ETA ${
+        formatDuration((p.total - p.done) / Math.max(rate, 1e-9))
+      }`;
+    if (this.tty) {
+      const width = 30;
+      const filled = Math.round((p.done / p.total) * width);
+      this.#bar = `[${"#".repeat(filled)}${"-".repeat(width - filled)}] ${stats}  ${p.folder}`;
+      if (now - this.#lastDraw < REDRAW_MS && !done) return;
+      this.#draw();
+      if (done) {
+        this.#clearBar();
+        this.#bar = "";
+      }
+    } else {
+      const every = Math.max(1, Math.round(p.total / 10));
+      if (p.done % every !== 0 && !done && now - this.#lastLine < 30_000) return;
+      this.#lastLine = now;
+      this.#io.write(`decoding ${p.folder}: ${stats}\n`);
     }
   }
 

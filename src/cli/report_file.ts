@@ -10,6 +10,7 @@ import { runTimes } from "../train/times.ts";
 import type { LoadedData } from "../data/source.ts";
 import { applicableSettings } from "../train/config.ts";
 import { LOSSES } from "../losses/registry.ts";
+import { ImageRows } from "../data/images/image_rows.ts";
 
 /** How {@link writeReport} draws the report. */
 export interface WriteReportOptions {
@@ -34,6 +35,7 @@ export async function writeReport(
   const settings = applicableSettings(trainer.config);
   const usesIndex = LOSSES[trainer.config.loss].batches === "neighbourhood";
   if (usesIndex) settings.refreshEvery = trainer.refreshEvery;
+  const test = data.test;
   const html = renderReport({
     title: `${trainer.config.loss} on ${data.name} (${backend.kind})`,
     config: {
@@ -58,6 +60,16 @@ export async function writeReport(
       classNames: data.test.classNames,
       centres: result.index?.centres,
       centreClasses: result.index?.clusterClass,
+      // Image files: their pictures on the map.
+      ...(test.features instanceof ImageRows
+        ? {
+          images: {
+            shape: test.features.shape,
+            pixels: (row: number) => (test.features as ImageRows).image(row),
+            ids: test.ids,
+          },
+        }
+        : {}),
     },
   }, { projection });
   await writeFileAtomic(path, html);

@@ -15,7 +15,7 @@ import { openEmbeddingTable, searchRows } from "../search/search.ts";
 import { helpText, intFlag, parseFlags, reportFailure, UsageError } from "./args.ts";
 import { float32Text } from "./embed.ts";
 import { dbLocation, isUri } from "./db_location.ts";
-import { loadModelFlag, readRowsFor } from "./model_input.ts";
+import { IMAGE_INPUT_FLAGS, loadModelFlag, readRowsFor } from "./model_input.ts";
 import { absolutePath } from "./run_folder.ts";
 
 const FLAGS = {
@@ -30,7 +30,8 @@ const FLAGS = {
   "table": { kind: "string", default: DEFAULT_TABLE, help: "table name" },
   "query": {
     kind: "string",
-    help: "query rows: a CSV file with the model's feature columns, or an IDX file of images",
+    help: "query rows: a CSV file with the model's feature columns, an IDX file of images, or " +
+      "(for a model trained on image files) a folder of images or an image file",
   },
   "query-csv": { kind: "string", help: "query rows from a CSV file, whatever its name or content" },
   "label-column": {
@@ -59,6 +60,7 @@ const FLAGS = {
     help: "compute backend",
   },
   "threads": { kind: "int", default: "all cores", help: "CPU backend: threads" },
+  ...IMAGE_INPUT_FLAGS,
   "help": { kind: "flag", help: "show this help" },
 } as const;
 
@@ -135,6 +137,8 @@ export async function main(args: readonly string[]): Promise<number> {
     const queries = await readRowsFor(saved, queryFile, {
       labelColumn: v["label-column"] as string | undefined,
       format: csv ? "csv" : "auto",
+      cache: v.cache as string | undefined,
+      skipBadImages: v["skip-bad-images"] === true,
     });
     backend = await createBackend({ kind: kind as "auto", threads });
     const tableName = (v.table as string | undefined) ?? DEFAULT_TABLE;

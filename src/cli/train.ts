@@ -1,5 +1,6 @@
 /**
- * `deno task train`: trains on the bundled MNIST, Fashion-MNIST or the user's CSV, shows progress,
+ * `deno task train`: trains on the bundled MNIST, Fashion-MNIST, the user's CSV or folders of
+ * images, shows progress,
  * checkpoints atomically, resumes, and writes metrics.json, model.json and report.html into the run
  * folder.
  *
@@ -34,6 +35,7 @@ import {
   readDataSource,
 } from "../data/source.ts";
 import { JsonFields } from "../io/json_fields.ts";
+import { defaultCacheDir } from "../data/images/cache.ts";
 import { ProgressPrinter, table } from "./progress.ts";
 import { runMetrics } from "./metrics_file.ts";
 import { describeSchedule, rowCounts, scheduleLine, summaryRows } from "./summary.ts";
@@ -111,15 +113,47 @@ async function readCheckpoint(dir: string): Promise<Saved> {
   };
 }
 
+/** Whether `path` is a folder (false when it is anything else or nothing). */
+function isFolder(path: string): boolean {
+  try {
+    return Deno.statSync(path).isDirectory;
+  } catch {
+    return false;
+  }
+}
+
+/** The flags that only image folders use. */
+const IMAGE_FLAGS = ["image-size", "resize", "channels", "cache", "skip-bad-images"];
+
 function sourceFromArgs(args: TrainArgs): DataSource {
   const given = (flag: string) => args.given.has(flag);
   if (args.data !== null && given("dataset")) {
-    throw new UsageError("give either --data (a CSV file) or --dataset, not both");
+    throw new UsageError(
+      "give either --data (a CSV file or a folder of images) or --dataset, not both",
+    );
   }
   if (args.data === null && args.test !== null) {
     throw new UsageError("--test needs --data (the built-in data sets have their own test split)");
   }
-  const kind = args.data !== null ? "csv" : args.dataset;
+  const images = args.data !== null && isFolder(absolutePath(args.data));
+  const kind = args.data !== null ? (images ? "images" : "csv") : args.dataset;
+  const imageFlags = IMAGE_FLAGS.filter(given);
+  if (!images && imageFlags.length > 0) {
+    throw new UsageError(
+      `${imageFlags.map((f) => `--${f}`).join(", ")} ${
+        imageFlags.length === 1 ? "applies" : "apply"
+      } to images: give --data a folder with one subfolder of images per class`,
+    );
+  }
+  if (args.test !== null && isFolder(absolutePath(args.test)) !== images) {
+    throw new UsageError(
+      images
+        ? `--test ${args.test} is not a folder: with --data a folder of images, --test is a ` +
+          "folder of the same class subfolders"
+        : `--test ${args.test} is a folder, but --data ${args.data} is a file: give both as ` +
+          "CSV files, or both as folders of images",
+    );
+  }
   if (given("data-dir") && kind !== "fashion-mnist") {
     throw new UsageError("--data-dir is where Fashion-MNIST is: it needs --dataset fashion-mnist");
   }
@@ -141,17 +175,31 @@ function sourceFromArgs(args: TrainArgs): DataSource {
   };
   for (const [flag, what] of Object.entries(csvOnly)) {
     if (kind !== "csv" && given(flag)) {
-      throw new UsageError(`--${flag} names ${what}: it needs --data`);
+      throw new UsageError(`--${flag} names ${what}: it needs --data a CSV file`);
     }
   }
   if (given("val") && given("val-fraction")) {
     throw new UsageError("give the validation rows as --val (a file) or --val-fraction, not both");
   }
   const split = { testFraction: args.testFraction, splitSeed: args.splitSeed };
-  // The built-in sets hold out validation rows only when asked to.
+  // The built-in sets and image folders hold out validation rows only when asked to.
   const held = args.valFraction ? { valFraction: args.valFraction } : {};
   if (kind === "fashion-mnist") return { kind, dir: absolutePath(args.dataDir), ...held };
   if (args.data === null) return { kind: "mnist", ...split, ...held };
+  if (kind === "images") {
+    return {
+      kind,
+      train: absolutePath(args.data),
+      test: args.test === null ? null : absolutePath(args.test),
+      ...split,
+      size: args.imageSize,
+      resize: args.resize,
+      channels: args.channels,
+      cache: absolutePath(args.cache ?? defaultCacheDir()),
+      skipBadImages: args.skipBadImages,
+      ...held,
+    };
+  }
   return {
     kind: "csv",
     train: absolutePath(args.data),
@@ -272,7 +320,8 @@ export async function main(args: readonly string[]): Promise<number> {
     const source = saved?.extra.source ?? sourceFromArgs(parsed);
     // Reading and checking a large data set takes a moment: say what is under way.
     progress.line(`loading ${describeSource(source)}`);
-    const data = await loadData(source);
+    const data = await loadData(source, { onProgress: (p) => progress.decoding(p) });
+    for (const note of data.notes ?? []) progress.line(note);
     const dataHash = await fingerprint(data);
     if (saved !== null && saved.extra.data !== "" && saved.extra.data !== dataHash) {
       throw new UsageError(
@@ -366,9 +415,13 @@ export async function main(args: readonly string[]): Promise<number> {
       classNames: data.train.classNames,
       featureNames: data.train.featureNames ?? null,
       standardization: data.standardization,
+      images: data.images ?? null,
       classifier: result.classifier!, // a completed run always has one
       kept: result.kept,
-      inputRange: inputRangeOf(data.train.features, data.train.dim),
+      // Tables and IDX images (image folders say how their pixels are normalised instead).
+      inputRange: data.train.features instanceof Float32Array
+        ? inputRangeOf(data.train.features, data.train.dim)
+        : null,
       columns: source.kind === "csv"
         ? { label: source.labelColumn, id: source.idColumn, ignored: source.ignoreColumns }
         : null,

@@ -5,16 +5,21 @@
  */
 
 import { MagnetInputError } from "../errors.ts";
+import type { Features, RowSource } from "./row_source.ts";
+
+export type { Features, RowSource };
 
 /**
- * A labelled table of feature vectors held in memory.
+ * A labelled set of feature vectors.
  *
- * Rows are examples; `features` stores them row-major so that one row is a contiguous slice,
- * which is what batch gathering and uploads to a device want.
+ * Rows are examples. A table (`R` = Float32Array, the default) stores them in `features`
+ * row-major, so that one row is a contiguous slice; other data (images held as 8-bit pixels)
+ * gives a {@link RowSource} that makes float32 rows on demand. Whatever reads rows for a batch, an
+ * embedding or a check takes `Dataset<Features>` and reads them through `rowSource` (row_source.ts).
  */
-export interface Dataset {
-  /** `n x dim` feature values, row-major. */
-  features: Float32Array;
+export interface Dataset<R extends Features = Float32Array> {
+  /** `n x dim` feature values, row-major, or the source that makes them. */
+  features: R;
   /** Number of features per row. */
   dim: number;
   /** `n` class indices, each in `[0, classNames.length)`. */
@@ -43,7 +48,7 @@ export interface Dataset {
 }
 
 /** The number of rows (examples) in `d`. */
-export function datasetSize(d: Dataset): number {
+export function datasetSize(d: Dataset<Features>): number {
   return d.labels.length;
 }
 
@@ -56,11 +61,12 @@ export function datasetSize(d: Dataset): number {
  * @throws {RangeError} when an index is not an integer row of `d`; indices come from code, not
  * from users, so this is a bug rather than a {@link MagnetInputError}.
  */
-export function subset(d: Dataset, indices: ArrayLike<number>): Dataset {
+export function subset<R extends Features>(d: Dataset<R>, indices: ArrayLike<number>): Dataset<R> {
   const n = datasetSize(d);
   const dim = d.dim;
   const m = indices.length;
-  const features = new Float32Array(m * dim);
+  const table = d.features instanceof Float32Array ? d.features : null;
+  const features = table !== null ? new Float32Array(m * dim) : null;
   const labels = new Int32Array(m);
   const sourceRows = new Int32Array(m);
   const ids = d.ids === undefined ? undefined : new Array<string>(m);
@@ -71,12 +77,19 @@ export function subset(d: Dataset, indices: ArrayLike<number>): Dataset {
         `subset: index ${r} at position ${i} is not a row of a ${n}-row dataset`,
       );
     }
-    features.set(d.features.subarray(r * dim, (r + 1) * dim), i * dim);
+    features?.set(table!.subarray(r * dim, (r + 1) * dim), i * dim);
     labels[i] = d.labels[r];
     sourceRows[i] = d.sourceRows?.[r] ?? r + 1;
     if (ids !== undefined) ids[i] = d.ids![r];
   }
-  const out: Dataset = { features, dim, labels, classNames: d.classNames.slice(), sourceRows };
+  const out: Dataset<R> = {
+    // Other sources make their own subsets (images share their pixels rather than copy them).
+    features: (features ?? (d.features as RowSource).subset(indices)) as R,
+    dim,
+    labels,
+    classNames: d.classNames.slice(),
+    sourceRows,
+  };
   if (d.featureNames) out.featureNames = d.featureNames.slice();
   if (d.imageShape) out.imageShape = d.imageShape;
   if (ids !== undefined) out.ids = ids;
@@ -94,7 +107,7 @@ export function subset(d: Dataset, indices: ArrayLike<number>): Dataset {
  * class it samples).
  */
 export function validateDataset(
-  d: Dataset,
+  d: Dataset<Features>,
   source: string,
   options: {
     /** False for test data: then one class, or one example of a class, is fine. */
@@ -110,10 +123,10 @@ export function validateDataset(
       `${source}: the dataset has no feature columns (dim is ${dim}); at least one is needed.`,
     );
   }
-  if (d.features.length !== n * dim) {
+  const values = d.features instanceof Float32Array ? d.features.length : d.features.count * dim;
+  if (values !== n * dim || (!(d.features instanceof Float32Array) && d.features.dim !== dim)) {
     throw new MagnetInputError(
-      `${source}: expected ${n} rows x ${dim} features = ${n * dim} values, ` +
-        `found ${d.features.length}.`,
+      `${source}: expected ${n} rows x ${dim} features = ${n * dim} values, found ${values}.`,
     );
   }
   if (d.sourceRows !== undefined && d.sourceRows.length !== n) {
@@ -140,14 +153,16 @@ export function validateDataset(
   }
   if (n === 0) throw new MagnetInputError(`${source}: the dataset has no rows.`);
 
-  const f = d.features;
+  // A table's values are checked here; a source makes finite rows by construction (8-bit pixels
+  // under a finite normalisation, checked when it is made).
+  const f = d.features instanceof Float32Array ? d.features : new Float32Array(0);
   for (let i = 0; i < f.length; i++) {
     // Subtracting itself is NaN exactly for NaN and +-Infinity, and keeps this hot loop cheap.
     if (f[i] - f[i] !== 0) {
       const row = Math.floor(i / dim);
       const col = i - row * dim;
       throw new MagnetInputError(
-        `${source}, row ${rowLabel(d, row)}, ${columnLabel(d, col)}: expected a finite number, ` +
+        `${source}, ${rowLabel(d, row)}, ${columnLabel(d, col)}: expected a finite number, ` +
           `found ${f[i]}.`,
       );
     }
@@ -160,7 +175,7 @@ export function validateDataset(
     const label = d.labels[r];
     if (!(Number.isInteger(label) && label >= 0 && label < classCount)) {
       throw new MagnetInputError(
-        `${source}, row ${rowLabel(d, r)}: expected a class index in [0, ${classCount}), ` +
+        `${source}, ${rowLabel(d, r)}: expected a class index in [0, ${classCount}), ` +
           `found ${label}.`,
       );
     }
@@ -197,17 +212,19 @@ export function validateDataset(
       ? ` Is ${options.labelColumn} really the column of class labels?`
       : "";
     throw new MagnetInputError(
-      `${source}, row ${rowLabel(d, firstRow[first])}${column}: class ${quote(first)} has a ` +
+      `${source}, ${rowLabel(d, firstRow[first])}${column}: class ${quote(first)} has a ` +
         `single example; every class needs at least two${others}.${hint}`,
     );
   }
 }
 
-function rowLabel(d: Dataset, row: number): number {
-  return d.sourceRows?.[row] ?? row + 1;
+/** How messages name a row: its id (an image's path), or "row N" of its source. */
+function rowLabel(d: Dataset<Features>, row: number): string {
+  const id = d.ids?.[row];
+  return id !== undefined ? JSON.stringify(id) : `row ${d.sourceRows?.[row] ?? row + 1}`;
 }
 
-function columnLabel(d: Dataset, col: number): string {
+function columnLabel(d: Dataset<Features>, col: number): string {
   const name = d.featureNames?.[col];
   return name === undefined ? `column ${col + 1}` : `column ${col + 1} ${JSON.stringify(name)}`;
 }

@@ -1,16 +1,25 @@
 /**
  * Rows for a trained model to embed, from a user's file of any kind it can read: a CSV table (the
- * model's feature columns and an optional label column) or an IDX file of images (the format of
- * MNIST and Fashion-MNIST, gzipped or not, labelled by the labels file beside it when there is one).
- * What `embed`, `index` and `search` read, so a new kind of input serves all three.
+ * model's feature columns and an optional label column), an IDX file of images (the format of
+ * MNIST and Fashion-MNIST, gzipped or not, labelled by the labels file beside it when there is one),
+ * or image files (a folder, searched through, or one file), made into rows as a model trained on
+ * image files made its training images. What `embed`, `index` and `search` read, so a new kind of
+ * input serves all three.
  */
 import { MagnetInputError } from "../errors.ts";
 import { readCsvRows, readIdx } from "./files.ts";
+import type { Features } from "./row_source.ts";
+import type { ImageInput } from "./images/settings.ts";
+import type { FolderProgress } from "./image_folders.ts";
+import { IMAGE_EXTENSIONS } from "./images/folder.ts";
 
 /** Rows read by {@link readRows}. */
 export interface Rows {
-  /** `n x dim` feature values, row-major (pixels in [0, 1] for images). */
-  features: Float32Array;
+  /**
+   * `n x dim` feature values, row-major (pixels in [0, 1] for IDX images), or, for image files,
+   * the source that makes them (8-bit pixels, normalised as the model's training images).
+   */
+  features: Features;
   /** Values per row. */
   dim: number;
   /** Each row's class name as the file gives it, or null when the file has no labels. */
@@ -22,7 +31,9 @@ export interface Rows {
   /** Images: [height, width, channels] of each row. */
   imageShape?: readonly [number, number, number];
   /** The file's kind. */
-  kind: "csv" | "idx";
+  kind: "csv" | "idx" | "images";
+  /** What reading found worth saying (image files skipped, decode time), one sentence each. */
+  notes?: string[];
 }
 
 /** Options of {@link readRows}. */
@@ -39,6 +50,27 @@ export interface ReadRowsOptions {
   classNames?: readonly string[];
   /** "csv" reads the file as CSV whatever it holds; "auto" (default) looks at its first bytes. */
   format?: "auto" | "csv";
+  /** How image files become rows (a model's `images`), for a folder or an image file. */
+  images?: {
+    /** The model's image size, channels, resize mode and normalisation. */
+    input: ImageInput;
+    /** The decode cache's folder (null: none). */
+    cache: string | null;
+    /** Skip (and count) files that cannot be decoded rather than fail. */
+    skipBadImages: boolean;
+    /** Progress of the decoding. */
+    onProgress?: (progress: FolderProgress) => void;
+  };
+}
+
+/** Whether `path` names image files: a folder, or a file with an image's extension. */
+export function isImagePath(path: string): boolean {
+  try {
+    if (Deno.statSync(path).isDirectory) return true;
+  } catch {
+    // not there: its name decides
+  }
+  return IMAGE_EXTENSIONS.some((ext) => path.toLowerCase().endsWith(ext));
 }
 
 /** The first bytes of `path`, with a message naming it when it cannot be read as a file. */
@@ -73,6 +105,32 @@ function looksLikeIdx(bytes: Uint8Array): boolean {
 
 /** Reads the rows of `path`: a CSV file, or an IDX file of images (see the module's doc). */
 export async function readRows(path: string, options: ReadRowsOptions = {}): Promise<Rows> {
+  if (options.format !== "csv" && isImagePath(path)) {
+    if (options.images === undefined) {
+      const what = IMAGE_EXTENSIONS.some((e) => path.toLowerCase().endsWith(e))
+        ? "an image file"
+        : "a folder";
+      throw new MagnetInputError(
+        `${path} is ${what}: give a CSV file or an IDX file (image files are read for a model ` +
+          "trained on image files)",
+      );
+    }
+    // Imported on demand: reading tables never loads the image code.
+    const { loadImagesToEmbed } = await import("./image_folders.ts");
+    const { input, ...rest } = options.images;
+    const loaded = await loadImagesToEmbed(path, input, { ...rest });
+    const n = loaded.ids.length;
+    return {
+      features: loaded.rows,
+      dim: loaded.rows.dim,
+      labels: null,
+      ids: loaded.ids,
+      rows: Int32Array.from({ length: n }, (_, i) => i + 1),
+      imageShape: loaded.rows.shape,
+      kind: "images",
+      notes: loaded.notes,
+    };
+  }
   const bytes = await firstBytes(path);
   if (options.format !== "csv" && looksLikeIdx(bytes)) return await readIdxRows(path, options);
   const csv = await readCsvRows(path, {

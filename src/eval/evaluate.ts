@@ -4,7 +4,7 @@
  * the test embeddings.
  */
 import type { Backend } from "../backend/backend.ts";
-import type { Dataset } from "../data/dataset.ts";
+import type { Dataset, Features } from "../data/dataset.ts";
 import { buildClusterIndex, type ClusterIndex } from "../index/cluster_index.ts";
 import type { Model } from "../nn/model.ts";
 import type { Classifier } from "./classifier.ts";
@@ -70,8 +70,8 @@ export interface Evaluation {
 export async function evaluate(
   backend: Backend,
   model: Model,
-  train: Dataset,
-  test: Dataset,
+  train: Dataset<Features>,
+  test: Dataset<Features>,
   options: EvaluateOptions,
 ): Promise<Evaluation> {
   const dim = model.outputDim;

@@ -6,7 +6,7 @@
  * per coarse class. Magnet with K = 1, 4, 8 and 16 clusters per class against triplet and softmax.
  */
 import { MagnetInputError } from "../errors.ts";
-import type { Dataset } from "../data/dataset.ts";
+import type { Dataset, Features } from "../data/dataset.ts";
 import { FASHION_MNIST_CLASSES } from "../data/fashion_mnist.ts";
 import { buildClusterIndex } from "../index/cluster_index.ts";
 import { nearestNeighbours } from "../eval/neighbours.ts";
@@ -49,7 +49,7 @@ export function hierarchyOf(data: ExperimentData): Hierarchy {
 
 /** `data` with coarse labels. */
 export function coarsen(data: ExperimentData, h: Hierarchy): ExperimentData {
-  const relabel = (d: Dataset): Dataset => ({
+  const relabel = (d: Dataset<Features>): Dataset<Features> => ({
     ...d,
     labels: d.labels.map((fine) => h.coarseOf[fine]),
     classNames: [...h.names],

@@ -4,7 +4,7 @@
  * (medians over seeds). The runner (runner.ts) trains; the page (page.ts) draws.
  */
 import type { Backend } from "../backend/backend.ts";
-import type { Dataset } from "../data/dataset.ts";
+import type { Dataset, Features } from "../data/dataset.ts";
 import type { TrainConfig } from "../train/config.ts";
 import type { TrainResult } from "../train/types.ts";
 
@@ -24,8 +24,8 @@ export interface ExperimentOptions {
 export interface ExperimentData {
   /** "Fashion-MNIST" or "MNIST". */
   readonly name: string;
-  readonly train: Dataset;
-  readonly test: Dataset;
+  readonly train: Dataset<Features>;
+  readonly test: Dataset<Features>;
 }
 
 /** What a run's planning and measuring code may use. */

@@ -8,6 +8,7 @@ import { Graph } from "../graph/tensor.ts";
 import { compileOnce } from "../backend/compile_once.ts";
 import { Pacer, type WorkOptions } from "../util/work.ts";
 import type { Model } from "./model.ts";
+import { type Features, rowCount, rowSource } from "../data/row_source.ts";
 
 /** Rows per chunk at most, unless told otherwise: large enough to amortise a dispatch. */
 export const DEFAULT_CHUNK_ROWS = 2048;
@@ -47,40 +48,45 @@ export interface EmbedOptions extends WorkOptions {
 }
 
 /**
- * The embeddings (n x model.outputDim) of `rows` (n x model.inputDim, row-major) under the model's
- * current parameters on `backend`. `options` may be the chunk size alone. Progress is reported
- * per chunk; an aborted signal stops it at the next chunk with an `AbortedError`.
+ * The embeddings (n x model.outputDim) of `rows` (n x model.inputDim: a row-major table, or a
+ * source that makes the rows chunk by chunk) under the model's current parameters on `backend`.
+ * `options` may be the chunk size alone. Progress is reported per chunk; an aborted signal stops
+ * it at the next chunk with an `AbortedError`.
  */
 export async function embed(
   backend: Backend,
   model: Model,
-  rows: Float32Array,
+  rows: Features,
   options: number | EmbedOptions = {},
 ): Promise<Float32Array> {
   const opts: EmbedOptions = typeof options === "number" ? { chunkRows: options } : options;
   const inDim = model.inputDim, outDim = model.outputDim;
-  if (rows.length % inDim !== 0) {
+  if (rows instanceof Float32Array ? rows.length % inDim !== 0 : rows.dim !== inDim) {
+    const found = rows instanceof Float32Array
+      ? `${rows.length} values, not a multiple of`
+      : `${rows.dim} values per row, not`;
     throw new MagnetInputError(
-      `rows to embed have ${rows.length} values, not a multiple of the model's input width ${inDim}`,
+      `rows to embed have ${found} the model's input width ${inDim}`,
     );
   }
-  const n = rows.length / inDim;
+  const source = rowSource(rows, inDim);
+  const n = rowCount(rows, inDim);
   const out = new Float32Array(n * outDim);
   if (n === 0) return out;
   const pacer = new Pacer(opts, "embedding");
   pacer.check();
   const chunk = Math.min(opts.chunkRows ?? chunkRowsFor(model), n);
   const exe = await executableFor(backend, model, chunk);
-  const padded = new Float32Array(chunk * inDim);
+  const buffer = new Float32Array(chunk * inDim);
   const launch = (start: number) => {
     const count = Math.min(chunk, n - start);
-    let x = rows.subarray(start * inDim, (start + count) * inDim);
+    let x = source.range(start, count, buffer);
     if (count < chunk) {
-      padded.fill(0);
-      padded.set(x);
-      x = padded;
+      if (x !== buffer) buffer.set(x);
+      buffer.fill(0, count * inDim);
+      x = buffer;
     }
-    // The backend copies the feed when the run is queued, so `padded` may be reused at once.
+    // The backend copies the feed when the run is queued, so `buffer` may be reused at once.
     const run = exe.run({ x }).then(([y]) =>
       out.set(y.subarray(0, count * outDim), start * outDim)
     );

@@ -20,6 +20,18 @@ export interface EmbeddingData {
   centres?: Float32Array;
   /** Class of each centre. */
   centreClasses?: Int32Array;
+  /** For image data: the test images themselves, shown on the map in figure 4. */
+  images?: EmbeddingImages;
+}
+
+/** The pictures behind the test embeddings (8-bit pixels, channels last). */
+export interface EmbeddingImages {
+  /** [height, width, channels] of every image; channels 1 (grey) or 3 (RGB). */
+  shape: readonly [number, number, number];
+  /** The pixels of test row `row`. */
+  pixels(row: number): Uint8Array;
+  /** Each row's name for the reader (an image's path), when known. */
+  ids?: readonly string[];
 }
 
 /**

@@ -22,6 +22,7 @@ import { figure, SVG_WIDTH } from "./figures.ts";
 import { esc, formatCount, px } from "./format.ts";
 import { checkRows } from "./pca.ts";
 import { type Map2d, pcaMap, umapMap } from "./projection.ts";
+import { choosePictured, drawThumbnails, MAX_THUMBNAILS, THUMBNAIL_SIDE } from "./thumbnails.ts";
 
 /**
  * Checks that the embedding's arrays agree in size.
@@ -35,6 +36,14 @@ export function checkEmbedding(e: EmbeddingData): void {
     throw new MagnetInputError(
       `renderReport: embedding has ${n} points but ${e.labels.length} labels`,
     );
+  }
+  if (e.images) {
+    const [h, w, c] = e.images.shape;
+    if (![h, w].every((v) => Number.isInteger(v) && v > 0) || (c !== 1 && c !== 3)) {
+      throw new MagnetInputError(
+        `renderReport: embedding.images.shape must be [height, width, 1 or 3], got [${e.images.shape}]`,
+      );
+    }
   }
   if (e.centres) {
     checkRows("renderReport: embedding.centres", e.centres, e.dim);
@@ -67,7 +76,8 @@ function className(e: EmbeddingData, label: number): string {
 
 /**
  * Figure 3. At most `maxPoints` embeddings are drawn (an even stride through the set); the
- * projection is fitted as projection.ts says.
+ * projection is fitted as projection.ts says. With the test images (`e.images`), figure 4 follows:
+ * pictures of some of them on the same map.
  */
 export function embeddingFigure(
   e: EmbeddingData,
@@ -173,7 +183,38 @@ export function embeddingFigure(
   }
   if (classes > PALETTE.length) caption += " With more than 20 classes, colours repeat.";
   const name = map.projection === "umap" ? "UMAP" : "PCA";
-  return figure("embedding", `3. Test embeddings (${name})`, caption, parts.join(""));
+  const main = figure("embedding", `3. Test embeddings (${name})`, caption, parts.join(""));
+  if (e.images === undefined) return main;
+  const at = (i: number): [number, number] => [
+    xPos(f, x, xy[2 * i]),
+    yPos(f, y, xy[2 * i + 1]),
+  ];
+  const picks = choosePictured(take, at, f).map((i) => {
+    const row = points.index[chosen[i]];
+    const [cx, cy] = at(i);
+    return { row, x: cx, y: cy, label: e.labels[row], name: className(e, e.labels[row]) };
+  });
+  const pictures = [
+    svgOpen("fig-images", width, height, "Test images on the map of their embeddings"),
+    drawAxes(f, x, y, map.xTitle, map.yTitle),
+    `<g class="dots faint">${
+      Array.from({ length: take }, (_, i) => {
+        const [cx, cy] = at(i);
+        return `<circle class="k${colourIndex(e.labels[points.index[chosen[i]]])}" cx="${
+          px(cx)
+        }" cy="${px(cy)}" r="1.6"/>`;
+      }).join("")
+    }</g>`,
+    `<g class="thumbs">${drawThumbnails(e.images, picks, f)}</g>`,
+    "</svg>",
+  ].join("");
+  const pictureCaption =
+    `The map of figure 3 with ${picks.length} of the test images drawn where ` +
+    `their embeddings fall (the one nearest the centre of each cell of a grid, at most ` +
+    `${MAX_THUMBNAILS}, shrunk to at most ${THUMBNAIL_SIDE} pixels a side), framed in their ` +
+    "class colour; hovering one names its class and file. Similar pictures close together mean " +
+    "the embedding groups what looks alike.";
+  return main + figure("images", `4. Test images on the map (${name})`, pictureCaption, pictures);
 }
 
 /** Up to this many classes, each class's name is written on the map (beyond, only the legend). */

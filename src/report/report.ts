@@ -1,9 +1,10 @@
 /**
  * The run's visual report: one self-contained HTML page (inline CSS and inline SVG, no scripts, no
  * network) with the run's summary and settings, the training loss, the test metrics over training
- * and a 2-D map of the test embeddings with the cluster centres. This module assembles the page;
- * the parts live beside it: format.ts (text and numbers), chart.ts (SVG chart primitives),
- * figures.ts and map.ts (the three figures), tables.ts, pca.ts, projection.ts and style.ts.
+ * and a 2-D map of the test embeddings with the cluster centres (and, for image data, pictures of
+ * test images on that map). This module assembles the page; the parts live beside it: format.ts
+ * (text and numbers), chart.ts (SVG chart primitives), figures.ts, map.ts and thumbnails.ts (the
+ * figures), tables.ts, pca.ts, projection.ts and style.ts.
  *
  * Everything is drawn by hand so that the page opens offline, years later, exactly as it was
  * written, and so that the same run always gives byte-identical HTML.
@@ -18,7 +19,13 @@ import { umapLoaded } from "./projection.ts";
 import { STYLE } from "./style.ts";
 import { configTable, summaryTable } from "./tables.ts";
 
-export type { EmbeddingData, ReportData, ReportOptions, RunSummary } from "./data.ts";
+export type {
+  EmbeddingData,
+  EmbeddingImages,
+  ReportData,
+  ReportOptions,
+  RunSummary,
+} from "./data.ts";
 export { projectTo2d } from "./pca.ts";
 
 /**
@@ -26,7 +33,8 @@ export { projectTo2d } from "./pca.ts";
  * and the run's length and duration, a summary table and a settings table, then three inline SVG
  * figures, each with a caption saying what it shows: the training loss, the test metrics over
  * training (errors, then retrieval and clustering scores, all in percent, with a table), and a map
- * of the test embeddings (PCA by default, or UMAP) coloured by class with the cluster centres.
+ * of the test embeddings (PCA by default, or UMAP) coloured by class with the cluster centres; with
+ * the test images (`embedding.images`), a fourth figure shows some of them on that map.
  *
  * The page has no scripts and no external references; hovering a point shows its values through SVG
  * `<title>` elements. Every interpolated string is escaped. The same data and options always give

@@ -47,6 +47,7 @@ export const STYLE: string = [
   "svg .ln{fill:none;stroke-width:1.3;stroke-linejoin:round;stroke-linecap:round}",
   "svg .ln.thick{stroke-width:2}",
   "svg .dots circle{fill-opacity:.72}",
+  "svg .dots.faint circle{fill-opacity:.25}",
   "svg .ctr{stroke:#000;stroke-width:1.4;fill-opacity:1}",
   "svg .ctr.nocls{fill:#fff}",
   "svg .cls{font-size:16px;font-weight:700;fill:#1d2430;paint-order:stroke;stroke:#fff;" +

@@ -5,6 +5,7 @@
  * continues where it stopped; new rows of a grown file are added the same way. Then the table's
  * files are compacted and, once it is large enough, an approximate index is built or updated.
  */
+import { type Features, rowSource } from "../data/row_source.ts";
 import { MagnetInputError } from "../errors.ts";
 import type { Backend } from "../backend/backend.ts";
 import { embedRows, type SavedModel } from "../train/saved_model.ts";
@@ -30,8 +31,11 @@ export const DEFAULT_INDEX: VectorIndexSettings = { kind: "ivf-hnsw-sq" };
 
 /** Rows to put in a table. */
 export interface RowsToIndex {
-  /** Raw rows (n x the model's input width), as the loaders give them. */
-  features: Float32Array;
+  /**
+   * Raw rows (n x the model's input width), as the loaders give them: a table, or a source that
+   * makes them (image files).
+   */
+  features: Features;
   /** Each row's number in its source (default 1 to n). */
   rows?: Int32Array;
   /** Each row's id (an image's path, an id column's value), when the source has them. */
@@ -84,13 +88,19 @@ export async function indexRows(
   options: IndexRowsOptions = {},
 ): Promise<IndexRowsResult> {
   const inputDim = saved.model.inputDim;
-  if (data.features.length % inputDim !== 0) {
+  const values = data.features instanceof Float32Array
+    ? data.features.length
+    : data.features.count * data.features.dim;
+  if (
+    values % inputDim !== 0 ||
+    !(data.features instanceof Float32Array || data.features.dim === inputDim)
+  ) {
     throw new MagnetInputError(
-      `${data.source}: ${data.features.length} values are not rows of the model's ${inputDim} ` +
-        "features",
+      `${data.source}: ${values} values are not rows of the model's ${inputDim} features`,
     );
   }
-  const n = data.features.length / inputDim;
+  const source = rowSource(data.features, inputDim);
+  const n = source.count;
   const rows = data.rows ?? Int32Array.from({ length: n }, (_, i) => i + 1);
   for (const [what, list] of [["row numbers", rows], ["ids", data.ids], ["labels", data.labels]]) {
     if (list != null && list.length !== n) {
@@ -125,9 +135,7 @@ export async function indexRows(
     }
     const batch = todo.slice(start, start + batchRows);
     const features = new Float32Array(batch.length * inputDim);
-    batch.forEach((r, j) =>
-      features.set(data.features.subarray(r * inputDim, (r + 1) * inputDim), j * inputDim)
-    );
+    source.gather(batch, features);
     const t0 = performance.now();
     const embeddings = await embedRows(backend, saved, features);
     embedSeconds += (performance.now() - t0) / 1000;

@@ -7,6 +7,7 @@
 import type { Backend } from "../backend/backend.ts";
 import { classifyWithVotes } from "../eval/classifier.ts";
 import { embedRows, type SavedModel } from "../train/saved_model.ts";
+import type { Features } from "../data/row_source.ts";
 import {
   DEFAULT_TABLE,
   EmbeddingTable,
@@ -60,7 +61,7 @@ export async function searchRows(
   backend: Backend,
   saved: SavedModel,
   table: EmbeddingTable,
-  features: Float32Array,
+  features: Features,
   options: TableSearchOptions = {},
 ): Promise<QueryResult[]> {
   const embeddings = await embedRows(backend, saved, features);

@@ -123,12 +123,25 @@ export function stateFromJson(
     if (!(error instanceof MagnetInputError)) throw error;
     throw new MagnetInputError(`${source} is damaged: its config is invalid: ${error.message}`);
   }
-  const rng = top.array("rng");
-  if (
-    rng.length !== 4 ||
-    !rng.every((v) => typeof v === "number" && Number.isInteger(v) && v >= 0 && v < 2 ** 32)
-  ) {
-    throw new MagnetInputError(`${source} is damaged: rng should be four 32-bit integers`);
+  const generator = (name: string) => {
+    const rng = top.array(name);
+    if (
+      rng.length !== 4 ||
+      !rng.every((v) => typeof v === "number" && Number.isInteger(v) && v >= 0 && v < 2 ** 32)
+    ) {
+      throw new MagnetInputError(`${source} is damaged: ${name} should be four 32-bit integers`);
+    }
+    return rng as TrainerState["rng"];
+  };
+  const rng = generator("rng");
+  // Absent from checkpoints of runs before augmentation existed, which never augmented.
+  const augmentRng = top.get("augmentRng") === undefined || top.get("augmentRng") === null
+    ? null
+    : generator("augmentRng");
+  if (config.augment !== "none" && augmentRng === null) {
+    throw new MagnetInputError(
+      `${source} is damaged: a run with --augment ${config.augment} without its augmentRng`,
+    );
   }
   const vars = top.object("variables");
   const variables: Record<string, Float32Array> = {};
@@ -142,7 +155,8 @@ export function stateFromJson(
     version: 1,
     config,
     iteration: top.integer("iteration"),
-    rng: rng as TrainerState["rng"],
+    rng,
+    augmentRng,
     variables,
     index: index === null ? null : {
       centres: index.encoded("centres", "float32"),

@@ -8,8 +8,9 @@ import { checkAlpha, FLOAT32_MAX } from "../losses/limits.ts";
 import { isLossKind, LOSSES, type LossKind } from "../losses/registry.ts";
 import type { VarianceForm } from "../losses/magnet.ts";
 import type { SamplerKind } from "../sample/neighbourhood.ts";
+import { AUGMENT_KINDS, type AugmentKind } from "../data/images/augment.ts";
 
-export type { SamplerKind, VarianceForm };
+export type { AugmentKind, SamplerKind, VarianceForm };
 
 export type { LossKind };
 
@@ -92,6 +93,11 @@ export interface TrainConfig {
   knnK: number;
   /** Steps between loss-history points. Default 50. */
   logEvery: number;
+  /**
+   * Augmentation of training batches of images (never of refreshes or evaluations): "flip",
+   * "crop-flip" (a random resized crop, then a flip) or "none". Default "none".
+   */
+  augment: AugmentKind;
 }
 
 /** Which network embeds the rows. */
@@ -124,6 +130,7 @@ export const DEFAULT_CONFIG: Readonly<TrainConfig> = Object.freeze({
   votingClusters: 128,
   knnK: 5,
   logEvery: 50,
+  augment: "none",
 } as TrainConfig);
 
 /** The largest seed: seeds are 32-bit, so a larger one would silently alias a smaller one. */
@@ -195,6 +202,11 @@ export function resolveConfig(options: Partial<TrainConfig> = {}): TrainConfig {
   }
   if (c.varianceForm !== "paper" && c.varianceForm !== "squared") {
     throw new MagnetInputError(`variance form must be paper or squared, got "${c.varianceForm}"`);
+  }
+  if (!(AUGMENT_KINDS as readonly string[]).includes(c.augment)) {
+    throw new MagnetInputError(
+      `augmentation (--augment) must be one of ${AUGMENT_KINDS.join(", ")}, got "${c.augment}"`,
+    );
   }
   if (!["all", "semihard"].includes(c.tripletMining)) {
     throw new MagnetInputError(`triplet mining must be all or semihard, got "${c.tripletMining}"`);

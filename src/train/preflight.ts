@@ -4,14 +4,15 @@
  * allocation failure is refused here with its real cause.
  */
 import { MagnetInputError } from "../errors.ts";
-import { type Dataset, validateDataset } from "../data/dataset.ts";
+import { type Dataset, type Features, validateDataset } from "../data/dataset.ts";
+import { rowSource } from "../data/row_source.ts";
 import { MAX_TENSOR_ELEMENTS, type TrainConfig } from "./config.ts";
 
 /** Training and (optional) test and validation data with the settings they will be trained with. */
 export interface RunPlan {
-  readonly train: Dataset;
-  readonly test?: Dataset;
-  readonly validation?: Dataset;
+  readonly train: Dataset<Features>;
+  readonly test?: Dataset<Features>;
+  readonly validation?: Dataset<Features>;
   readonly config: TrainConfig;
 }
 
@@ -22,10 +23,20 @@ export function preflight({ train, test, validation, config }: RunPlan): void {
   if (validation !== undefined) validateHeldOut(validation, train, "validation data");
   checkModelSize(train.dim, config);
   checkRowsDiffer(train);
+  if (config.augment !== "none" && train.imageShape === undefined) {
+    throw new MagnetInputError(
+      `--augment ${config.augment} flips and crops images, but this data is a table of ` +
+        `${train.dim} features: use --augment none`,
+    );
+  }
   if (config.loss === "magnet") checkClusters(train, config);
 }
 
-function validateHeldOut(held: Dataset, train: Dataset, what: string): void {
+function validateHeldOut(
+  held: Dataset<Features>,
+  train: Dataset<Features>,
+  what: string,
+): void {
   if (held.dim !== train.dim) {
     throw new MagnetInputError(
       `${what}: rows have ${held.dim} features, the training rows ${train.dim}`,
@@ -71,12 +82,19 @@ function checkModelSize(inputDim: number, config: TrainConfig): void {
 }
 
 /** Rows that are all the same point cannot be told apart by any embedding. */
-function checkRowsDiffer(train: Dataset): void {
-  const { features, dim } = train;
+function checkRowsDiffer(train: Dataset<Features>): void {
+  const { dim } = train;
   const n = train.labels.length;
-  for (let j = 0; j < dim; j++) {
-    const first = features[j];
-    for (let i = 1; i < n; i++) if (features[i * dim + j] !== first) return;
+  const rows = rowSource(train.features, dim);
+  // Every row equal to the first is every column constant; rows are read in chunks, and the
+  // second row almost always differs already.
+  const first = rows.range(0, 1, new Float32Array(dim)).slice();
+  const chunk = Math.max(1, Math.floor(65536 / dim));
+  const buffer = new Float32Array(chunk * dim);
+  for (let start = 1; start < n; start += chunk) {
+    const count = Math.min(chunk, n - start);
+    const values = rows.range(start, count, buffer);
+    for (let i = 0; i < count * dim; i++) if (values[i] !== first[i % dim]) return;
   }
   throw new MagnetInputError(
     "training data: every feature column is constant, so all rows are the same point and no " +
@@ -88,7 +106,7 @@ function checkRowsDiffer(train: Dataset): void {
  * The index needs clusters of more than one example (a cluster's spread is the loss's unit), and
  * every batch needs M - 1 clusters of classes other than its seed's.
  */
-function checkClusters(train: Dataset, config: TrainConfig): void {
+function checkClusters(train: Dataset<Features>, config: TrainConfig): void {
   const counts = new Map<number, number>();
   for (const c of train.labels) counts.set(c, (counts.get(c) ?? 0) + 1);
   for (const [c, n] of counts) {

@@ -15,6 +15,8 @@ import { JsonFields } from "../io/json_fields.ts";
 import { embed } from "../nn/embed.ts";
 import type { LossKind } from "./config.ts";
 import type { KeptModel } from "./types.ts";
+import type { Features } from "../data/row_source.ts";
+import { type ImageInput, RESIZE_MODES, type ResizeMode } from "../data/images/settings.ts";
 
 export type { Classifier };
 
@@ -30,6 +32,11 @@ export interface SavedModel {
   featureNames: string[] | null;
   /** How raw rows were standardised for training (null: used as they are). */
   standardization: Standardization | null;
+  /**
+   * For a model trained on image files: their size, channels, resize mode and per-channel
+   * normalisation, which new images are given too (null otherwise; absent means null).
+   */
+  images?: ImageInput | null;
   /** How classes are assigned. */
   classifier: Classifier;
   /** Which step's parameters these are, and why (absent in files written before it was saved). */
@@ -133,6 +140,7 @@ interface ModelFile {
   classNames: string[];
   featureNames: string[] | null;
   standardization: { mean: EncodedArray; scale: EncodedArray } | null;
+  images: ImageInput | null;
   classifier:
     | {
       kind: "magnet";
@@ -169,6 +177,7 @@ export async function modelToJson(backend: Backend, saved: SavedModel): Promise<
       mean: encodeArray(saved.standardization.mean),
       scale: encodeArray(saved.standardization.scale),
     },
+    images: saved.images ?? null,
     classifier: c.kind === "magnet"
       ? {
         kind: "magnet",
@@ -298,12 +307,14 @@ export function modelFromJson(text: string, path: string): SavedModel {
       file.fail("standardization", `${widths[0]} means and scales`, [mean.length, scale.length]);
     }
   }
+  const images = readImages(file, spec as ModelSpec, widths[0]);
   return {
     model,
     loss: loss as LossKind,
     classNames: names,
     featureNames: featureNames as string[] | null,
     standardization: mean === null ? null : { mean, scale: scale! },
+    images,
     classifier,
     kept: readKept(file),
     inputRange: readInputRange(file, widths[0]),
@@ -358,11 +369,46 @@ function readColumns(file: JsonFields): ModelColumns | null {
   };
 }
 
-/** Embeddings and predicted classes of raw `features` rows (preprocessed as the training rows were). */
+/**
+ * The images a model was trained on, checked field by field against its input (absent in files of
+ * models trained on other data, and in files written before image folders existed).
+ */
+function readImages(file: JsonFields, spec: ModelSpec, inputDim: number): ImageInput | null {
+  const raw = file.get("images");
+  if (raw === undefined || raw === null) return null;
+  const f: JsonFields = file.object("images");
+  const width = f.integer("width", 1), height = f.integer("height", 1);
+  const channels = f.get("channels");
+  if (channels !== 1 && channels !== 3) f.fail("channels", "1 or 3", channels);
+  const resize = f.get("resize") as ResizeMode;
+  if (!RESIZE_MODES.includes(resize)) f.fail("resize", RESIZE_MODES.join(" or "), resize);
+  const perChannel = (name: string, positive: boolean) => {
+    const values = f.array(name);
+    if (
+      values.length !== channels ||
+      !values.every((v) => typeof v === "number" && Number.isFinite(v) && (!positive || v > 0))
+    ) {
+      f.fail(name, `${channels} ${positive ? "positive" : "finite"} numbers`, values);
+    }
+    return values as number[];
+  };
+  const mean = perChannel("mean", false), std = perChannel("std", true);
+  const fromImages = f.get("channelsFromImages");
+  if (typeof fromImages !== "boolean") f.fail("channelsFromImages", "true or false", fromImages);
+  const fits = spec.kind === "cnn"
+    ? spec.input.join() === [height, width, channels].join()
+    : width * height * channels === inputDim;
+  if (!fits) {
+    f.fail("width", `a size whose pixels are the model's ${inputDim} inputs`, [width, height]);
+  }
+  return { width, height, channels, resize, mean, std, channelsFromImages: fromImages };
+}
+
+/** Embeddings and predicted classes of rows given as {@link embedRows} takes them. */
 export async function classify(
   backend: Backend,
   saved: SavedModel,
-  features: Float32Array,
+  features: Features,
 ): Promise<{ embeddings: Float32Array; predicted: Int32Array }> {
   const embeddings = await embedRows(backend, saved, features);
   const predicted = await classifyEmbeddings(
@@ -374,19 +420,25 @@ export async function classify(
   return { embeddings, predicted };
 }
 
-/** Embeddings of raw `features` rows, preprocessed as the training rows were. */
+/**
+ * Embeddings of rows: raw `features` of a table (standardised here as the training rows were), or
+ * a row source that makes its rows ready for the model (images normalised with the model's
+ * `images` statistics, as `loadImagesToEmbed` makes them).
+ */
 export async function embedRows(
   backend: Backend,
   saved: SavedModel,
-  features: Float32Array,
+  features: Features,
 ): Promise<Float32Array> {
   const dim = saved.model.inputDim;
-  if (features.length % dim !== 0) {
+  if (features instanceof Float32Array ? features.length % dim !== 0 : features.dim !== dim) {
     throw new MagnetInputError(
-      `rows have ${features.length} values, not a multiple of the model's ${dim} features`,
+      `rows have ${
+        features instanceof Float32Array ? features.length : features.dim
+      } values, not a multiple of the model's ${dim} features`,
     );
   }
-  const rows = saved.standardization === null
+  const rows = saved.standardization === null || !(features instanceof Float32Array)
     ? features
     : standardize(features, dim, saved.standardization);
   return await embed(backend, saved.model, rows);

@@ -9,7 +9,7 @@ import { allFinite } from "../graph/functions.ts";
 import { Graph, type Variable } from "../graph/tensor.ts";
 import { LOSSES } from "../losses/registry.ts";
 import { MagnetInputError } from "../errors.ts";
-import type { Dataset } from "../data/dataset.ts";
+import type { Dataset, Features } from "../data/dataset.ts";
 import { cnnSpec } from "../nn/cnn.ts";
 import type { Model, ModelSpec } from "../nn/model.ts";
 import { createModel } from "../nn/models.ts";
@@ -39,13 +39,13 @@ export interface TrainingStep {
 }
 
 /** The architecture the settings ask for, for rows of `train`. */
-export function modelSpecFor(config: TrainConfig, train: Dataset): ModelSpec {
+export function modelSpecFor(config: TrainConfig, train: Dataset<Features>): ModelSpec {
   if (config.model === "mlp") {
     return { kind: "mlp", sizes: [train.dim, ...config.hidden, config.embeddingDim] };
   }
   if (train.imageShape === undefined) {
     throw new MagnetInputError(
-      `--model cnn needs image rows (the bundled MNIST, or Fashion-MNIST); this data is a table ` +
+      `--model cnn needs image rows (the bundled MNIST, Fashion-MNIST or a folder of images); this data is a table ` +
         `of ${train.dim} features: use --model mlp`,
     );
   }
@@ -62,7 +62,7 @@ export function modelSpecFor(config: TrainConfig, train: Dataset): ModelSpec {
 export async function compileStep(
   backend: Backend,
   config: TrainConfig,
-  train: Dataset,
+  train: Dataset<Features>,
 ): Promise<TrainingStep> {
   const loss = LOSSES[config.loss];
   const model = createModel(modelSpecFor(config, train), config.seed);

@@ -15,6 +15,7 @@
 import { AbortedError, MagnetInputError, NonFiniteLossError } from "../errors.ts";
 import type { Backend, Executable } from "../backend/backend.ts";
 import type { Variable } from "../graph/tensor.ts";
+import type { Dataset, Features } from "../data/dataset.ts";
 import { buildClusterIndex, ClusterIndex } from "../index/cluster_index.ts";
 import { LOSSES, type TrainingLoss } from "../losses/registry.ts";
 import type { Model } from "../nn/model.ts";
@@ -40,15 +41,12 @@ import type {
   TrainSetup,
   TrainTimings,
 } from "./types.ts";
-
 import { embed } from "../nn/embed.ts";
+import { type RowSource, rowSource } from "../data/row_source.ts";
+import { type Augmenter, augmenterFor } from "../data/images/augment.ts";
 import { preflight } from "./preflight.ts";
 import { compileStep, type StepOutputs, type TrainingStep } from "./step.ts";
-
-/** Seed of the index refresh at `iteration`: independent of the sampling stream, so resuming is exact. */
-function refreshSeed(seed: number, iteration: number): number {
-  return (Math.imul(seed + 1, 0x9e3779b1) ^ Math.imul(iteration + 1, 0x85ebca77)) >>> 0;
-}
+import { augmentSeed, refreshSeed } from "./seeds.ts";
 
 /**
  * Steps in a row with a loss of exactly 0 after which the run says so once: a tenth of the run,
@@ -58,13 +56,16 @@ function zeroLossStretch(iterations: number): number {
   return Math.max(100, Math.min(1000, Math.ceil(iterations / 10)));
 }
 
+/** A run's setup with its validation rows present or absent (never null). */
+type Setup = Omit<TrainSetup, "validation"> & { validation?: Dataset<Features> };
+
 /** Runs training; see the module comment. Create with {@link Trainer.create}. */
 export class Trainer {
   /** The resolved settings. */
   readonly config: TrainConfig;
   /** The model being trained. */
   readonly model: Model;
-  readonly #setup: TrainSetup;
+  readonly #setup: Setup;
   readonly #loss: TrainingLoss;
   readonly #backend: Backend;
   readonly #optimizer: Optimizer;
@@ -73,6 +74,9 @@ export class Trainer {
   readonly #at: StepOutputs;
   readonly #rng: Random;
   readonly #batchFeatures: Float32Array;
+  /** Where training rows come from (a table, or images made float32 per batch); their augmenter. */
+  readonly #rows: RowSource;
+  readonly #augmenter: Augmenter | null;
   readonly #depth: number;
   #index: ClusterIndex | null = null;
   #sampler: NeighbourhoodSampler | ClassBatchSampler;
@@ -99,7 +103,7 @@ export class Trainer {
   readonly #keeper: ModelKeeper;
   #zeroLoss = { steps: 0, noted: false };
 
-  private constructor(setup: TrainSetup, config: TrainConfig, step: TrainingStep) {
+  private constructor(setup: Setup, config: TrainConfig, step: TrainingStep) {
     this.#setup = setup;
     this.#backend = setup.backend;
     this.#loss = LOSSES[config.loss];
@@ -111,6 +115,8 @@ export class Trainer {
     this.#at = step.outputs;
     this.#rng = new Random(config.seed);
     this.#batchFeatures = new Float32Array(config.m * config.d * setup.train.dim);
+    this.#rows = rowSource(setup.train.features, setup.train.dim);
+    this.#augmenter = augmenterFor(config.augment, setup.train, augmentSeed(config.seed));
     this.#depth = setup.pipelineDepth ?? (setup.backend.kind === "cpu" ? 0 : 3);
     this.#sampler = new ClassBatchSampler(setup.train.labels, config.m, config.d, this.#rng);
     this.#keeper = new ModelKeeper(
@@ -125,7 +131,9 @@ export class Trainer {
    * Checks the run, builds the model, the optimizer and the compiled training step. Settings left
    * open that depend on the data are fitted to it (see train/schedule.ts).
    */
-  static async create(setup: TrainSetup, options: TrainOptions = {}): Promise<Trainer> {
+  static async create(given: TrainSetup, options: TrainOptions = {}): Promise<Trainer> {
+    // Null validation rows are none, as absent ones are (loaded data says null).
+    const setup: Setup = { ...given, validation: given.validation ?? undefined };
     const { train, validation } = setup;
     const config = resolveConfig(
       fitToData(options, {
@@ -360,12 +368,10 @@ export class Trainer {
     this.#window = { sum: 0, count: 0 };
   }
 
-  /** Gathers the batch's rows into the reusable feature buffer. */
+  /** Gathers the batch's rows into the reusable feature buffer, augmented if the run says so. */
   #features(plan: BatchPlan): Float32Array {
-    const { features, dim } = this.#setup.train;
-    plan.rows.forEach((row, i) =>
-      this.#batchFeatures.set(features.subarray(row * dim, (row + 1) * dim), i * dim)
-    );
+    this.#rows.gather(plan.rows, this.#batchFeatures);
+    this.#augmenter?.apply(this.#batchFeatures, plan.rows.length);
     return this.#batchFeatures;
   }
 
@@ -620,6 +626,7 @@ export class Trainer {
       config: structuredClone(this.config),
       iteration: this.#iteration,
       rng: this.#rng.state,
+      augmentRng: this.#augmenter?.random.state ?? null,
       variables,
       index: this.#index === null ? null : {
         centres: this.#index.centres.slice(),
@@ -656,6 +663,7 @@ export class Trainer {
     }
     trainer.#iteration = state.iteration;
     trainer.#rng.state = state.rng;
+    if (state.augmentRng && trainer.#augmenter) trainer.#augmenter.random.state = state.augmentRng;
     if (state.index !== null) {
       trainer.#useIndex(
         ClusterIndex.restore(
@@ -675,7 +683,7 @@ export class Trainer {
     trainer.#history = structuredClone(state.history);
     trainer.#seconds = state.seconds;
     trainer.#timings = { ...state.timings };
-    trainer.#keeper.restore(state, setup.validation !== undefined);
+    trainer.#keeper.restore(state, trainer.#setup.validation !== undefined);
     trainer.#zeroLoss = { ...state.zeroLoss };
     return trainer;
   }

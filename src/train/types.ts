@@ -3,7 +3,7 @@
  * and its result.
  */
 import type { Backend } from "../backend/backend.ts";
-import type { Dataset } from "../data/dataset.ts";
+import type { Dataset, Features } from "../data/dataset.ts";
 import type { EvalMetrics, Evaluation } from "../eval/evaluate.ts";
 import type { Classifier } from "../eval/classifier.ts";
 import type { ClusterIndex } from "../index/cluster_index.ts";
@@ -88,17 +88,17 @@ export interface TrainSetup {
   /** The backend that runs the graphs. */
   backend: Backend;
   /** Training data. */
-  train: Dataset;
+  train: Dataset<Features>;
   /**
    * Test data: the final report's evaluation, and the evaluations on the schedule when there are
    * no validation rows (none: no evaluation).
    */
-  test?: Dataset;
+  test?: Dataset<Features>;
   /**
    * Validation data: the evaluations on the schedule, which choose the model kept (`keep`) and
-   * stop the run early (`earlyStop`). Never the test rows.
+   * stop the run early (`earlyStop`). Never the test rows. Null or absent: none.
    */
-  validation?: Dataset;
+  validation?: Dataset<Features> | null;
   /** Called with progress events. */
   onProgress?: (event: TrainEvent) => void;
   /**
@@ -186,6 +186,8 @@ export interface TrainerState {
   iteration: number;
   /** State of the sampling generator. */
   rng: [number, number, number, number];
+  /** State of the augmentation's generator (null when the run does not augment). */
+  augmentRng: [number, number, number, number] | null;
   /** Every variable (parameters, optimizer state, classifier head) by name. */
   variables: Record<string, Float32Array>;
   /** The cluster index in use (magnet only). */

@@ -473,7 +473,7 @@ Deno.test("train command", async (t) => {
           ],
           [
             { extra: { ...state.extra, source: { kind: "tape" } } },
-            /damaged: extra\.source\.kind should be mnist or fashion-mnist or csv, found "tape"/,
+            /damaged: extra\.source\.kind should be mnist or fashion-mnist or csv or images, found "tape"/,
           ],
           [{ extra: {} }, /damaged: extra\.source should be an object, found nothing/],
         ] as const).entries()

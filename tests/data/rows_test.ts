@@ -17,7 +17,7 @@ Deno.test("readRows", async (t) => {
         Deno.writeTextFileSync(path, "b,label,a\n1,x,2\n\n3,y,4\n");
         const rows = await readRows(path, { featureNames: ["a", "b"] });
         assert.equal(rows.kind, "csv");
-        assert.deepEqual([...rows.features], [2, 1, 4, 3]);
+        assert.deepEqual([...(rows.features as Float32Array)], [2, 1, 4, 3]);
         assert.deepEqual(rows.labels, ["x", "y"]);
         assert.deepEqual([...rows.rows], [2, 4]);
         assert.equal(rows.imageShape, undefined);
@@ -35,7 +35,10 @@ Deno.test("readRows", async (t) => {
       assert.equal(rows.kind, "idx");
       assert.equal(rows.dim, 4);
       assert.deepEqual(rows.imageShape, [2, 2, 1]);
-      assert.deepEqual([...rows.features], Array.from(pixels, (p) => Math.fround(p / 255)));
+      assert.deepEqual(
+        [...(rows.features as Float32Array)],
+        Array.from(pixels, (p) => Math.fround(p / 255)),
+      );
       assert.deepEqual(rows.labels, ["two", "zero", "one"]);
       assert.deepEqual([...rows.rows], [1, 2, 3]);
       // Without class names the labels are the indices; without a labels file there are none.

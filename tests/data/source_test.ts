@@ -3,7 +3,7 @@ import { readDataSource } from "../../src/data/source.ts";
 import { JsonFields } from "../../src/io/json_fields.ts";
 import { MagnetInputError } from "../../src/errors.ts";
 
-const read = (raw: unknown, kinds?: readonly ("mnist" | "fashion-mnist" | "csv")[]) =>
+const read = (raw: unknown, kinds?: readonly ("mnist" | "fashion-mnist" | "csv" | "images")[]) =>
   readDataSource(new JsonFields("run/checkpoint.json", "extra.source.", raw), kinds);
 
 Deno.test("saved data sources", async (t) => {
@@ -111,6 +111,36 @@ Deno.test("saved data sources", async (t) => {
     }
   });
 
+  await t.step("image folders: read field by field, a damaged field named", () => {
+    const images = {
+      kind: "images",
+      train: "/p/train",
+      test: null,
+      testFraction: 0.2,
+      splitSeed: 3,
+      size: { width: 64, height: 48 },
+      resize: "pad",
+      channels: null,
+      cache: "/c",
+      skipBadImages: true,
+    };
+    assert.deepEqual(read(images), images);
+    assert.deepEqual(read({ ...images, size: null, channels: 3, cache: null }), {
+      ...images,
+      size: null,
+      channels: 3,
+      cache: null,
+    });
+    const cases: [unknown, RegExp][] = [
+      [{ ...images, resize: "zoom" }, /extra\.source\.resize should be crop or pad or stretch/],
+      [{ ...images, channels: 2 }, /extra\.source\.channels should be 1, 3 or null, found 2/],
+      [{ ...images, size: { width: 0, height: 4 } }, /extra\.source\.size\.width should be/],
+      [{ ...images, skipBadImages: "yes" }, /extra\.source\.skipBadImages should be true/],
+      [{ ...images, train: "" }, /extra\.source\.train should be a non-empty string/],
+    ];
+    for (const [raw, message] of cases) assert.throws(() => read(raw), message);
+  });
+
   await t.step("a caller may allow fewer kinds", () => {
     assert.throws(
       () => read({ kind: "csv", train: "/a.csv", test: null }, ["mnist", "fashion-mnist"]),
@@ -153,7 +183,8 @@ Deno.test("loading a CSV run's data: validation rows apart from the test rows, i
     for (const c of data.validation!.labels) counts[c]++;
     assert.deepEqual(counts, [4, 4, 4]);
     // Standardised with the training rows' statistics alone.
-    const meanX = data.train.features.filter((_, i) => i % 2 === 0).reduce((a, b) => a + b) / 36;
+    const features = data.train.features as Float32Array; // a table's rows
+    const meanX = features.filter((_, i) => i % 2 === 0).reduce((a, b) => a + b) / 36;
     assert.ok(Math.abs(meanX) < 1e-5, `training mean ${meanX}`);
     // The same seed gives the same parts; no validation share gives none.
     assert.deepEqual(ids((await loadData(base)).validation), va);

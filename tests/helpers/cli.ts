@@ -44,11 +44,12 @@ export async function cli(
   options: CliOptions = {},
 ): Promise<Outcome> {
   const command = new Deno.Command(Deno.execPath(), {
-    // As deno.json's tasks run them: index and search leave the lockfile alone (see deno.json).
+    // As deno.json's tasks run them: the commands that may load a package kept out of the lockfile
+    // (sharp for image files, LanceDB) run without it (see deno.json).
     args: [
       "run",
       "-A",
-      ...(script === "index" || script === "search" ? ["--no-lock"] : []),
+      ...(script === "experiment" ? [] : ["--no-lock"]),
       `${ROOT}src/cli/${script}.ts`,
       ...args,
     ],
