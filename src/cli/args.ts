@@ -1,6 +1,7 @@
 /**
  * Command-line flags of `deno task train`: one table gives each flag its type, default and help, so
- * `--help`, parsing and the error messages cannot disagree.
+ * `--help`, parsing and the error messages cannot disagree. The table is long (a flag per setting,
+ * for tables, images and the run), and stays whole in one file for that reason.
  */
 import { parseArgs } from "node:util";
 import { BackendUnavailableError, MagnetInputError } from "../errors.ts";
