@@ -143,12 +143,14 @@ export {
   type Mismatch,
 } from "./src/check/gradcheck.ts";
 export {
+  AbortedError,
   BackendUnavailableError,
   MagnetInputError,
   NonFiniteLossError,
   ShapeError,
 } from "./src/errors.ts";
 export { Random } from "./src/util/random.ts";
+export type { WorkOptions, WorkProgress, WorkStage } from "./src/util/work.ts";
 
 // Losses
 export {
@@ -275,7 +277,11 @@ export { kmeansNmi, normalizedMutualInformation } from "./src/eval/nmi.ts";
 // Training
 export { train, Trainer } from "./src/train/trainer.ts";
 export type {
+  BestState,
+  EvalSplit,
   HistoryPoint,
+  KeptModel,
+  Phase,
   TrainerState,
   TrainEvent,
   TrainOptions,
@@ -284,19 +290,23 @@ export type {
   TrainTimings,
 } from "./src/train/types.ts";
 export {
+  applicableSettings,
   DEFAULT_CONFIG,
+  type KeepRule,
   type LossKind,
   type ModelKind,
   type OptimizerKind,
   resolveConfig,
   type TrainConfig,
 } from "./src/train/config.ts";
-export { chunkRowsFor, DEFAULT_CHUNK_ROWS, embed } from "./src/nn/embed.ts";
+export { type DataShape, fitToData, stepsPerEpoch } from "./src/train/schedule.ts";
+export { chunkRowsFor, DEFAULT_CHUNK_ROWS, embed, type EmbedOptions } from "./src/nn/embed.ts";
 export { classifyEmbeddings, classifyWithVotes } from "./src/eval/classifier.ts";
 export {
   type Classifier,
   classify,
   embedRows,
+  type ModelColumns,
   modelFromJson,
   modelToJson,
   type SavedModel,
@@ -321,7 +331,7 @@ export {
   parseCsvDataset,
   parseCsvRows,
 } from "./src/data/csv.ts";
-export { type Split, stratifiedSplit } from "./src/data/split.ts";
+export { type Split, type SplitOptions, stratifiedSplit } from "./src/data/split.ts";
 export { fitStandardization, type Standardization, standardize } from "./src/data/preprocess.ts";
 export {
   fitNormalization,

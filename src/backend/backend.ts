@@ -60,6 +60,11 @@ export interface Backend {
   readonly precision: Precision;
   /** A human-readable description (the adapter's name on WebGPU). */
   readonly description: string;
+  /**
+   * True for WebGPU on a software adapter (llvmpipe and the like): it runs on the CPU, more
+   * slowly than the CPU backend.
+   */
+  readonly softwareAdapter: boolean;
   /** Compiles what `request` needs; shaders are compiled and constants uploaded here, once. */
   compile(request: CompileRequest): Promise<Executable>;
   /** Compiles (once per graph and set of outputs) and runs: a shortcut for one-off evaluation. */

@@ -1,10 +1,20 @@
 /**
  * Command-line flags of `deno task train`: one table gives each flag its type, default and help, so
- * `--help`, parsing and the error messages cannot disagree.
+ * `--help`, parsing and the error messages cannot disagree. The table is long (a flag per setting,
+ * for tables, images and the run), and stays whole in one file for that reason.
  */
 import { parseArgs } from "node:util";
 import { BackendUnavailableError, MagnetInputError } from "../errors.ts";
 import { DEFAULT_CONFIG, MAX_SEED, type TrainConfig } from "../train/config.ts";
+import type { TrainOptions } from "../train/types.ts";
+import {
+  DEFAULT_EPOCHS,
+  fitToData,
+  MAX_DEFAULT_EVALUATIONS,
+  MAX_DEFAULT_REFRESHES,
+  MIN_DEFAULT_ITERATIONS,
+  MIN_EVAL_EPOCHS,
+} from "../train/schedule.ts";
 import { FASHION_MNIST_DIR } from "../data/fashion_mnist.ts";
 import { AUGMENT_KINDS } from "../data/images/augment.ts";
 import {
@@ -34,11 +44,22 @@ interface FlagSpec {
 /** The command line's own defaults (the training settings' are DEFAULT_CONFIG's). */
 export const CLI_DEFAULTS = {
   testFraction: 0.2,
+  /** A CSV's share of training rows held out for validation (the built-in data sets: none). */
+  csvValFraction: 0.2,
   labelColumn: "label",
   backend: "auto",
   checkpointEvery: 500,
   splitSeed: 0,
 } as const;
+
+/**
+ * The defaults fitted to two data sets, as --help shows them: the bundled MNIST (8,000 training
+ * rows) and a 150-row table (96 training rows once its test and validation rows are held out).
+ */
+const FITTED = {
+  mnist: fitToData({}, { trainRows: 8000, hasValidation: false }),
+  table: fitToData({}, { trainRows: 96, hasValidation: true }),
+};
 
 /** The flags of `deno task train`, in help order. */
 export const TRAIN_FLAGS: Readonly<Record<string, FlagSpec>> = {
@@ -69,10 +90,28 @@ export const TRAIN_FLAGS: Readonly<Record<string, FlagSpec>> = {
     default: String(CLI_DEFAULTS.testFraction),
     help: "stratified test share when --test is absent",
   },
+  "val": {
+    kind: "string",
+    help: "validation CSV with the same columns (instead of --val-fraction): chooses the model " +
+      "kept and stops early; the test rows only ever get the final report",
+  },
+  "val-fraction": {
+    kind: "number",
+    default: `${CLI_DEFAULTS.csvValFraction} with --data a CSV file, else 0`,
+    help: "stratified share of the training rows held out for validation (0: none)",
+  },
   "label-column": {
     kind: "string",
     default: CLI_DEFAULTS.labelColumn,
     help: "name of the label column in the CSV files",
+  },
+  "id-column": {
+    kind: "string",
+    help: "CSV column of row ids: never a feature; embed writes it as its first column",
+  },
+  "ignore-columns": {
+    kind: "list",
+    help: "CSV columns that are neither features nor labels, comma-separated",
   },
   "image-size": {
     kind: "string",
@@ -124,7 +163,18 @@ export const TRAIN_FLAGS: Readonly<Record<string, FlagSpec>> = {
     choices: ["magnet", "triplet", "softmax"],
     help: "training loss",
   },
-  "iterations": { kind: "int", default: String(DEFAULT_CONFIG.iterations), help: "training steps" },
+  "iterations": {
+    kind: "int",
+    default:
+      `${DEFAULT_EPOCHS} epochs, within ${MIN_DEFAULT_ITERATIONS}-${DEFAULT_CONFIG.iterations}` +
+      `: ${FITTED.mnist.iterations} for MNIST and Fashion-MNIST, ${FITTED.table.iterations} for a ` +
+      "150-row table",
+    help: "training steps",
+  },
+  "epochs": {
+    kind: "int",
+    help: "the run's length in passes over the training rows, instead of --iterations",
+  },
   "m": { kind: "int", default: String(DEFAULT_CONFIG.m), help: "clusters per batch (M)" },
   "d": { kind: "int", default: String(DEFAULT_CONFIG.d), help: "examples per cluster (D)" },
   "k": {
@@ -199,13 +249,29 @@ export const TRAIN_FLAGS: Readonly<Record<string, FlagSpec>> = {
   },
   "refresh-every": {
     kind: "int",
-    default: String(DEFAULT_CONFIG.refreshEvery),
-    help: "steps between cluster-index refreshes (0: once per epoch)",
+    default: `one epoch, longer to refresh at most ${MAX_DEFAULT_REFRESHES} times: ` +
+      `${FITTED.mnist.refreshEvery} for MNIST, ${FITTED.table.refreshEvery} for a 150-row table`,
+    help: "steps between cluster-index refreshes (0: one epoch)",
   },
   "eval-every": {
     kind: "int",
-    default: String(DEFAULT_CONFIG.evalEvery),
-    help: "steps between test evaluations (0: only at the end)",
+    default: `${DEFAULT_CONFIG.evalEvery}, or ${MAX_DEFAULT_EVALUATIONS} times in a shorter run ` +
+      `but at most every ${MIN_EVAL_EPOCHS} epochs: ${FITTED.mnist.evalEvery} for MNIST, ` +
+      `${FITTED.table.evalEvery} for a 150-row table`,
+    help: "steps between evaluations, on the validation rows if any, else the test rows " +
+      "(0: only at the end)",
+  },
+  "keep": {
+    kind: "choice",
+    choices: ["best", "last"],
+    default: "best with validation rows, else last",
+    help: "the model kept: the one of the evaluation with the lowest validation error of the " +
+      "loss's own rule (magnet rule, or k-NN for the baselines), or the last step's",
+  },
+  "early-stop": {
+    kind: "int",
+    default: "0: never",
+    help: "stop after this many validation evaluations in a row without a lower error",
   },
   "checkpoint-every": {
     kind: "int",
@@ -260,6 +326,12 @@ export interface TrainArgs {
   test: string | null;
   /** The ONNX file of a backbone to fine-tune, or null. */
   backbone: string | null;
+  /** The validation CSV, or null. */
+  val: string | null;
+  /** The validation share given, or null for the default of the data's kind. */
+  valFraction: number | null;
+  idColumn: string | null;
+  ignoreColumns: string[];
   /** The report's map projection. */
   map: "pca" | "umap";
   /** Image folders: the target size (null: the images' common size). */
@@ -282,7 +354,7 @@ export interface TrainArgs {
   checkpointEvery: number;
   splitSeed: number;
   /** Only the settings given on the command line (the rest keep their defaults or saved values). */
-  config: Partial<TrainConfig>;
+  config: TrainOptions;
 }
 
 /**
@@ -462,13 +534,29 @@ export function parseTrainArgs(args: readonly string[]): TrainArgs {
   if (!(testFraction > 0 && testFraction < 1)) {
     throw new UsageError(`--test-fraction must be between 0 and 1, got ${testFraction}`);
   }
+  const valFraction = num("val-fraction") ?? null;
+  if (valFraction !== null && !(valFraction >= 0 && valFraction < 1)) {
+    throw new UsageError(`--val-fraction must be at least 0 and below 1, got ${valFraction}`);
+  }
+  const ignoreColumns = str("ignore-columns")?.split(",").map((c) => c.trim()) ?? [];
+  if (ignoreColumns.some((c) => c === "")) {
+    throw new UsageError(
+      `--ignore-columns must be column names separated by commas, got "${str("ignore-columns")}"`,
+    );
+  }
   const checkpointEvery = int("checkpoint-every") ?? CLI_DEFAULTS.checkpointEvery;
   if (checkpointEvery < 0) {
     throw new UsageError(`--checkpoint-every must be >= 0, got ${checkpointEvery}`);
   }
-  const config: Partial<TrainConfig> = {
+  if (str("iterations") !== undefined && str("epochs") !== undefined) {
+    throw new UsageError("give the run's length with --iterations or --epochs, not both");
+  }
+  const config: TrainOptions = {
     loss: choice("loss") as TrainConfig["loss"] | undefined,
     iterations: int("iterations"),
+    epochs: int("epochs"),
+    keep: choice("keep") as TrainConfig["keep"] | undefined,
+    earlyStop: int("early-stop"),
     m: int("m"),
     d: int("d"),
     k: int("k"),
@@ -491,7 +579,7 @@ export function parseTrainArgs(args: readonly string[]): TrainArgs {
     seed: int("seed"),
     augment: choice("augment") as TrainConfig["augment"] | undefined,
   };
-  for (const key of Object.keys(config) as (keyof TrainConfig)[]) {
+  for (const key of Object.keys(config) as (keyof TrainOptions)[]) {
     if (config[key] === undefined) delete config[key];
   }
   const threads = int("threads") ?? null;
@@ -507,8 +595,10 @@ export function parseTrainArgs(args: readonly string[]): TrainArgs {
       "out",
       "data",
       "test",
+      "val",
       "resume",
       "data-dir",
+      "id-column",
       "cache",
       "backbone",
       "backbone-output",
@@ -526,6 +616,10 @@ export function parseTrainArgs(args: readonly string[]): TrainArgs {
     data: str("data") ?? null,
     test: str("test") ?? null,
     backbone,
+    val: str("val") ?? null,
+    valFraction,
+    idColumn: str("id-column") ?? null,
+    ignoreColumns,
     map: (choice("map") ?? "pca") as TrainArgs["map"],
     imageSize: str("image-size") === undefined ? null : imageSize(str("image-size")!),
     resize: (choice("resize") ?? "crop") as ResizeMode,

@@ -44,7 +44,11 @@ const FLAGS = {
       "gs://..., az://...)",
   },
   "table": { kind: "string", default: DEFAULT_TABLE, help: "table name" },
-  "label-column": { kind: "string", default: "label", help: "CSV: optional label column to keep" },
+  "label-column": {
+    kind: "string",
+    default: "the model's training label column, else label",
+    help: "CSV: optional label column to keep",
+  },
   "batch-rows": {
     kind: "int",
     default: String(DEFAULT_BATCH_ROWS),
@@ -186,7 +190,7 @@ export async function main(args: readonly string[]): Promise<number> {
     const quiet = v.quiet === true;
     const saved = await loadModelFlag(v.model as string);
     const rows = await readRowsFor(saved, dataFile, {
-      labelColumn: (v["label-column"] as string | undefined) ?? "label",
+      labelColumn: v["label-column"] as string | undefined,
       cache: v.cache as string | undefined,
       skipBadImages: v["skip-bad-images"] === true,
     });

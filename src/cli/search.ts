@@ -34,7 +34,11 @@ const FLAGS = {
       "(for a model trained on image files) a folder of images or an image file",
   },
   "query-csv": { kind: "string", help: "query rows from a CSV file, whatever its name or content" },
-  "label-column": { kind: "string", default: "label", help: "CSV: optional label column" },
+  "label-column": {
+    kind: "string",
+    default: "the model's training label column, else label",
+    help: "CSV: optional label column",
+  },
   "k": { kind: "int", default: "10", help: "nearest rows per query" },
   "exact": { kind: "flag", help: "compare with every row instead of using the approximate index" },
   "nprobes": { kind: "int", default: "20", help: "approximate: IVF partitions searched" },
@@ -131,7 +135,7 @@ export async function main(args: readonly string[]): Promise<number> {
     const queryFile = absolutePath((csv ? v["query-csv"] : v.query) as string);
     const saved = await loadModelFlag(v.model as string);
     const queries = await readRowsFor(saved, queryFile, {
-      labelColumn: (v["label-column"] as string | undefined) ?? "label",
+      labelColumn: v["label-column"] as string | undefined,
       format: csv ? "csv" : "auto",
       cache: v.cache as string | undefined,
       skipBadImages: v["skip-bad-images"] === true,

@@ -9,15 +9,17 @@
  * short; a finished run writes its checkpoint first, so the folder can be resumed at every moment.
  * A user mistake is one line on stderr and exit code 2.
  */
-import { NonFiniteLossError } from "../errors.ts";
+import { MagnetInputError, NonFiniteLossError } from "../errors.ts";
 import { createBackend } from "../backend/create.ts";
 import type { Backend } from "../backend/backend.ts";
 import { Trainer } from "../train/trainer.ts";
 import type { TrainerState, TrainResult, TrainSetup } from "../train/types.ts";
 import { stateFromJson, stateToJson } from "../train/checkpoint.ts";
 import { saveModel } from "../train/model_file.ts";
+import { inputRangeOf } from "../train/saved_model.ts";
 import { writeFileAtomic } from "../io/files.ts";
 import {
+  CLI_DEFAULTS,
   helpText,
   parseTrainArgs,
   reportFailure,
@@ -35,8 +37,11 @@ import {
 } from "../data/source.ts";
 import { JsonFields } from "../io/json_fields.ts";
 import { defaultCacheDir } from "../data/images/cache.ts";
-import { formatDuration, percent, ProgressPrinter, table } from "./progress.ts";
-import { runMetrics, runTimes } from "./metrics_file.ts";
+import { ProgressPrinter, table } from "./progress.ts";
+import { runMetrics } from "./metrics_file.ts";
+import { describeSchedule, rowCounts, scheduleLine, summaryRows } from "./summary.ts";
+import { fitToData, stepsPerEpoch } from "../train/schedule.ts";
+import { resolveConfig } from "../train/config.ts";
 import { writeReport } from "./report_file.ts";
 import { absolutePath, checkNewRunFolder, RUN_FILES, RunFolder } from "./run_folder.ts";
 import { StopSignals } from "./signals.ts";
@@ -204,12 +209,25 @@ function sourceFromArgs(args: TrainArgs): DataSource {
       );
     }
   }
-  if (kind !== "csv" && given("label-column")) {
-    throw new UsageError("--label-column names a CSV column: it needs --data a CSV file");
+  const csvOnly: Record<string, string> = {
+    "label-column": "a CSV column",
+    "id-column": "a CSV column",
+    "ignore-columns": "CSV columns",
+    "val": "a CSV file",
+  };
+  for (const [flag, what] of Object.entries(csvOnly)) {
+    if (kind !== "csv" && given(flag)) {
+      throw new UsageError(`--${flag} names ${what}: it needs --data a CSV file`);
+    }
+  }
+  if (given("val") && given("val-fraction")) {
+    throw new UsageError("give the validation rows as --val (a file) or --val-fraction, not both");
   }
   const split = { testFraction: args.testFraction, splitSeed: args.splitSeed };
-  if (kind === "fashion-mnist") return { kind, dir: absolutePath(args.dataDir) };
-  if (args.data === null) return { kind: "mnist", ...split };
+  // The built-in sets and image folders hold out validation rows only when asked to.
+  const held = args.valFraction ? { valFraction: args.valFraction } : {};
+  if (kind === "fashion-mnist") return { kind, dir: absolutePath(args.dataDir), ...held };
+  if (args.data === null) return { kind: "mnist", ...split, ...held };
   if (kind === "images") {
     return {
       kind,
@@ -221,6 +239,7 @@ function sourceFromArgs(args: TrainArgs): DataSource {
       channels: args.channels,
       cache: absolutePath(args.cache ?? defaultCacheDir()),
       skipBadImages: args.skipBadImages,
+      ...held,
     };
   }
   return {
@@ -229,6 +248,10 @@ function sourceFromArgs(args: TrainArgs): DataSource {
     test: args.test === null ? null : absolutePath(args.test),
     labelColumn: args.labelColumn,
     ...split,
+    val: args.val === null ? null : absolutePath(args.val),
+    valFraction: args.val !== null ? 0 : args.valFraction ?? CLI_DEFAULTS.csvValFraction,
+    idColumn: args.idColumn,
+    ignoreColumns: args.ignoreColumns,
   };
 }
 
@@ -273,14 +296,42 @@ function settingsOf(args: TrainArgs, saved: Saved | null, note: (line: string) =
   return { backend, checkpointEvery };
 }
 
+/** For --help with data flags: the defaults that depend on the data, resolved for these data. */
+async function fittedForHelp(args: TrainArgs): Promise<string> {
+  try {
+    const data = await loadData(sourceFromArgs(args));
+    const trainRows = data.train.labels.length;
+    const config = resolveConfig(
+      fitToData(args.config, { trainRows, hasValidation: data.validation !== null }),
+    );
+    return `For these data (${data.name}: ${rowCounts(data)}), the defaults resolve to: ${
+      describeSchedule(config, {
+        loss: config.loss,
+        epoch: stepsPerEpoch(trainRows, config),
+        validation: data.validation !== null,
+      })
+    }.`;
+  } catch (error) {
+    if (!(error instanceof MagnetInputError)) throw error;
+    return `(The defaults that depend on the data cannot be shown for these flags: ${error.message})`;
+  }
+}
+
 /** Runs the command with `args`; returns the exit code. */
 export async function main(args: readonly string[]): Promise<number> {
   let backend: Backend | null = null;
   let folder: RunFolder | null = null;
   let wrote = false;
   const printer = { current: null as ProgressPrinter | null };
-  const signals = new StopSignals((name) =>
-    console.error(`${name} received: finishing the save first, then exiting`)
+  const signals = new StopSignals(
+    (name) => console.error(`${name} received: finishing the save first, then exiting`),
+    (name) => {
+      printer.current?.finish();
+      console.error(
+        `${name} received: stopping (within a moment, also during an index build or an ` +
+          "evaluation) and saving a checkpoint",
+      );
+    },
   );
   try {
     const parsed = parseTrainArgs(args);
@@ -290,6 +341,10 @@ export async function main(args: readonly string[]): Promise<number> {
         "Trains an embedding with the Magnet loss (or a baseline) and writes a run folder.",
         TRAIN_FLAGS,
       ));
+      // With data flags, the defaults that depend on the data are shown as they resolve for it.
+      if (["data", "dataset", "data-dir", "val", "val-fraction"].some((f) => parsed.given.has(f))) {
+        console.log(`\n${await fittedForHelp(parsed)}`);
+      }
       return 0;
     }
     const saved = parsed.resume === null ? null : await readCheckpoint(absolutePath(parsed.resume));
@@ -305,6 +360,8 @@ export async function main(args: readonly string[]): Promise<number> {
     printer.current = progress;
     const settings = settingsOf(parsed, saved, (line) => progress.line(line));
     const source = saved?.extra.source ?? sourceFromArgs(parsed);
+    // Reading and checking a large data set takes a moment: say what is under way.
+    progress.line(`loading ${describeSource(source)}`);
     const loaded = await loadData(source, { onProgress: (p) => progress.decoding(p) });
     // A backbone standardises its images itself, with its own statistics: it gets the pixels.
     const backboneRun = (saved?.state.config.model ?? parsed.config.model) === "backbone";
@@ -320,6 +377,12 @@ export async function main(args: readonly string[]): Promise<number> {
     }
     const network = await backboneOf(parsed, saved);
     backend = await createBackend({ kind: settings.backend, threads: parsed.threads ?? undefined });
+    if (backend.softwareAdapter) {
+      progress.line(
+        `note: ${backend.description} is a software adapter: WebGPU runs on the CPU here, more ` +
+          "slowly than --backend cpu",
+      );
+    }
     const extra: CheckpointExtra = {
       source,
       data: dataHash,
@@ -339,6 +402,7 @@ export async function main(args: readonly string[]): Promise<number> {
       train: data.train,
       test: data.test,
       backbone: network,
+      ...(data.validation === null ? {} : { validation: data.validation }),
       signal: signals.signal,
       onProgress: (e) => progress.event(e),
       checkpointEvery: settings.checkpointEvery,
@@ -363,12 +427,13 @@ export async function main(args: readonly string[]): Promise<number> {
     }
     const c = trainer.config;
     progress.line(
-      `${saved ? "resuming" : "training"} ${c.loss} on ${data.name} (${data.train.labels.length} ` +
-        `train / ${data.test.labels.length} test rows, ${data.train.classNames.length} classes) ` +
-        `with ${backend.description}${
-          saved ? ` from step ${trainer.iteration}` : ""
-        }; output in ${out}`,
+      `${saved ? "resuming" : "training"} ${c.loss} on ${data.name} (${
+        rowCounts(data)
+      }, ${data.train.classNames.length} classes) with ${backend.description}${
+        saved ? ` from step ${trainer.iteration}` : ""
+      }; output in ${out}`,
     );
+    progress.line(scheduleLine(trainer, data));
     let result: TrainResult;
     try {
       result = await trainer.run();
@@ -406,6 +471,14 @@ export async function main(args: readonly string[]): Promise<number> {
       standardization: data.standardization,
       images: data.images ?? null,
       classifier: result.classifier!, // a completed run always has one
+      kept: result.kept,
+      // Tables and IDX images (image folders say how their pixels are normalised instead).
+      inputRange: data.train.features instanceof Float32Array
+        ? inputRangeOf(data.train.features, data.train.dim)
+        : null,
+      columns: source.kind === "csv"
+        ? { label: source.labelColumn, id: source.idColumn, ignored: source.ignoreColumns }
+        : null,
     });
     const metrics = runMetrics(result, {
       backend,
@@ -418,36 +491,14 @@ export async function main(args: readonly string[]): Promise<number> {
       startedFrom,
     });
     await writeFileAtomic(folder.path(RUN_FILES.metrics), JSON.stringify(metrics, null, 2));
+    if (parsed.map === "umap") {
+      const points = Math.min(3000, data.test.labels.length); // the report's default sample
+      progress.line(`drawing the report's UMAP map of ${points} test embeddings`);
+    }
     await writeReport(folder.path(RUN_FILES.report), trainer, result, data, backend, {
       projection: parsed.map,
     });
-    const m = result.test;
-    const time = runTimes(result);
-    const each = (x: { count: number; secondsEach: number | null }) =>
-      x.count === 0 ? "none" : `${x.count} x ${x.secondsEach!.toFixed(2)} s`;
-    const rows: [string, string][] = [
-      ["backend", backend.description],
-      ["loss", c.loss],
-      ["data", `${data.name}: ${data.train.labels.length} train / ${data.test.labels.length} test`],
-      ["steps", `${result.iterations}`],
-      [
-        "wall time",
-        `${formatDuration(time.seconds)} (${time.secondsPer1000Steps.toFixed(1)} s per 1,000 ` +
-        "steps, all included)",
-      ],
-      ["one step", `${time.msPerStep.toFixed(2)} ms (sample, forward, backward, update)`],
-      ...(c.loss === "magnet"
-        ? [["index refreshes", each(time.refreshes)] as [string, string]]
-        : []),
-      ["evaluations", each(time.evaluations)],
-      ["magnet-rule error", percent(m?.magnetError)],
-      [`${c.knnK}-NN error`, percent(m?.knnError)],
-      ["precision@1", percent(m?.precisionAt1)],
-      ["R-precision", percent(m?.rPrecision)],
-      ["MAP@R", percent(m?.mapAtR)],
-      ["NMI", m ? m.nmi.toFixed(4) : "-"],
-      ["output", out],
-    ];
+    const rows = summaryRows(result, { backend: backend.description, config: c, data, out });
     console.log(table(rows));
     return 0;
   } catch (error) {

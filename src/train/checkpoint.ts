@@ -14,16 +14,20 @@ import type { HistoryPoint, TrainerState, TrainTimings } from "./types.ts";
  * non-finite variable is refused: a checkpoint is only ever a state worth resuming.
  */
 export function stateToJson(state: TrainerState, extra: object = {}): string {
-  const variables: Record<string, EncodedArray> = {};
-  for (const [name, value] of Object.entries(state.variables)) {
-    const bad = value.findIndex((x) => !Number.isFinite(x));
-    if (bad >= 0) {
-      throw new Error(
-        `refusing to write a checkpoint whose variable "${name}" holds ${value[bad]} at ${bad}`,
-      );
+  const encodeAll = (all: Record<string, Float32Array>, what: string) => {
+    const encoded: Record<string, EncodedArray> = {};
+    for (const [name, value] of Object.entries(all)) {
+      const bad = value.findIndex((x) => !Number.isFinite(x));
+      if (bad >= 0) {
+        throw new Error(
+          `refusing to write a checkpoint whose ${what} "${name}" holds ${value[bad]} at ${bad}`,
+        );
+      }
+      encoded[name] = encodeArray(value);
     }
-    variables[name] = encodeArray(value);
-  }
+    return encoded;
+  };
+  const variables = encodeAll(state.variables, "variable");
   return JSON.stringify({
     format: "magnet-checkpoint",
     ...state,
@@ -38,6 +42,10 @@ export function stateToJson(state: TrainerState, extra: object = {}): string {
       measured: encodeArray(state.sampler.measured),
       clusterSum: encodeArray(state.sampler.clusterSum),
       clusterCount: encodeArray(state.sampler.clusterCount),
+    },
+    best: state.best === null ? null : {
+      ...state.best,
+      variables: encodeAll(state.best.variables, "best model's variable"),
     },
     extra,
   });
@@ -62,10 +70,32 @@ function readHistory(f: Fields): HistoryPoint[] {
       loss: loss === null ? null : p.number("loss"),
       seconds: p.number("seconds", 0),
     };
-    const test = p.get("test");
-    if (test !== undefined) point.test = p.object("test").raw as HistoryPoint["test"];
+    for (const split of ["test", "validation"] as const) {
+      if (p.get(split) !== undefined) {
+        point[split] = p.object(split).raw as HistoryPoint[typeof split];
+      }
+    }
     return point;
   });
+}
+
+/** The best model so far (checkpoints written before it existed have none). */
+function readBest(top: Fields): TrainerState["best"] {
+  if (top.get("best") === undefined) return null;
+  const best = top.nullableObject("best");
+  if (best === null) return null;
+  const vars = best.object("variables");
+  const variables: Record<string, Float32Array> = {};
+  for (const name of Object.keys(vars.raw as object)) {
+    variables[name] = vars.encoded(name, "float32");
+  }
+  return {
+    iteration: best.integer("iteration"),
+    value: best.number("value", 0),
+    variables,
+    varianceSum: best.number("varianceSum", 0),
+    varianceCount: best.integer("varianceCount"),
+  };
 }
 
 /** Parses {@link stateToJson}'s output; `source` names the file in errors. */
@@ -145,7 +175,21 @@ export function stateFromJson(
     history: readHistory(top),
     seconds: top.number("seconds", 0),
     timings: readTimings(top.object("timings")),
+    best: readBest(top),
+    // Checkpoints written before early stopping and the zero-loss note have neither.
+    sinceBest: top.get("sinceBest") === undefined ? 0 : top.integer("sinceBest"),
+    stopped: top.get("stopped") === undefined ? false : top.get("stopped") === true,
+    zeroLoss: top.get("zeroLoss") === undefined ? { steps: 0, noted: false } : {
+      steps: top.object("zeroLoss").integer("steps"),
+      noted: top.object("zeroLoss").get("noted") === true,
+    },
   };
+  if (state.best !== null && state.best.iteration > state.iteration) {
+    throw new MagnetInputError(
+      `${source} is damaged: best.iteration ${state.best.iteration} is past the run's ` +
+        `${state.iteration} steps`,
+    );
+  }
   if (state.iteration > config.iterations) {
     throw new MagnetInputError(
       `${source} is damaged: iteration ${state.iteration} is past the run's ${config.iterations}`,

@@ -17,6 +17,12 @@ export type { LossKind };
 /** Which optimizer updates the parameters. */
 export type OptimizerKind = "adam" | "sgd";
 
+/**
+ * Which model a run keeps: "best", the parameters of the evaluation with the lowest error of the
+ * loss's own rule on the validation rows; "last", those of the last step.
+ */
+export type KeepRule = "best" | "last";
+
 /** Every setting of a training run (all have defaults; see {@link resolveConfig}). */
 export interface TrainConfig {
   /** Default "magnet". */
@@ -76,8 +82,22 @@ export interface TrainConfig {
    * of widely copied ports, kept only for the ablation experiment).
    */
   varianceForm: VarianceForm;
-  /** Steps between evaluations; 0 evaluates only at the end. Default 1000. */
+  /**
+   * Steps between evaluations (on the validation rows when the run has them, else on the test
+   * rows); 0 evaluates only at the end. Default 1000 (see train/schedule.ts for the default
+   * fitted to the data).
+   */
   evalEvery: number;
+  /**
+   * The model kept at the end: "best" needs validation rows. Default "last" here; a run with
+   * validation rows and no choice keeps "best" (train/schedule.ts).
+   */
+  keep: KeepRule;
+  /**
+   * Stop after this many evaluations in a row without a lower validation error (0: never). Needs
+   * validation rows. Default 0.
+   */
+  earlyStop: number;
   /** Seed of everything random. Default 1. */
   seed: number;
   /** Margin of the triplet baseline. Default 0.2. */
@@ -126,6 +146,8 @@ export const DEFAULT_CONFIG: Readonly<TrainConfig> = Object.freeze({
   sampler: "neighbourhood",
   varianceForm: "paper",
   evalEvery: 1000,
+  keep: "last",
+  earlyStop: 0,
   seed: 1,
   tripletMargin: 0.2,
   tripletMining: "semihard",
@@ -226,6 +248,10 @@ export function resolveConfig(options: Partial<TrainConfig> = {}): TrainConfig {
   integer("K (clusters per class, --k)", c.k, 1);
   integer("--refresh-every", c.refreshEvery, 0);
   integer("--eval-every", c.evalEvery, 0);
+  if (c.keep !== "best" && c.keep !== "last") {
+    throw new MagnetInputError(`keep (--keep) must be best or last, got "${c.keep}"`);
+  }
+  integer("--early-stop", c.earlyStop, 0);
   integer("seed (--seed)", c.seed, 0, MAX_SEED);
   integer("voting clusters (L)", c.votingClusters, 1);
   integer("k of k-NN", c.knnK, 1);
@@ -269,4 +295,36 @@ function checkBackboneSettings(c: TrainConfig): void {
   if (c.backboneStd?.some((v) => v <= 0)) {
     throw new MagnetInputError(`--backbone-std must be positive, got ${c.backboneStd}`);
   }
+}
+
+/** Settings that only some models or losses read, with what they need. */
+const ONLY_FOR: Partial<Record<keyof TrainConfig, (c: TrainConfig) => boolean>> = {
+  conv: (c) => c.model === "cnn",
+  norm: (c) => c.model === "cnn",
+  backboneOutput: (c) => c.model === "backbone",
+  freezeBackbone: (c) => c.model === "backbone",
+  backboneLrScale: (c) => c.model === "backbone",
+  backboneSize: (c) => c.model === "backbone",
+  backboneMean: (c) => c.model === "backbone",
+  backboneStd: (c) => c.model === "backbone",
+  backboneBgr: (c) => c.model === "backbone",
+  hidden: (c) => c.model !== "backbone",
+  k: (c) => LOSSES[c.loss].batches === "neighbourhood",
+  refreshEvery: (c) => LOSSES[c.loss].batches === "neighbourhood",
+  sampler: (c) => LOSSES[c.loss].batches === "neighbourhood",
+  alpha: (c) => c.loss === "magnet",
+  varianceForm: (c) => c.loss === "magnet",
+  votingClusters: (c) => LOSSES[c.loss].rule === "magnet",
+  tripletMargin: (c) => c.loss === "triplet",
+  tripletMining: (c) => c.loss === "triplet",
+};
+
+/**
+ * The settings that `config`'s model and loss read (a CNN's convolutions, magnet's alpha and
+ * index, triplet's margin): what a report lists, leaving out what could not have mattered.
+ */
+export function applicableSettings(config: TrainConfig): Partial<TrainConfig> {
+  return Object.fromEntries(
+    Object.entries(config).filter(([key]) => ONLY_FOR[key as keyof TrainConfig]?.(config) ?? true),
+  ) as Partial<TrainConfig>;
 }

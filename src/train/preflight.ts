@@ -8,19 +8,19 @@ import { type Dataset, type Features, validateDataset } from "../data/dataset.ts
 import { rowSource } from "../data/row_source.ts";
 import { MAX_TENSOR_ELEMENTS, type TrainConfig } from "./config.ts";
 
-/** Training and (optional) test data with the settings they will be trained with. */
+/** Training and (optional) test and validation data with the settings they will be trained with. */
 export interface RunPlan {
   readonly train: Dataset<Features>;
   readonly test?: Dataset<Features>;
+  readonly validation?: Dataset<Features>;
   readonly config: TrainConfig;
 }
 
 /** Throws a {@link MagnetInputError} naming the first reason the run cannot work. */
-export function preflight({ train, test, config }: RunPlan): void {
+export function preflight({ train, test, validation, config }: RunPlan): void {
   validateDataset(train, "training data");
-  if (test !== undefined) {
-    validateTestData(test, train);
-  }
+  if (test !== undefined) validateHeldOut(test, train, "test data");
+  if (validation !== undefined) validateHeldOut(validation, train, "validation data");
   checkModelSize(train.dim, config);
   checkRowsDiffer(train);
   if (config.augment !== "none" && train.imageShape === undefined) {
@@ -32,21 +32,25 @@ export function preflight({ train, test, config }: RunPlan): void {
   if (config.loss === "magnet") checkClusters(train, config);
 }
 
-function validateTestData(test: Dataset<Features>, train: Dataset<Features>): void {
-  if (test.dim !== train.dim) {
+function validateHeldOut(
+  held: Dataset<Features>,
+  train: Dataset<Features>,
+  what: string,
+): void {
+  if (held.dim !== train.dim) {
     throw new MagnetInputError(
-      `test data: rows have ${test.dim} features, the training rows ${train.dim}`,
+      `${what}: rows have ${held.dim} features, the training rows ${train.dim}`,
     );
   }
-  if (test.classNames.length !== train.classNames.length) {
+  if (held.classNames.length !== train.classNames.length) {
     throw new MagnetInputError(
-      `test data: ${test.classNames.length} class names, the training data has ` +
+      `${what}: ${held.classNames.length} class names, the training data has ` +
         `${train.classNames.length}; both must use the training data's classes`,
     );
   }
-  // A test set may hold a single class, or one example of a class: only its values and labels
-  // must be sound.
-  validateDataset(test, "test data", { forTraining: false });
+  // Held-out rows may hold a single class, or one example of a class: only their values and
+  // labels must be sound.
+  validateDataset(held, what, { forTraining: false });
 }
 
 /** Every weight matrix and the batch's activations must fit in one buffer. */

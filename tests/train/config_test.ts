@@ -1,6 +1,11 @@
 /** Training settings: defaults, and one named sentence for each bad value. */
 import assert from "node:assert/strict";
-import { DEFAULT_CONFIG, resolveConfig, type TrainConfig } from "../../src/train/config.ts";
+import {
+  applicableSettings,
+  DEFAULT_CONFIG,
+  resolveConfig,
+  type TrainConfig,
+} from "../../src/train/config.ts";
 import { MagnetInputError } from "../../src/errors.ts";
 
 Deno.test("resolveConfig", async (t) => {
@@ -38,4 +43,24 @@ Deno.test("resolveConfig", async (t) => {
     bad({ norm: "group" }, /norm \(--norm\) must be batch or none, got "group"/);
     bad({ loss: "arcface" }, /loss must be one of magnet, triplet, softmax, got "arcface"/);
   });
+});
+
+Deno.test("applicableSettings keeps what the run's model and loss read", () => {
+  const keys = (options: Parameters<typeof resolveConfig>[0]) =>
+    Object.keys(applicableSettings(resolveConfig(options)));
+  const magnetMlp = keys({});
+  for (const key of ["alpha", "k", "refreshEvery", "sampler", "varianceForm", "votingClusters"]) {
+    assert.ok(magnetMlp.includes(key), key);
+  }
+  for (const key of ["conv", "norm", "tripletMargin", "tripletMining"]) {
+    assert.ok(!magnetMlp.includes(key), key);
+  }
+  const tripletCnn = keys({ loss: "triplet", model: "cnn" });
+  for (const key of ["conv", "norm", "tripletMargin", "tripletMining", "lr", "keep"]) {
+    assert.ok(tripletCnn.includes(key), key);
+  }
+  for (const key of ["alpha", "k", "refreshEvery", "votingClusters"]) {
+    assert.ok(!tripletCnn.includes(key), key);
+  }
+  assert.ok(!keys({ loss: "softmax" }).includes("tripletMargin"));
 });
