@@ -1,8 +1,8 @@
 /**
  * `deno task train`: trains on the bundled MNIST, Fashion-MNIST, the user's CSV or folders of
- * images, shows progress,
- * checkpoints atomically, resumes, and writes metrics.json, model.json and report.html into the run
- * folder.
+ * images or a pretrained backbone, shows progress, checkpoints atomically, resumes, and writes
+ * metrics.json, model.json and report.html into the run folder. The file is long: it is the one
+ * place where a run's steps (data, backbone, backend, trainer, signals, files) meet, in order.
  *
  * Nothing is lost and nothing mixes: a new run takes a new or empty folder (or one it may
  * overwrite) and locks it; SIGINT and SIGTERM finish the step, save and exit, and never cut a write

@@ -2,7 +2,8 @@
  * A trained model as JSON text: the network's parameters, how to preprocess rows, and how to
  * classify (the magnet rule over the final cluster index, or k-NN against stored training
  * embeddings for the baselines). model_file.ts writes and reads it as a file; a page can keep it
- * wherever it likes.
+ * wherever it likes. The file is long: it reads every field of every kind of model (MLP, CNN,
+ * backbone) one by one, and keeps the whole format in view in one place.
  */
 import { MagnetInputError } from "../errors.ts";
 import type { Backend } from "../backend/backend.ts";
