@@ -95,3 +95,15 @@ export const NonFiniteLossError = DivergenceError;
  * @deprecated Use {@link DivergenceError}.
  */
 export type NonFiniteLossError = DivergenceError;
+
+/**
+ * Long work (embedding, clustering, an evaluation) stopped because its abort signal fired: not a
+ * failure, the caller asked for it. The trainer turns it into an interrupted run.
+ */
+export class AbortedError extends Error {
+  /** Creates the error; `what` names the work that stopped. */
+  constructor(what = "the work") {
+    super(`${what} was stopped by its abort signal`);
+    this.name = "AbortedError";
+  }
+}

@@ -75,6 +75,11 @@ export interface Backend {
   /** A human-readable description (the adapter's name on WebGPU). */
   readonly description: string;
   /**
+   * True for WebGPU on a software adapter (llvmpipe and the like): it runs on the CPU, more
+   * slowly than the CPU backend.
+   */
+  readonly softwareAdapter: boolean;
+  /**
    * Compiles what `request` needs; shaders are compiled and constants uploaded here, once. A graph
    * with a tensor beyond one buffer, or needing more memory than the device has left, is refused
    * with a `TooLargeError` before anything is allocated.

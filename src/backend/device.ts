@@ -63,6 +63,8 @@ export interface Device {
   readonly description: string;
   /** The largest buffer it can allocate, and the memory it has left (see {@link DeviceLimits}). */
   limits(): DeviceLimits;
+  /** WebGPU only: whether the adapter is software (llvmpipe and the like, on the CPU). */
+  readonly adapterIsSoftware?: boolean;
   /** A buffer of `elements` values of `dtype` (contents unspecified until written). */
   alloc(elements: number, dtype: DType): DeviceBuffer;
   /** Queues a write of `data` to the start of `buffer`, seen by every later run or read. */

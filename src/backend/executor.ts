@@ -37,6 +37,7 @@ export class Executor implements Backend {
   readonly kind: BackendKind;
   readonly precision: Precision;
   readonly description: string;
+  readonly softwareAdapter: boolean;
   readonly #device: Device;
   readonly #variables = new Map<Variable, DeviceBuffer>();
   readonly #running = new Set<unknown>();
@@ -72,6 +73,7 @@ export class Executor implements Backend {
     this.kind = device.kind;
     this.precision = device.precision;
     this.description = device.description;
+    this.softwareAdapter = device.adapterIsSoftware === true;
   }
 
   /** The device this executor runs on (for device-specific tests and benchmarks). */

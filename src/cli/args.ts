@@ -1,7 +1,8 @@
 /**
  * Command-line flags of `deno task train`: one table gives each flag its type, default, help and
  * when it applies (see flags.ts), so `--help`, parsing, the error messages and the refusal of
- * flags that do not apply cannot disagree.
+ * flags that do not apply cannot disagree. The table is long (a flag per setting, for tables,
+ * images and the run), and stays whole in one file for that reason.
  */
 import {
   type FlagFacts,
@@ -13,6 +14,15 @@ import {
   UsageError,
 } from "./flags.ts";
 import { DEFAULT_CONFIG, MAX_SEED, type TrainConfig } from "../train/config.ts";
+import type { TrainOptions } from "../train/types.ts";
+import {
+  DEFAULT_EPOCHS,
+  fitToData,
+  MAX_DEFAULT_EVALUATIONS,
+  MAX_DEFAULT_REFRESHES,
+  MIN_DEFAULT_ITERATIONS,
+  MIN_EVAL_EPOCHS,
+} from "../train/schedule.ts";
 import { FASHION_MNIST_DIR } from "../data/fashion_mnist.ts";
 import { absolutePath } from "./run_folder.ts";
 import { AUGMENT_KINDS } from "../data/images/augment.ts";
@@ -26,10 +36,27 @@ import {
 /** The command line's own defaults (the training settings' are DEFAULT_CONFIG's). */
 export const CLI_DEFAULTS = {
   testFraction: 0.2,
+  /** A CSV's share of training rows held out for validation (the built-in data sets: none). */
+  csvValFraction: 0.2,
   labelColumn: "label",
   backend: "auto",
   checkpointEvery: 500,
   splitSeed: 0,
+} as const;
+
+/**
+ * The defaults fitted to two data sets, as --help shows them: the bundled MNIST (8,000 training
+ * rows) and a 150-row table (96 training rows once its test and validation rows are held out).
+ */
+const FITTED = {
+  mnist: fitToData({}, { trainRows: 8000, hasValidation: false }),
+  table: fitToData({}, { trainRows: 96, hasValidation: true }),
+};
+
+/** What the flags that set up a backbone need, and why. */
+const BACKBONE_ONLY = {
+  needs: { backbone: "given" },
+  why: "sets up the --backbone network",
 } as const;
 
 /** The flags of `deno task train`, in help order. */
@@ -70,12 +97,37 @@ export const TRAIN_FLAGS: Readonly<Record<string, FlagSpec>> = {
     conflicts: ["test"],
     why: "is the share split off for testing (Fashion-MNIST keeps its official split)",
   },
+  "val": {
+    kind: "string",
+    help: "validation CSV with the same columns (instead of --val-fraction): chooses the model " +
+      "kept and stops early; the test rows only ever get the final report",
+    needs: { source: ["csv"] },
+    conflicts: ["val-fraction"],
+    why: "is a validation CSV file",
+  },
+  "val-fraction": {
+    kind: "number",
+    default: `${CLI_DEFAULTS.csvValFraction} with --data a CSV file, else 0`,
+    help: "stratified share of the training rows held out for validation (0: none)",
+  },
   "label-column": {
     kind: "string",
     default: CLI_DEFAULTS.labelColumn,
     help: "name of the label column in the CSV files",
     needs: { source: ["csv"] },
     why: "names a CSV column",
+  },
+  "id-column": {
+    kind: "string",
+    help: "CSV column of row ids: never a feature; embed writes it as its first column",
+    needs: { source: ["csv"] },
+    why: "names a CSV column",
+  },
+  "ignore-columns": {
+    kind: "list",
+    help: "CSV columns that are neither features nor labels, comma-separated",
+    needs: { source: ["csv"] },
+    why: "names CSV columns",
   },
   "image-size": {
     kind: "string",
@@ -145,9 +197,18 @@ export const TRAIN_FLAGS: Readonly<Record<string, FlagSpec>> = {
   },
   "iterations": {
     kind: "int",
-    default: String(DEFAULT_CONFIG.iterations),
+    default:
+      `${DEFAULT_EPOCHS} epochs, within ${MIN_DEFAULT_ITERATIONS}-${DEFAULT_CONFIG.iterations}` +
+      `: ${FITTED.mnist.iterations} for MNIST and Fashion-MNIST, ${FITTED.table.iterations} for a ` +
+      "150-row table",
     help: "training steps",
     resume: true,
+  },
+  "epochs": {
+    kind: "int",
+    help: "the run's length in passes over the training rows, instead of --iterations",
+    conflicts: ["iterations"],
+    why: "sets the run's length",
   },
   "m": { kind: "int", default: String(DEFAULT_CONFIG.m), help: "clusters per batch (M)" },
   "d": { kind: "int", default: String(DEFAULT_CONFIG.d), help: "examples per cluster (D)" },
@@ -192,6 +253,55 @@ export const TRAIN_FLAGS: Readonly<Record<string, FlagSpec>> = {
     needs: { model: ["cnn"] },
     why: "sets a CNN's normalisation",
   },
+  "backbone": {
+    kind: "string",
+    help:
+      "fine-tune this pretrained network (an ONNX file, external weights beside it) with a new " +
+      "linear head of --embedding-dim; image data",
+    conflicts: ["model", "hidden", "conv", "norm"],
+    why: "brings its own network with a linear head of --embedding-dim",
+  },
+  "backbone-output": {
+    kind: "string",
+    default: "the network's output",
+    help: "backbone: the value taken as features (a node's output name, e.g. the pooled features)",
+    ...BACKBONE_ONLY,
+  },
+  "freeze-backbone": {
+    kind: "flag",
+    help: "backbone: keep its weights fixed, train the head only",
+    ...BACKBONE_ONLY,
+    conflicts: ["backbone-lr-scale"],
+  },
+  "backbone-lr-scale": {
+    kind: "number",
+    default: String(DEFAULT_CONFIG.backboneLrScale),
+    help: "backbone: learning rate of its weights relative to the head's",
+    ...BACKBONE_ONLY,
+  },
+  "backbone-size": {
+    kind: "string",
+    default: "as the file declares",
+    help: "backbone: the input size it gets, N or HxW (images are resized to it)",
+    ...BACKBONE_ONLY,
+  },
+  "backbone-mean": {
+    kind: "string",
+    default: "ImageNet's for 3 channels",
+    help: "backbone: per-channel mean of its inputs (pixels in [0, 1]), comma-separated",
+    ...BACKBONE_ONLY,
+  },
+  "backbone-std": {
+    kind: "string",
+    default: "ImageNet's for 3 channels",
+    help: "backbone: per-channel standard deviation of its inputs, comma-separated",
+    ...BACKBONE_ONLY,
+  },
+  "backbone-bgr": {
+    kind: "flag",
+    help: "backbone: it takes its channels in BGR order",
+    ...BACKBONE_ONLY,
+  },
   "embedding-dim": {
     kind: "int",
     default: String(DEFAULT_CONFIG.embeddingDim),
@@ -199,15 +309,35 @@ export const TRAIN_FLAGS: Readonly<Record<string, FlagSpec>> = {
   },
   "refresh-every": {
     kind: "int",
-    default: String(DEFAULT_CONFIG.refreshEvery),
-    help: "steps between cluster-index refreshes (0: once per epoch)",
+    default: `one epoch, longer to refresh at most ${MAX_DEFAULT_REFRESHES} times: ` +
+      `${FITTED.mnist.refreshEvery} for MNIST, ${FITTED.table.refreshEvery} for a 150-row table`,
+    help: "steps between cluster-index refreshes (0: one epoch)",
     needs: { loss: ["magnet"] },
     why: "schedules the magnet loss's cluster index",
   },
   "eval-every": {
     kind: "int",
-    default: String(DEFAULT_CONFIG.evalEvery),
-    help: "steps between test evaluations (0: only at the end)",
+    default: `${DEFAULT_CONFIG.evalEvery}, or ${MAX_DEFAULT_EVALUATIONS} times in a shorter run ` +
+      `but at most every ${MIN_EVAL_EPOCHS} epochs: ${FITTED.mnist.evalEvery} for MNIST, ` +
+      `${FITTED.table.evalEvery} for a 150-row table`,
+    help: "steps between evaluations, on the validation rows if any, else the test rows " +
+      "(0: only at the end)",
+  },
+  "keep": {
+    kind: "choice",
+    choices: ["best", "last"],
+    default: "best with validation rows, else last",
+    help: "the model kept: the one of the evaluation with the lowest validation error of the " +
+      "loss's own rule (magnet rule, or k-NN for the baselines), or the last step's",
+    needs: { validation: ["yes"] },
+    why: "chooses the model by its validation error (the test rows only get the final report)",
+  },
+  "early-stop": {
+    kind: "int",
+    default: "0: never",
+    help: "stop after this many validation evaluations in a row without a lower error",
+    needs: { validation: ["yes"] },
+    why: "stops on the validation error (the test rows only get the final report)",
   },
   "checkpoint-every": {
     kind: "int",
@@ -268,6 +398,14 @@ export interface TrainArgs {
   dataDir: string;
   data: string | null;
   test: string | null;
+  /** The ONNX file of a backbone to fine-tune, or null. */
+  backbone: string | null;
+  /** The validation CSV, or null. */
+  val: string | null;
+  /** The validation share given, or null for the default of the data's kind. */
+  valFraction: number | null;
+  idColumn: string | null;
+  ignoreColumns: string[];
   /** The report's map projection. */
   map: "pca" | "umap";
   /** Image folders: the target size (null: the images' common size). */
@@ -290,7 +428,7 @@ export interface TrainArgs {
   checkpointEvery: number;
   splitSeed: number;
   /** Only the settings given on the command line (the rest keep their defaults or saved values). */
-  config: Partial<TrainConfig>;
+  config: TrainOptions;
 }
 
 /** `--image-size`'s value, or a usage error. */
@@ -311,17 +449,31 @@ const SOURCE_WORDS = {
 } as const;
 
 /**
- * What the data of the flags `v` is: the bundled MNIST, Fashion-MNIST, a CSV file or a folder of
- * images (a folder given as --data), for the flags whose rules need it (`needs: { source: ... }`).
+ * What the flags' rules need beyond the flags' values: what the data is (`source`: the bundled
+ * MNIST, Fashion-MNIST, a CSV file, or a folder of images given as --data), and whether the run
+ * holds out validation rows (`validation`: --val, or a --val-fraction above 0, a CSV's default).
  */
 export function trainFacts(v: FlagValues): FlagFacts {
   const data = v.data as string | undefined;
-  const value = data === undefined
+  const source = data === undefined
     ? (v.dataset as string | undefined) ?? "mnist"
     : isFolder(absolutePath(data))
     ? "images"
     : "csv";
-  return { source: { value, words: SOURCE_WORDS } };
+  // A CSV holds out validation rows unless told not to; the other data only when asked to.
+  const fraction = v["val-fraction"] !== undefined
+    ? Number(v["val-fraction"])
+    : source === "csv"
+    ? CLI_DEFAULTS.csvValFraction
+    : 0;
+  const validation = v.val !== undefined || fraction > 0 ? "yes" : "no";
+  return {
+    source: { value: source, words: SOURCE_WORDS },
+    validation: {
+      value: validation,
+      words: { yes: "validation rows (--val, or --val-fraction above 0)", no: "none held out" },
+    },
+  };
 }
 
 /** Whether `path` is a folder (a symbolic link to one included). */
@@ -367,23 +519,57 @@ export function parseTrainArgs(args: readonly string[]): TrainArgs {
     });
   };
   const hidden = widths("hidden", true);
+  const numbers = (name: string): number[] | undefined => {
+    const text = str(name);
+    if (text === undefined) return undefined;
+    return text.split(",").map((part) => numberFlag(name, part));
+  };
+  const sizeText = str("backbone-size");
+  let backboneSize: [number, number] | undefined;
+  if (sizeText !== undefined) {
+    const match = /^\s*(\d+)\s*(?:x\s*(\d+)\s*)?$/i.exec(sizeText);
+    if (match === null) throw new UsageError(`--backbone-size must be N or HxW, got "${sizeText}"`);
+    backboneSize = [Number(match[1]), Number(match[2] ?? match[1])];
+  }
+  // Which flags go with --backbone, and which it replaces, the flag table has checked.
+  const backbone = str("backbone") ?? null;
   const testFraction = num("test-fraction") ?? CLI_DEFAULTS.testFraction;
   if (!(testFraction > 0 && testFraction < 1)) {
     throw new UsageError(`--test-fraction must be between 0 and 1, got ${testFraction}`);
+  }
+  const valFraction = num("val-fraction") ?? null;
+  if (valFraction !== null && !(valFraction >= 0 && valFraction < 1)) {
+    throw new UsageError(`--val-fraction must be at least 0 and below 1, got ${valFraction}`);
+  }
+  const ignoreColumns = str("ignore-columns")?.split(",").map((c) => c.trim()) ?? [];
+  if (ignoreColumns.some((c) => c === "")) {
+    throw new UsageError(
+      `--ignore-columns must be column names separated by commas, got "${str("ignore-columns")}"`,
+    );
   }
   const checkpointEvery = int("checkpoint-every") ?? CLI_DEFAULTS.checkpointEvery;
   if (checkpointEvery < 0) {
     throw new UsageError(`--checkpoint-every must be >= 0, got ${checkpointEvery}`);
   }
-  const config: Partial<TrainConfig> = {
+  const config: TrainOptions = {
     loss: choice("loss") as TrainConfig["loss"] | undefined,
     iterations: int("iterations"),
+    epochs: int("epochs"),
+    keep: choice("keep") as TrainConfig["keep"] | undefined,
+    earlyStop: int("early-stop"),
     m: int("m"),
     d: int("d"),
     k: int("k"),
     alpha: num("alpha"),
     lr: num("lr"),
-    model: choice("model") as TrainConfig["model"] | undefined,
+    model: backbone !== null ? "backbone" : choice("model") as TrainConfig["model"] | undefined,
+    backboneOutput: str("backbone-output"),
+    freezeBackbone: v["freeze-backbone"] === true ? true : undefined,
+    backboneLrScale: num("backbone-lr-scale"),
+    backboneSize,
+    backboneMean: numbers("backbone-mean"),
+    backboneStd: numbers("backbone-std"),
+    backboneBgr: v["backbone-bgr"] === true ? true : undefined,
     hidden,
     conv: widths("conv", false),
     norm: choice("norm") as TrainConfig["norm"] | undefined,
@@ -393,7 +579,7 @@ export function parseTrainArgs(args: readonly string[]): TrainArgs {
     seed: int("seed"),
     augment: choice("augment") as TrainConfig["augment"] | undefined,
   };
-  for (const key of Object.keys(config) as (keyof TrainConfig)[]) {
+  for (const key of Object.keys(config) as (keyof TrainOptions)[]) {
     if (config[key] === undefined) delete config[key];
   }
   const threads = int("threads") ?? null;
@@ -404,7 +590,20 @@ export function parseTrainArgs(args: readonly string[]): TrainArgs {
   if (splitSeed < 0 || splitSeed > MAX_SEED) {
     throw new UsageError(`--split-seed must be an integer in [0, ${MAX_SEED}], got ${splitSeed}`);
   }
-  for (const name of ["out", "data", "test", "resume", "data-dir", "cache"]) {
+  for (
+    const name of [
+      "out",
+      "data",
+      "test",
+      "val",
+      "resume",
+      "data-dir",
+      "id-column",
+      "cache",
+      "backbone",
+      "backbone-output",
+    ]
+  ) {
     if (str(name)?.trim() === "") throw new UsageError(`--${name} must not be empty`);
   }
   return {
@@ -416,6 +615,11 @@ export function parseTrainArgs(args: readonly string[]): TrainArgs {
     dataDir: str("data-dir") ?? FASHION_MNIST_DIR,
     data: str("data") ?? null,
     test: str("test") ?? null,
+    backbone,
+    val: str("val") ?? null,
+    valFraction,
+    idColumn: str("id-column") ?? null,
+    ignoreColumns,
     map: (choice("map") ?? "pca") as TrainArgs["map"],
     imageSize: str("image-size") === undefined ? null : imageSize(str("image-size")!),
     resize: (choice("resize") ?? "crop") as ResizeMode,

@@ -56,7 +56,7 @@ export const INDEX_FLAGS: Readonly<Record<string, FlagSpec>> = {
   "table": { kind: "string", default: DEFAULT_TABLE, help: "table name" },
   "label-column": {
     kind: "string",
-    default: "label",
+    default: "the model's training label column, else label",
     help: "CSV: optional label column to keep",
     needs: { input: ["rows"] },
     why: "names a CSV column (image files have none)",
@@ -228,7 +228,7 @@ export async function main(args: readonly string[]): Promise<number> {
     const quiet = v.quiet === true;
     const saved = await loadModelFlag(v.model as string);
     const rows = await readRowsFor(saved, dataFile, {
-      labelColumn: (v["label-column"] as string | undefined) ?? "label",
+      labelColumn: v["label-column"] as string | undefined,
       cache: v.cache as string | undefined,
       skipBadImages: v["skip-bad-images"] === true,
     });

@@ -73,13 +73,17 @@ export interface ImageInputOptions {
 
 /**
  * The rows of `path` (absolute) for `saved` to embed: a CSV file read by the model's feature
- * columns, images of the model's size (an IDX file), or image files for a model trained on image
- * files; anything else is a {@link MagnetInputError} naming the file and what the model expects.
+ * columns (its label, id and ignored columns those of the model's training file unless `options`
+ * says: the id column kept as the rows' ids, the ignored ones skipped), images of the model's size
+ * (an IDX file), or image files for a model trained on image files; anything else is a
+ * {@link MagnetInputError} naming the file and what the model expects.
  */
 export async function readRowsFor(
   saved: SavedModel,
   path: string,
-  options: Pick<ReadRowsOptions, "labelColumn" | "format"> & ImageInputOptions = {},
+  options:
+    & Pick<ReadRowsOptions, "labelColumn" | "format" | "idColumn" | "ignoreColumns">
+    & ImageInputOptions = {},
 ): Promise<Rows> {
   const { cache, skipBadImages, onProgress, ...rest } = options;
   const images = rest.format !== "csv" && isImagePath(path);
@@ -96,6 +100,9 @@ export async function readRowsFor(
   }
   const rows = await readRows(path, {
     ...rest,
+    labelColumn: rest.labelColumn ?? saved.columns?.label ?? "label",
+    idColumn: rest.idColumn !== undefined ? rest.idColumn : saved.columns?.id ?? null,
+    ignoreColumns: rest.ignoreColumns ?? saved.columns?.ignored ?? [],
     featureNames: saved.featureNames,
     classNames: saved.classNames,
     ...(saved.images

@@ -42,7 +42,7 @@ export const SEARCH_FLAGS: Readonly<Record<string, FlagSpec>> = {
   },
   "label-column": {
     kind: "string",
-    default: "label",
+    default: "the model's training label column, else label",
     help: "CSV: optional label column",
     needs: { input: ["rows"] },
     why: "names a CSV column (image files have none)",
@@ -156,7 +156,7 @@ export async function main(args: readonly string[]): Promise<number> {
     const queryFile = absolutePath((csv ? v["query-csv"] : v.query) as string);
     const saved = await loadModelFlag(v.model as string);
     const queries = await readRowsFor(saved, queryFile, {
-      labelColumn: (v["label-column"] as string | undefined) ?? "label",
+      labelColumn: v["label-column"] as string | undefined,
       format: csv ? "csv" : "auto",
       cache: v.cache as string | undefined,
       skipBadImages: v["skip-bad-images"] === true,

@@ -41,6 +41,10 @@ export interface Rows {
 export interface ReadRowsOptions {
   /** The CSV label column (default "label"); optional in the file. */
   labelColumn?: string;
+  /** A CSV column of row ids, kept as the rows' `ids` (never a feature); optional in the file. */
+  idColumn?: string | null;
+  /** CSV columns that are neither features nor labels; those present are skipped. */
+  ignoreColumns?: readonly string[];
   /** A CSV's feature columns, in the model's order (null: every column but the label's). */
   featureNames?: readonly string[] | null;
   /** The names of the class indices an IDX labels file holds (default: the indices). */
@@ -123,9 +127,19 @@ export async function readRows(path: string, options: ReadRowsOptions = {}): Pro
   if (options.format !== "csv" && looksLikeIdx(bytes)) return await readIdxRows(path, options);
   const csv = await readCsvRows(path, {
     labelColumn: options.labelColumn,
+    idColumn: options.idColumn,
+    ignoreColumns: options.ignoreColumns,
     ...(options.featureNames != null ? { featureNames: options.featureNames } : {}),
   });
-  return { features: csv.features, dim: csv.dim, labels: csv.labels, rows: csv.lines, kind: "csv" };
+  const rows: Rows = {
+    features: csv.features,
+    dim: csv.dim,
+    labels: csv.labels,
+    rows: csv.lines,
+    kind: "csv",
+  };
+  if (csv.ids !== null) rows.ids = csv.ids;
+  return rows;
 }
 
 /** The labels file beside an images file, by MNIST's naming (`*-images-idx3-*` -> `*-labels-idx1-*`). */

@@ -15,16 +15,20 @@ import type { EvalMetrics } from "../eval/evaluate.ts";
  * non-finite variable is refused: a checkpoint is only ever a state worth resuming.
  */
 export function stateToJson(state: TrainerState, extra: object = {}): string {
-  const variables: Record<string, EncodedArray> = {};
-  for (const [name, value] of Object.entries(state.variables)) {
-    const bad = value.findIndex((x) => !Number.isFinite(x));
-    if (bad >= 0) {
-      throw new Error(
-        `refusing to write a checkpoint whose variable "${name}" holds ${value[bad]} at ${bad}`,
-      );
+  const encodeAll = (all: Record<string, Float32Array>, what: string) => {
+    const encoded: Record<string, EncodedArray> = {};
+    for (const [name, value] of Object.entries(all)) {
+      const bad = value.findIndex((x) => !Number.isFinite(x));
+      if (bad >= 0) {
+        throw new Error(
+          `refusing to write a checkpoint whose ${what} "${name}" holds ${value[bad]} at ${bad}`,
+        );
+      }
+      encoded[name] = encodeArray(value);
     }
-    variables[name] = encodeArray(value);
-  }
+    return encoded;
+  };
+  const variables = encodeAll(state.variables, "variable");
   return JSON.stringify({
     format: "magnet-checkpoint",
     ...state,
@@ -39,6 +43,10 @@ export function stateToJson(state: TrainerState, extra: object = {}): string {
       measured: encodeArray(state.sampler.measured),
       clusterSum: encodeArray(state.sampler.clusterSum),
       clusterCount: encodeArray(state.sampler.clusterCount),
+    },
+    best: state.best === null ? null : {
+      ...state.best,
+      variables: encodeAll(state.best.variables, "best model's variable"),
     },
     extra,
   });
@@ -76,13 +84,36 @@ function readHistory(f: Fields, iterations: number): HistoryPoint[] {
       seconds: p.number("seconds", 0),
     };
     previous = point.iteration;
-    if (p.has("test")) point.test = readMetrics(p.object("test"));
+    for (const split of ["test", "validation"] as const) {
+      if (p.has(split)) point[split] = readMetrics(p.object(split));
+    }
     return point;
   });
 }
 
 /** What {@link stateFromJson} expects at the top of the file. */
 const CHECKPOINT = { format: "magnet-checkpoint", versions: [1], what: "a magnet checkpoint" };
+
+/**
+ * The best model so far, every field checked (checkpoints written before it existed have none):
+ * an evaluation at or before the run's `iteration`, an error rate, a sound variance. Whether its
+ * variables are the model's, each of its size and finite, is checked when a trainer resumes.
+ */
+function readBest(top: Fields, iteration: number): TrainerState["best"] {
+  if (top.get("best") === undefined) return null;
+  const best = top.nullableObject("best");
+  if (best === null) return null;
+  const vars = best.object("variables");
+  const variables: Record<string, Float32Array> = {};
+  for (const name of vars.keys()) variables[name] = vars.encoded(name, "float32");
+  return {
+    iteration: best.integer("iteration", 0, iteration),
+    value: best.number("value", 0, 1),
+    variables,
+    varianceSum: best.number("varianceSum", 0),
+    varianceCount: best.integer("varianceCount"),
+  };
+}
 
 /**
  * Parses {@link stateToJson}'s output, every field and every value checked; `source` names the
@@ -152,7 +183,16 @@ export function stateFromJson(
     history: readHistory(top, config.iterations),
     seconds: top.number("seconds", 0),
     timings: readTimings(top.object("timings")),
+    best: null,
+    // Checkpoints written before early stopping and the zero-loss note have neither.
+    sinceBest: top.get("sinceBest") === undefined ? 0 : top.integer("sinceBest"),
+    stopped: top.get("stopped") === undefined ? false : top.boolean("stopped"),
+    zeroLoss: top.get("zeroLoss") === undefined ? { steps: 0, noted: false } : {
+      steps: top.object("zeroLoss").integer("steps"),
+      noted: top.object("zeroLoss").boolean("noted"),
+    },
   };
+  state.best = readBest(top, state.iteration);
   if (config.loss === "magnet" && state.iteration > 0 && state.index === null) {
     throw new MagnetInputError(`${source} is damaged: a magnet run past step 0 without its index`);
   }

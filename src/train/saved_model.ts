@@ -2,12 +2,13 @@
  * A trained model as JSON text: the network's parameters, how to preprocess rows, and how to
  * classify (the magnet rule over the final cluster index, or k-NN against stored training
  * embeddings for the baselines). model_file.ts writes and reads it as a file; a page can keep it
- * wherever it likes.
+ * wherever it likes. The file is long: it reads every field of every kind of model (MLP, CNN,
+ * backbone) one by one, and keeps the whole format in view in one place.
  */
 import { MagnetInputError } from "../errors.ts";
 import type { Backend } from "../backend/backend.ts";
 import { type Standardization, standardize } from "../data/preprocess.ts";
-import type { Model, ModelSpec } from "../nn/model.ts";
+import type { BackboneSpec, Model, ModelSpec } from "../nn/model.ts";
 import { modelVariableShapes, restoreModel } from "../nn/models.ts";
 import { checkVariableShapes } from "../nn/size.ts";
 import { type Classifier, classifyEmbeddings } from "../eval/classifier.ts";
@@ -15,6 +16,7 @@ import { encodeArray, type EncodedArray } from "../io/arrays.ts";
 import { JsonFields } from "../io/json_fields.ts";
 import { embed } from "../nn/embed.ts";
 import type { LossKind } from "./config.ts";
+import type { KeptModel } from "./types.ts";
 import type { Features } from "../data/row_source.ts";
 import { type ImageInput, RESIZE_MODES, type ResizeMode } from "../data/images/settings.ts";
 
@@ -39,6 +41,94 @@ export interface SavedModel {
   images?: ImageInput | null;
   /** How classes are assigned. */
   classifier: Classifier;
+  /** Which step's parameters these are, and why (absent in files written before it was saved). */
+  kept?: KeptModel | null;
+  /**
+   * The smallest and largest value of each input the network saw in training (after
+   * standardisation), to warn about rows far outside it; absent in older files.
+   */
+  inputRange?: { min: Float32Array; max: Float32Array } | null;
+  /**
+   * The training file's columns that were not features: its label column, its id column and the
+   * ignored ones (null for data without such columns, and in older files).
+   */
+  columns?: ModelColumns | null;
+}
+
+/** The columns of a model's training CSV that were not features. */
+export interface ModelColumns {
+  /** The label column. */
+  label: string;
+  /** The id column, or null. */
+  id: string | null;
+  /** The columns skipped. */
+  ignored: string[];
+}
+
+/** Each input's smallest and largest value over `rows` (n x dim). */
+export function inputRangeOf(
+  rows: Float32Array,
+  dim: number,
+): { min: Float32Array; max: Float32Array } {
+  const min = new Float32Array(dim).fill(Infinity), max = new Float32Array(dim).fill(-Infinity);
+  for (let i = 0; i < rows.length; i++) {
+    const d = i % dim;
+    if (rows[i] < min[d]) min[d] = rows[i];
+    if (rows[i] > max[d]) max[d] = rows[i];
+  }
+  return { min, max };
+}
+
+/** Rows whose inputs lie far outside the training range, with the worst input. */
+export interface OutOfRange {
+  /** Rows with at least one input far outside. */
+  rows: number;
+  /** The input that lies farthest outside (0-based). */
+  column: number;
+  /** That input's range in the rows, and in training, in the file's own units. */
+  found: [number, number];
+  trained: [number, number];
+}
+
+/**
+ * Whether raw `features` rows (as a file gives them) lie far outside what the model was trained
+ * on: more than one training range beyond it (pixels of 0-255 against a model trained on 0-1, say).
+ * Null when they do not, or when the model file does not say its range.
+ */
+export function outOfRange(saved: SavedModel, features: Float32Array): OutOfRange | null {
+  const range = saved.inputRange;
+  const dim = saved.model.inputDim;
+  if (range === null || range === undefined || features.length === 0) return null;
+  const s = saved.standardization;
+  const inputs = s === null ? features : standardize(features, dim, s);
+  const raw = (d: number, v: number) => s === null ? v : v * s.scale[d] + s.mean[d];
+  let rows = 0, worst = -1, worstBy = 0;
+  const n = inputs.length / dim;
+  for (let i = 0; i < n; i++) {
+    let outside = false;
+    for (let d = 0; d < dim; d++) {
+      const v = inputs[i * dim + d];
+      const span = Math.max(range.max[d] - range.min[d], 1e-6);
+      const by = Math.max(range.min[d] - v, v - range.max[d]) / span;
+      if (by > 1) {
+        outside = true;
+        if (by > worstBy) [worst, worstBy] = [d, by];
+      }
+    }
+    if (outside) rows++;
+  }
+  if (rows === 0) return null;
+  let lo = Infinity, hi = -Infinity;
+  for (let i = 0; i < n; i++) {
+    lo = Math.min(lo, features[i * dim + worst]);
+    hi = Math.max(hi, features[i * dim + worst]);
+  }
+  return {
+    rows,
+    column: worst,
+    found: [lo, hi],
+    trained: [raw(worst, range.min[worst]), raw(worst, range.max[worst])],
+  };
 }
 
 interface ModelFile {
@@ -62,6 +152,9 @@ interface ModelFile {
       votingClusters: number;
     }
     | { kind: "knn"; references: EncodedArray; referenceLabels: EncodedArray; k: number };
+  kept?: KeptModel | null;
+  inputRange?: { min: EncodedArray; max: EncodedArray } | null;
+  columns?: ModelColumns | null;
 }
 
 /**
@@ -101,6 +194,11 @@ export async function modelToJson(backend: Backend, saved: SavedModel): Promise<
         referenceLabels: encodeArray(c.referenceLabels),
         k: c.k,
       },
+    kept: saved.kept ?? null,
+    inputRange: saved.inputRange
+      ? { min: encodeArray(saved.inputRange.min), max: encodeArray(saved.inputRange.max) }
+      : null,
+    columns: saved.columns ?? null,
   };
   return JSON.stringify(file);
 }
@@ -199,6 +297,61 @@ export function modelFromJson(text: string, path: string): SavedModel {
     standardization: mean === null ? null : { mean, scale: scale! },
     images,
     classifier,
+    kept: readKept(file),
+    inputRange: readInputRange(file, inDim),
+    columns: readColumns(file),
+  };
+}
+
+/** The kept model's step and rule (files written before it was saved have none). */
+function readKept(file: JsonFields): KeptModel | null {
+  if (file.get("kept") === undefined || file.get("kept") === null) return null;
+  const kept = file.object("kept");
+  const rule = kept.get("rule");
+  if (rule !== "best" && rule !== "last") kept.fail("rule", '"best" or "last"', rule);
+  const metric = kept.get("metric");
+  if (metric !== null && metric !== "magnetError" && metric !== "knnError") {
+    kept.fail("metric", 'null, "magnetError" or "knnError"', metric);
+  }
+  return {
+    rule: rule as KeptModel["rule"],
+    iteration: kept.integer("iteration"),
+    metric: metric as KeptModel["metric"],
+    // An error rate, given exactly when a metric judged the model.
+    value: metric === null ? kept.nullableNumber("value", 0, 1) : kept.number("value", 0, 1),
+  };
+}
+
+/** The training range of each input (files written before it was saved have none). */
+function readInputRange(
+  file: JsonFields,
+  dim: number,
+): { min: Float32Array; max: Float32Array } | null {
+  if (file.get("inputRange") === undefined || file.get("inputRange") === null) return null;
+  const range = file.object("inputRange");
+  const min = range.encoded("min", "float32"), max = range.encoded("max", "float32");
+  if (min.length !== dim || max.length !== dim) {
+    file.fail("inputRange", `${dim} minima and maxima`, [min.length, max.length]);
+  }
+  const crossed = min.findIndex((low, i) => !(low <= max[i]));
+  if (crossed >= 0) {
+    range.fail(`max[${crossed}]`, `at least min[${crossed}] = ${min[crossed]}`, max[crossed]);
+  }
+  return { min, max };
+}
+
+/** The CSV columns that were not features (files written before they existed have none). */
+function readColumns(file: JsonFields): ModelColumns | null {
+  if (file.get("columns") === undefined || file.get("columns") === null) return null;
+  const columns = file.object("columns");
+  const ignored = columns.array("ignored");
+  if (!ignored.every((c) => typeof c === "string")) {
+    columns.fail("ignored", "a list of column names", ignored);
+  }
+  return {
+    label: columns.string("label", true),
+    id: columns.nullableString("id"),
+    ignored: ignored as string[],
   };
 }
 
@@ -279,8 +432,9 @@ export async function embedRows(
 /** A version 2 file's architecture, checked field by field (its sizes are checked after). */
 function readSpec(file: JsonFields): ModelSpec {
   const m: JsonFields = file.object("model");
-  const kind = m.oneOf("kind", ["mlp", "cnn"] as const);
+  const kind = m.oneOf("kind", ["mlp", "cnn", "backbone"] as const);
   if (kind === "mlp") return { kind, sizes: m.integers("sizes", 1) };
+  if (kind === "backbone") return readBackboneSpec(m);
   const input = m.integers("input", 1);
   if (input.length !== 3) m.fail("input", "[height, width, channels]", input);
   return {
@@ -290,5 +444,67 @@ function readSpec(file: JsonFields): ModelSpec {
     dense: m.integers("dense", 1),
     embeddingDim: m.integer("embeddingDim", 1),
     norm: m.oneOf("norm", ["batch", "none"] as const),
+  };
+}
+
+/** A backbone's architecture (an imported network, its input adaptation and head), field by field. */
+function readBackboneSpec(m: JsonFields): BackboneSpec {
+  const onnx = m.object("onnx");
+  const sha256 = onnx.string("sha256", true);
+  if (!/^[0-9a-f]{64}$/.test(sha256)) onnx.fail("sha256", "64 hexadecimal digits", sha256);
+  const positives = (f: JsonFields, name: string, length: number) => {
+    const values = f.array(name);
+    if (
+      values.length !== length || !values.every((v) => Number.isInteger(v) && (v as number) > 0)
+    ) {
+      f.fail(name, `${length} positive integers`, values);
+    }
+    return values as number[];
+  };
+  const finite = (f: JsonFields, name: string, length: number, positive: boolean) => {
+    const values = f.array(name);
+    if (
+      values.length !== length ||
+      !values.every((v) => typeof v === "number" && Number.isFinite(v) && (!positive || v > 0))
+    ) {
+      f.fail(name, `${length} finite${positive ? " positive" : ""} numbers`, values);
+    }
+    return values as number[];
+  };
+  const flag = (f: JsonFields, name: string) => {
+    const value = f.get(name);
+    if (typeof value !== "boolean") f.fail(name, "true or false", value);
+    return value;
+  };
+  const i = m.object("input");
+  const inputKind = i.get("kind");
+  let input: BackboneSpec["input"];
+  if (inputKind === "table") {
+    input = { kind: "table", features: i.integer("features", 1) };
+  } else if (inputKind === "image") {
+    const network = positives(i, "network", 3) as [number, number, number];
+    input = {
+      kind: "image",
+      rows: positives(i, "rows", 3) as [number, number, number],
+      network,
+      mean: finite(i, "mean", network[2], false),
+      std: finite(i, "std", network[2], true),
+      bgr: flag(i, "bgr"),
+    };
+  } else {
+    return i.fail("kind", '"image" or "table"', inputKind);
+  }
+  const dim = m.get("embeddingDim");
+  return {
+    kind: "backbone",
+    onnx: {
+      file: onnx.string("file", true),
+      sha256,
+      structure: onnx.matching("structure", /^[A-Za-z0-9+/]+={0,2}$/, "base64 text"),
+    },
+    output: m.string("output", true),
+    input,
+    embeddingDim: dim === null ? null : m.integer("embeddingDim", 1),
+    frozen: flag(m, "frozen"),
   };
 }

@@ -12,6 +12,8 @@ import { LOSSES } from "../losses/registry.ts";
 import { MagnetInputError } from "../errors.ts";
 import type { Dataset, Features } from "../data/dataset.ts";
 import { cnnSpec } from "../nn/cnn.ts";
+import { backboneSpec } from "../nn/onnx/backbone.ts";
+import type { OnnxSource } from "../nn/onnx/source.ts";
 import type { Model, ModelSpec } from "../nn/model.ts";
 import { createModel } from "../nn/models.ts";
 import { adam, type Optimizer, sgd } from "../optim/optimizer.ts";
@@ -52,10 +54,37 @@ export interface TrainingStep {
   readonly latch: Variable;
 }
 
-/** The architecture the settings ask for, for rows of `train`. */
-export function modelSpecFor(config: TrainConfig, train: Dataset<Features>): ModelSpec {
+/** The architecture the settings ask for, for rows of `train` (and `backbone`, an imported network). */
+export function modelSpecFor(
+  config: TrainConfig,
+  train: Dataset<Features>,
+  backbone?: OnnxSource,
+): ModelSpec {
   if (config.model === "mlp") {
     return { kind: "mlp", sizes: [train.dim, ...config.hidden, config.embeddingDim] };
+  }
+  if (config.model === "backbone") {
+    if (backbone === undefined) {
+      throw new MagnetInputError(
+        "model backbone needs the network to fine-tune (--backbone FILE.onnx, or " +
+          "TrainSetup.backbone from readOnnx)",
+      );
+    }
+    if (backbone.input.dims.length === 4 && train.imageShape === undefined) {
+      throw new MagnetInputError(
+        `${backbone.label} takes images; this data is a table of ${train.dim} features`,
+      );
+    }
+    return backboneSpec(backbone, {
+      output: config.backboneOutput ?? undefined,
+      rows: train.imageShape,
+      size: config.backboneSize ?? undefined,
+      mean: config.backboneMean ?? undefined,
+      std: config.backboneStd ?? undefined,
+      bgr: config.backboneBgr,
+      embeddingDim: config.embeddingDim,
+      frozen: config.freezeBackbone,
+    });
   }
   if (train.imageShape === undefined) {
     throw new MagnetInputError(
@@ -72,14 +101,15 @@ export function modelSpecFor(config: TrainConfig, train: Dataset<Features>): Mod
   });
 }
 
-/** Builds and compiles the step for the rows of `train`. */
+/** Builds and compiles the step for the rows of `train` (`backbone`: the network to fine-tune). */
 export async function compileStep(
   backend: Backend,
   config: TrainConfig,
   train: Dataset<Features>,
+  backbone?: OnnxSource,
 ): Promise<TrainingStep> {
   const loss = LOSSES[config.loss];
-  const model = createModel(modelSpecFor(config, train), config.seed);
+  const model = createModel(modelSpecFor(config, train, backbone), config.seed, backbone);
   const inputDim = train.dim, classes = train.classNames.length;
   const optimizer = config.optimizer === "adam"
     ? adam({ lr: config.lr })
@@ -102,8 +132,14 @@ export async function compileStep(
   const params = [...model.parameters, ...lossVariables];
   const grads = gradients(built.loss, params.map((p) => g.variable(p)));
   // The optimizer's updates, and the model's own (running statistics).
+  // Pretrained weights may learn at their own rate (--backbone-lr-scale).
+  const pretrained = new Set(model.pretrained ?? []);
+  const scales = params.map((p) => (pretrained.has(p) ? config.backboneLrScale : 1));
   const updates = [
-    ...g.inLayer(`the optimizer (${config.optimizer})`, () => optimizer.updates(params, grads)),
+    ...g.inLayer(
+      `the optimizer (${config.optimizer})`,
+      () => optimizer.updates(params, grads, scales),
+    ),
     ...forward.updates,
   ];
   // The step applies its updates only if it is sound, so a diverging run keeps its last good state

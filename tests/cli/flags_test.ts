@@ -70,6 +70,52 @@ Deno.test("flags that do not apply are refused", async (t) => {
         /--label-column .*\(not --data a folder of images\)/,
       ],
       [["--resume", "/x", "--image-size", "8"], /so --image-size cannot be given with it/],
+      // Validation, the run's length, the model kept, ids and ignored columns.
+      [
+        ["--data", "a.csv", "--val", "v.csv", "--val-fraction", "0.1"],
+        /--val is a validation CSV file: it cannot be given with --val-fraction/,
+      ],
+      [
+        ["--data", folder, "--val", "v.csv"],
+        /--val .*needs --data a CSV file \(not --data a folder of images\)/,
+      ],
+      [
+        ["--epochs", "3", "--iterations", "90"],
+        /--epochs sets the run's length: it cannot be given with --iterations/,
+      ],
+      [
+        ["--early-stop", "3"],
+        /--early-stop stops on the validation error \(the test rows only get the final report\): it needs validation rows \(--val, or --val-fraction above 0\) \(not none held out\)/,
+      ],
+      [
+        ["--data", "a.csv", "--val-fraction", "0", "--keep", "best"],
+        /--keep .*\(not none held out\)/,
+      ],
+      [
+        ["--dataset", "fashion-mnist", "--id-column", "id"],
+        /--id-column names a CSV column: it needs --data a CSV file/,
+      ],
+      [
+        ["--data", folder, "--ignore-columns", "a,b"],
+        /--ignore-columns names CSV columns: it needs --data a CSV file/,
+      ],
+      [["--resume", "/x", "--epochs", "3"], /so --epochs cannot be given with it/],
+      // A backbone's flags need it; it replaces the built-in networks.
+      [
+        ["--freeze-backbone"],
+        /--freeze-backbone sets up the --backbone network: it needs --backbone/,
+      ],
+      [["--backbone-size", "32"], /--backbone-size .*needs --backbone/],
+      [["--backbone-mean", "0.5"], /--backbone-mean .*needs --backbone/],
+      [["--backbone-bgr"], /--backbone-bgr .*needs --backbone/],
+      [
+        ["--backbone", "n.onnx", "--freeze-backbone", "--backbone-lr-scale", "0.1"],
+        /--freeze-backbone .*cannot be given with --backbone-lr-scale/,
+      ],
+      [
+        ["--backbone", "n.onnx", "--hidden", "64"],
+        /--backbone brings its own network with a linear head of --embedding-dim: it cannot be given with --hidden/,
+      ],
     ];
     for (const [args, message] of cases) {
       assertUsageError(await inProcess(train, args), message, args.join(" "));
@@ -228,6 +274,11 @@ Deno.test("flags that do not apply are refused", async (t) => {
       ],
       ["--data", folder, "--augment", "flip", "--skip-bad-images", "--split-seed", "2"],
       ["--augment", "crop-flip"], // the bundled MNIST is images
+      ["--data", "a.csv", "--early-stop", "3", "--keep", "last"], // a CSV's default validation
+      ["--val-fraction", "0.1", "--early-stop", "2", "--epochs", "4"],
+      ["--data", "a.csv", "--val", "v.csv", "--id-column", "id", "--ignore-columns", "x,y"],
+      ["--backbone", "n.onnx", "--backbone-output", "pool", "--freeze-backbone", "--backbone-bgr"],
+      ["--backbone", "n.onnx", "--backbone-lr-scale", "0.1", "--backbone-size", "32"],
     ];
     for (const args of accepted) {
       const values: Record<string, string | boolean> = {};
@@ -251,7 +302,7 @@ Deno.test("flags that do not apply are refused", async (t) => {
     };
     // The facts each command supplies beside its flags' values.
     const facts: Record<string, string[]> = {
-      train: ["source"],
+      train: ["source", "validation"],
       embed: ["input"],
       experiment: [],
       index: ["input", "index-kind"],

@@ -86,6 +86,16 @@ Deno.test("saved files read field by field", async (t) => {
         const weight = Object.keys(variables).find((k) => k.endsWith(".weight"))!;
         const moment = Object.keys(variables).find((k) => k.includes("adam.m"))!;
         const size = (name: string) => atob(variables[name].base64).length / 4;
+        // A sound best model: the run's model variables (not the optimizer's) as they are.
+        const bestOf = (c: Json): Json => ({
+          iteration: 12,
+          value: 0.5,
+          variables: Object.fromEntries(
+            Object.entries(c.variables as Json).filter(([name]) => !name.includes("adam")),
+          ),
+          varianceSum: 1,
+          varianceCount: 1,
+        });
         const cases: [(c: Json) => void, RegExp][] = [
           [
             (c) => (c.variables as Json)[weight] = floats(...Array(size(weight)).fill(Number.NaN)),
@@ -149,6 +159,41 @@ Deno.test("saved files read field by field", async (t) => {
           [
             (c) => c.format = "magnet-model",
             /is not a magnet checkpoint \(its format is "magnet-model"/,
+          ],
+          // The model kept: the best validation model so far, and the early stop's state.
+          [
+            (c) => c.best = { ...bestOf(c), iteration: 99 },
+            /best\.iteration should be an integer in \[0, 12\]/,
+          ],
+          [
+            (c) => c.best = { ...bestOf(c), value: 1.5 },
+            /best\.value should be a finite number in \[0, 1\], found 1\.5/,
+          ],
+          [
+            (c) => {
+              const best = bestOf(c);
+              (best.variables as Json)[weight] = floats(...Array(size(weight)).fill(Number.NaN));
+              c.best = best;
+            },
+            /best\.variables\.mlp\.\d\.weight\[0\] should be a finite number, found NaN/,
+          ],
+          [
+            (c) => {
+              const best = bestOf(c);
+              (best.variables as Json)["mlp.9.weight"] = floats(1);
+              c.best = best;
+            },
+            /best\.variables\.mlp\.9\.weight is not a variable of this run's model/,
+          ],
+          [
+            (c) => c.best = { ...bestOf(c), varianceSum: -2 },
+            /best\.varianceSum should be a finite number >= 0, found -2/,
+          ],
+          [(c) => c.stopped = "no", /stopped should be true or false, found "no"/],
+          [(c) => c.zeroLoss = { steps: 1, noted: 1 }, /zeroLoss\.noted should be true or false/],
+          [
+            (c) => (c.extra as Json).backbone = { file: "n.onnx", sha256: "0".repeat(64) },
+            /extra\.backbone should be nothing/,
           ],
           // Image folders' saved state: the augmenting generator, the source's image settings.
           [(c) => c.augmentRng = [1, 2, 3], /augmentRng should be four 32-bit integers/],
@@ -259,6 +304,23 @@ Deno.test("saved files read field by field", async (t) => {
         [
           (m) => m.images = { ...IMAGES, channelsFromImages: "yes" },
           /images\.channelsFromImages should be true or false/,
+        ],
+        // The model kept, the training inputs' range, the columns set apart.
+        [
+          (m) => m.kept = { rule: "best", iteration: 12, metric: "magnetError", value: 2 },
+          /kept\.value should be a finite number in \[0, 1\], found 2/,
+        ],
+        [
+          (m) => m.inputRange = { min: floats(1, 1, 1, 1, 1, 1), max: floats(0, 2, 2, 2, 2, 2) },
+          /inputRange\.max\[0\] should be at least min\[0\] = 1, found 0/,
+        ],
+        [
+          (m) => m.columns = { label: "label", id: null, ignored: [3] },
+          /columns\.ignored should be a list of column names, found \[3\]/,
+        ],
+        [
+          (m) => (m.model as Json).kind = "resnet",
+          /model\.kind should be "mlp" or "cnn" or "backbone", found "resnet"/,
         ],
         [
           (m) => (m.model as Json).sizes = [6, 1e9, 4],

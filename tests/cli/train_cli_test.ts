@@ -7,6 +7,17 @@ import assert from "node:assert/strict";
 import { decodeArray, type EncodedArray } from "../../src/io/arrays.ts";
 
 import { assertUsageError, cli, csv, exists, listing, ROOT, SMALL } from "../helpers/cli.ts";
+import { createBackend } from "../../src/backend/create.ts";
+
+/** Whether this machine's WebGPU adapter is a software one. */
+async function softwareAdapter(): Promise<boolean> {
+  const backend = await createBackend({ kind: "webgpu" });
+  try {
+    return backend.softwareAdapter;
+  } finally {
+    backend.dispose();
+  }
+}
 
 Deno.test("train command", async (t) => {
   const dir = await Deno.makeTempDir({ prefix: "magnet-cli-" });
@@ -82,7 +93,8 @@ Deno.test("train command", async (t) => {
       await expectUsageError(["--data", good, "--k", "0"], /--k\) must be an integer >= 1, got 0/);
       await expectUsageError(
         ["--data", good, "--k", "30"],
-        /K = 30 clusters per class \(--k\) needs more than 30 training rows.*class "ant" has 24/,
+        // 30 rows of "ant": 6 held out for testing, 5 of the rest for validation.
+        /K = 30 clusters per class \(--k\) needs more than 30 training rows.*class "ant" has 19/,
       );
       await expectUsageError(["--data", good, "--alpha", "1e300"], /alpha.*1e\+300 is too large/);
       await expectUsageError(
@@ -200,6 +212,9 @@ Deno.test("train command", async (t) => {
           assert.ok(values.every(Number.isFinite), `${backend}: ${name} is finite`);
         }
         assert.ok(!exists(`${out}/metrics.json`));
+        // WebGPU on a software adapter (llvmpipe here) says so, once.
+        const notes = r.stdout.match(/is a software adapter: WebGPU runs on the CPU here/g) ?? [];
+        assert.equal(notes.length, backend === "webgpu" && await softwareAdapter() ? 1 : 0);
       }
     });
 
@@ -229,7 +244,13 @@ Deno.test("train command", async (t) => {
       ) {
         assert.match(r.stdout, new RegExp(`\\s${flag}\\b`), flag);
       }
-      assert.match(r.stdout, /--iterations VALUE\s+training steps \(default: 6000\)/);
+      assert.match(
+        r.stdout,
+        /--iterations VALUE\s+training steps \(default: 50 epochs, within 1000-6000: 6000 for MNIST and Fashion-MNIST, 1000 for a 150-row table\)/,
+      );
+      for (const flag of ["--val", "--val-fraction", "--keep", "--early-stop", "--epochs"]) {
+        assert.match(r.stdout, new RegExp(`\\s${flag}\\b`), flag);
+      }
     });
 
     await t.step("a CSV run writes its folder; the model embeds new rows", async () => {

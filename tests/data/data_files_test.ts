@@ -117,6 +117,10 @@ Deno.test("data files", async (t) => {
         labelColumn: "label",
         testFraction: 0.2,
         splitSeed: 0,
+        val: null,
+        valFraction: 0,
+        idColumn: null,
+        ignoreColumns: [],
       });
       assert.deepEqual([...loaded.test.labels], [0, 1, 2]);
       // Numbers that differ beyond float64's precision stay apart.
