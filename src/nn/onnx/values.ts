@@ -10,6 +10,7 @@
  * orders differ (not when H = W = 1 or C = 1).
  */
 import { ShapeError } from "../../errors.ts";
+import { rowMajorStrides } from "../../backend/layout.ts";
 import { reshape, transpose } from "../../graph/ops.ts";
 import type { Graph, Tensor } from "../../graph/tensor.ts";
 
@@ -102,17 +103,6 @@ export function channelsLastOperand(g: Graph, v: Value, op: string): Tensor {
   return sameOrder(padded) ? reshape(t, stored) : transpose(t, TO_CHANNELS_LAST);
 }
 
-/** Row-major strides of a shape. */
-export function stridesOf(shape: readonly number[]): number[] {
-  const strides = new Array<number>(shape.length);
-  let s = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    strides[i] = s;
-    s *= shape[i];
-  }
-  return strides;
-}
-
 /** `data` of `shape` with its axes permuted: output axis i is input axis perm[i]. */
 export function permute(
   data: ArrayLike<number>,
@@ -120,7 +110,7 @@ export function permute(
   perm: readonly number[],
 ): Float64Array {
   const out = new Float64Array(data.length);
-  const inStrides = stridesOf(shape);
+  const inStrides = rowMajorStrides(shape);
   const outShape = perm.map((p) => shape[p]);
   const index = new Array<number>(shape.length).fill(0);
   for (let o = 0; o < out.length; o++) {
@@ -174,9 +164,9 @@ export function constElementwise(
     shape = next;
   }
   const size = shape.reduce((a, b) => a * b, 1);
-  const outStrides = stridesOf(shape);
+  const outStrides = rowMajorStrides(shape);
   const readers = values.map((v) => {
-    const own = stridesOf(v.shape);
+    const own = rowMajorStrides(v.shape);
     const lead = shape.length - v.shape.length;
     return shape.map((_, i) => (i < lead || v.shape[i - lead] === 1 ? 0 : own[i - lead]));
   });
