@@ -96,7 +96,9 @@ Deno.test("an approximate index finds nearly the exact neighbours, with exact di
     assert.equal(index?.type, "IVF_HNSW_SQ");
     assert.equal(index?.indexedRows, 3000);
     const exact = await table.search(queries, { k: 10, exact: true });
-    const approximate = await table.search(queries, { k: 10, nprobes: 4, refineFactor: 1 });
+    // Refined as the command line searches (twice k candidates re-ranked exactly): without it, the
+    // graph's nondeterministic build gave a recall of 0.90 to 0.94 on these isotropic rows.
+    const approximate = await table.search(queries, { k: 10, nprobes: 4, refineFactor: 2 });
     let found = 0;
     approximate.forEach((list, q) => {
       const truth = new Map(exact[q].map((h) => [h.row, h.distance]));
@@ -106,7 +108,7 @@ Deno.test("an approximate index finds nearly the exact neighbours, with exact di
         assert.ok(Math.abs(h.distance - truth.get(h.row)!) <= 1e-5 * Math.max(1, h.distance));
       }
     });
-    assert.ok(found / 500 >= 0.9, `recall@10 ${found / 500}`);
+    assert.ok(found / 500 >= 0.95, `recall@10 ${found / 500}`);
     // Rows added after the index are searched too (exactly, until the index is updated).
     await table.add(rowsOf(queries.slice(0, MODEL.dim), "late"));
     const [late] = await table.search(queries.subarray(0, MODEL.dim), { k: 1 });
