@@ -38,6 +38,7 @@ export type {
   Backend,
   BackendKind,
   CompileRequest,
+  DeviceLimits,
   Executable,
   Feeds,
   FloatArray,
@@ -118,6 +119,17 @@ export {
   maxPool2d,
   normalize,
 } from "./src/graph/conv.ts";
+export {
+  avgPool,
+  type AvgPoolOptions,
+  convolution,
+  type ConvolutionOptions,
+  maxPool,
+  type WindowOptions,
+} from "./src/graph/windows.ts";
+export { resizeImages, resizeMatrix } from "./src/graph/resize.ts";
+export { concat, slice, take } from "./src/graph/slices.ts";
+export { clip, hardSigmoid, hardSwish } from "./src/graph/activations.ts";
 export { gradients } from "./src/graph/autodiff.ts";
 export {
   assertGradcheck,
@@ -132,12 +144,18 @@ export {
   type Mismatch,
 } from "./src/check/gradcheck.ts";
 export {
+  AbortedError,
   BackendUnavailableError,
+  DivergenceError,
+  type DivergenceReason,
+  EnvironmentError,
   MagnetInputError,
   NonFiniteLossError,
   ShapeError,
+  TooLargeError,
 } from "./src/errors.ts";
 export { Random } from "./src/util/random.ts";
+export type { WorkOptions, WorkProgress, WorkStage } from "./src/util/work.ts";
 
 // Losses
 export {
@@ -169,8 +187,50 @@ export {
 // Model and optimizers
 export { createMlp, Mlp, type MlpInit, type MlpOptions } from "./src/nn/mlp.ts";
 export { Cnn, type CnnOptions, createCnn } from "./src/nn/cnn.ts";
-export type { CnnSpec, MlpSpec, Model, ModelSpec } from "./src/nn/model.ts";
-export { createModel, restoreModel } from "./src/nn/models.ts";
+export type {
+  BackboneInput,
+  BackboneSpec,
+  CnnSpec,
+  MlpSpec,
+  Model,
+  ModelSpec,
+  VariableShape,
+} from "./src/nn/model.ts";
+export { createModel, modelVariableShapes, restoreModel } from "./src/nn/models.ts";
+
+// ONNX: pretrained networks in, trained networks out (bytes in and out: no files)
+export {
+  BackboneModel,
+  type BackboneOptions,
+  backboneSpec,
+  IMAGENET_MEAN,
+  IMAGENET_STD,
+  importOnnx,
+  type ImportOnnxOptions,
+} from "./src/nn/onnx/backbone.ts";
+export {
+  type InitializerInfo,
+  type InitializerRole,
+  type OnnxSource,
+  readOnnx,
+  type ReadOnnxOptions,
+  type WeightLayout,
+} from "./src/nn/onnx/source.ts";
+export { type NetworkOptions, OnnxNetwork } from "./src/nn/onnx/network.ts";
+export { SUPPORTED_OPS as ONNX_OPERATORS } from "./src/nn/onnx/converters.ts";
+export { exportOnnx, type ExportOptions } from "./src/nn/onnx/export.ts";
+export type {
+  AttributeProto,
+  DimensionProto,
+  ExternalDataReader,
+  GraphProto,
+  ModelProto,
+  NodeProto,
+  OpsetId,
+  StringEntry,
+  TensorProto,
+  ValueInfoProto,
+} from "./src/nn/onnx/onnx_proto.ts";
 export {
   adam,
   type AdamOptions,
@@ -223,7 +283,11 @@ export { kmeansNmi, normalizedMutualInformation } from "./src/eval/nmi.ts";
 // Training
 export { train, Trainer } from "./src/train/trainer.ts";
 export type {
+  BestState,
+  EvalSplit,
   HistoryPoint,
+  KeptModel,
+  Phase,
   TrainerState,
   TrainEvent,
   TrainOptions,
@@ -232,19 +296,23 @@ export type {
   TrainTimings,
 } from "./src/train/types.ts";
 export {
+  applicableSettings,
   DEFAULT_CONFIG,
+  type KeepRule,
   type LossKind,
   type ModelKind,
   type OptimizerKind,
   resolveConfig,
   type TrainConfig,
 } from "./src/train/config.ts";
-export { chunkRowsFor, DEFAULT_CHUNK_ROWS, embed } from "./src/nn/embed.ts";
+export { type DataShape, fitToData, stepsPerEpoch } from "./src/train/schedule.ts";
+export { chunkRowsFor, DEFAULT_CHUNK_ROWS, embed, type EmbedOptions } from "./src/nn/embed.ts";
 export { classifyEmbeddings, classifyWithVotes } from "./src/eval/classifier.ts";
 export {
   type Classifier,
   classify,
   embedRows,
+  type ModelColumns,
   modelFromJson,
   modelToJson,
   type SavedModel,
@@ -269,7 +337,7 @@ export {
   parseCsvDataset,
   parseCsvRows,
 } from "./src/data/csv.ts";
-export { type Split, stratifiedSplit } from "./src/data/split.ts";
+export { type Split, type SplitOptions, stratifiedSplit } from "./src/data/split.ts";
 export { fitStandardization, type Standardization, standardize } from "./src/data/preprocess.ts";
 export {
   fitNormalization,

@@ -5,16 +5,12 @@
  *
  *   deno bench -A bench/magnet_loss_bench.ts
  */
-import * as tf from "@tensorflow/tfjs";
-import "@tensorflow/tfjs-backend-webgpu";
-import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
+import { tf } from "./helpers/tfjs.ts";
 import { createBackend } from "../src/backend/create.ts";
 import type { Backend } from "../src/backend/backend.ts";
 import { computeMagnetLoss, type MagnetBatch } from "../src/losses/magnet_batch.ts";
 import { Random } from "../src/util/random.ts";
 import { timed } from "./helpers/throughput.ts";
-
-setWasmPaths(new URL("./node_modules/@tensorflow/tfjs-backend-wasm/dist/", import.meta.url).href);
 
 const backends: Record<string, Backend> = {
   cpu: await createBackend({ kind: "cpu" }),
@@ -86,7 +82,7 @@ for (const [m, d, dim] of CONFIGS) {
   const calls = large ? 1 : 5;
   const runs = { n: large ? 5 : 20, warmup: large ? 1 : 3 };
   for (const kind of ["cpu", "webgpu"] as const) {
-    Deno.bench(`magnet ${kind} ${m}/${d}/${dim}`, {
+    Deno.bench(`magnet ${kind} ${m}/${d}/${dim}, ${calls} call${calls > 1 ? "s" : ""}`, {
       group,
       baseline: kind === "cpu",
       ...runs,
@@ -99,7 +95,10 @@ for (const [m, d, dim] of CONFIGS) {
   for (const kind of ["cpu", "wasm", "webgpu"] as const) {
     let fn: ReturnType<typeof tfjsMagnet> | undefined;
     let r: tf.Tensor | undefined;
-    Deno.bench(`tfjs ${kind} ${m}/${d}/${dim}`, { group, ...runs }, async () => {
+    Deno.bench(`tfjs ${kind} ${m}/${d}/${dim}, ${calls} call${calls > 1 ? "s" : ""}`, {
+      group,
+      ...runs,
+    }, async () => {
       if (tf.getBackend() !== kind) await tf.setBackend(kind);
       fn ??= tfjsMagnet(b, m);
       r ??= tf.tensor2d(b.embeddings, [m * d, dim]);

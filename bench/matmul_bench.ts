@@ -6,9 +6,7 @@
  *
  *   deno bench -A bench/matmul_bench.ts
  */
-import * as tf from "@tensorflow/tfjs";
-import "@tensorflow/tfjs-backend-webgpu";
-import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
+import { tf } from "./helpers/tfjs.ts";
 import { numpy as np } from "@jax-js/jax";
 import { createBackend } from "../src/backend/create.ts";
 import type { Backend, Executable } from "../src/backend/backend.ts";
@@ -20,7 +18,6 @@ import { Random } from "../src/util/random.ts";
 import { timed } from "./helpers/throughput.ts";
 import { initJaxWasm } from "./helpers/jax.ts";
 
-setWasmPaths(new URL("./node_modules/@tensorflow/tfjs-backend-wasm/dist/", import.meta.url).href);
 await initJaxWasm();
 
 const backends: Record<string, Backend> = {
@@ -52,20 +49,24 @@ for (const n of [256, 1024]) {
 
   for (const kind of ["cpu", "webgpu"] as const) {
     let exe: Executable | undefined;
-    Deno.bench(`magnet ${kind} ${n}³`, { ...options, baseline: kind === "cpu" }, async () => {
-      exe ??= await magnetProduct(backends[kind], n);
-      await timed(group, `magnet ${kind}`, gflop * repeats, "GFLOP/s", async () => {
-        const runs = [];
-        for (let r = 0; r < repeats; r++) runs.push(exe!.run());
-        await Promise.all(runs);
-      });
-    });
+    Deno.bench(
+      `magnet ${kind} ${n}³ x ${repeats}`,
+      { ...options, baseline: kind === "cpu" },
+      async () => {
+        exe ??= await magnetProduct(backends[kind], n);
+        await timed(group, `magnet ${kind}`, gflop * repeats, "GFLOP/s", async () => {
+          const runs = [];
+          for (let r = 0; r < repeats; r++) runs.push(exe!.run());
+          await Promise.all(runs);
+        });
+      },
+    );
   }
 
   {
     const name = "magnet js (float32, before)";
     let exe: Executable | undefined;
-    Deno.bench(`${name} ${n}³`, options, async () => {
+    Deno.bench(`${name} ${n}³ x ${repeats}`, options, async () => {
       exe ??= await magnetProduct(jsBackend, n);
       await timed(group, name, gflop * repeats, "GFLOP/s", async () => {
         for (let r = 0; r < repeats; r++) await exe!.run();
@@ -75,7 +76,7 @@ for (const n of [256, 1024]) {
 
   for (const kind of ["cpu", "wasm", "webgpu"] as const) {
     let inputs: [tf.Tensor2D, tf.Tensor2D] | undefined;
-    Deno.bench(`tfjs ${kind} ${n}³`, options, async () => {
+    Deno.bench(`tfjs ${kind} ${n}³ x ${repeats}`, options, async () => {
       await tf.setBackend(kind);
       inputs ??= [tf.tensor2d(randomMatrix(n, 1), [n, n]), tf.tensor2d(randomMatrix(n, 2), [n, n])];
       await timed(group, `tfjs ${kind}`, gflop * repeats, "GFLOP/s", async () => {
@@ -89,7 +90,7 @@ for (const n of [256, 1024]) {
 
   {
     let inputs: [np.Array, np.Array] | undefined;
-    Deno.bench(`jax-js wasm ${n}³`, options, async () => {
+    Deno.bench(`jax-js wasm ${n}³ x ${repeats}`, options, async () => {
       inputs ??= [
         np.array(randomMatrix(n, 1)).reshape([n, n]),
         np.array(randomMatrix(n, 2)).reshape([n, n]),

@@ -9,8 +9,7 @@
  *
  *   deno bench -A bench/mlp_step_bench.ts
  */
-import * as tf from "@tensorflow/tfjs";
-import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
+import { tf } from "./helpers/tfjs.ts";
 import { blockUntilReady, jit, nn, numpy as np, tree, valueAndGrad } from "@jax-js/jax";
 import {
   adam,
@@ -26,7 +25,6 @@ import { createMlp } from "../src/nn/mlp.ts";
 import { timed } from "./helpers/throughput.ts";
 import { initJaxWasm } from "./helpers/jax.ts";
 
-setWasmPaths(new URL("./node_modules/@tensorflow/tfjs-backend-wasm/dist/", import.meta.url).href);
 await initJaxWasm();
 
 const SIZES = [784, 256, 128, 64];
@@ -52,7 +50,7 @@ function benchEngine(
   setup: () => Promise<() => Promise<number>>,
 ): void {
   let step: (() => Promise<number>) | undefined;
-  Deno.bench(name, { group: GROUP, ...runs }, async () => {
+  Deno.bench(`${name}, ${STEPS} steps`, { group: GROUP, ...runs }, async () => {
     step ??= await setup();
     await timed(GROUP, name, STEPS, UNIT, async () => {
       for (let i = 0; i < STEPS; i++) {

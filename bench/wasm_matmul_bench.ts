@@ -71,7 +71,7 @@ function benchShapes(group: string, shapes: Shape[], perUnit?: string): void {
   for (const [name, kernel] of kernels) {
     const save = recorder(name);
     let runs: (() => void)[] | undefined;
-    Deno.bench(`${name} ${group}`, options, () => {
+    Deno.bench(`${name} ${group} x ${repeats}`, options, () => {
       if (runs === undefined) {
         // The products of a unit lie side by side in the memory, as a device's tensors would.
         runs = shapes.map((s, i) => {
@@ -91,7 +91,7 @@ function benchShapes(group: string, shapes: Shape[], perUnit?: string): void {
 
   const saveTs = recorder("typescript");
   let ts: (() => void)[] | undefined;
-  Deno.bench(`typescript ${group}`, { ...options, baseline: true }, () => {
+  Deno.bench(`typescript ${group} x ${repeats}`, { ...options, baseline: true }, () => {
     if (ts === undefined) {
       ts = shapes.map((s, i) => {
         const a = randomArray(s.m * s.k, 2 * i);

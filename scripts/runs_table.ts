@@ -8,7 +8,7 @@
  */
 interface Metrics {
   loss: string;
-  settings: { model: string; seed: number; tripletMining: string };
+  settings: { model: string; seed: number; tripletMining: string; freezeBackbone?: boolean };
   test: Record<string, number | null>;
   time: { seconds: number; msPerStep: number; refreshes: { secondsEach: number | null } };
 }
@@ -36,7 +36,10 @@ for (const dir of Deno.args) {
 }
 const groups = new Map<string, Metrics[]>();
 for (const r of runs) {
-  const key = `${r.settings.model} | ${r.loss}`;
+  const model = r.settings.model !== "backbone"
+    ? r.settings.model
+    : `backbone, ${r.settings.freezeBackbone ? "frozen" : "fine-tuned"}`;
+  const key = `${model} | ${r.loss}`;
   groups.set(key, [...(groups.get(key) ?? []), r]);
 }
 console.log(

@@ -16,7 +16,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ["graph"],
   ["backend", "kernels"],
   ["check"],
-  ["nn", "losses", "optim"],
+  ["nn", "losses", "optim"], // nn/onnx (ONNX files, import, export) counts as nn
   ["index", "sample", "eval"],
   ["train"],
   ["search"],

@@ -1,7 +1,8 @@
 /**
  * Timing for benchmarks whose figure of merit is a rate (GFLOP/s) or a time per unit of work (ms per
- * call) rather than time per bench iteration: each benchmark records the seconds of its timed part, and when `deno bench` ends the
- * medians are printed as a table, side by side per group.
+ * call) rather than time per bench iteration: each benchmark records the seconds of its timed part,
+ * and when `deno bench` ends the medians are printed as a table, side by side per group, each row
+ * with its unit.
  */
 
 interface Entry {
@@ -47,7 +48,11 @@ function median(values: number[]): number {
 
 /** The table of median rates, one block per group. */
 export function summary(): string {
-  const lines: string[] = [];
+  const lines: string[] = [
+    "",
+    "Per unit of work (the unit on each row), from the timed part of each iteration; the table",
+    "above gives the time of whole iterations, which hold the work their names say.",
+  ];
   let group = "";
   for (const e of entries.values()) {
     if (e.group !== group) {

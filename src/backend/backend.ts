@@ -34,6 +34,20 @@ export interface CompileRequest {
    * variable keeps its value (a training step guards itself this way against non-finite values).
    */
   readonly guard?: Tensor;
+  /**
+   * Makes the guard sticky: a scalar variable (positive to begin with) that the guard is multiplied
+   * by, and that holds each run's verdict afterwards. Once a run's guard fails, no later run applies
+   * its updates (runs already queued behind it included) until the latch is written positive again.
+   */
+  readonly latch?: Variable;
+}
+
+/** What a backend's device can hold, in bytes. */
+export interface DeviceLimits {
+  /** The largest single tensor: one buffer. */
+  readonly maxBufferBytes: number;
+  /** What can still be allocated, all buffers together (Infinity where the device does not say). */
+  readonly availableBytes: number;
 }
 
 /** A compiled graph, ready to run many times with new feeds. */
@@ -60,8 +74,19 @@ export interface Backend {
   readonly precision: Precision;
   /** A human-readable description (the adapter's name on WebGPU). */
   readonly description: string;
-  /** Compiles what `request` needs; shaders are compiled and constants uploaded here, once. */
+  /**
+   * True for WebGPU on a software adapter (llvmpipe and the like): it runs on the CPU, more
+   * slowly than the CPU backend.
+   */
+  readonly softwareAdapter: boolean;
+  /**
+   * Compiles what `request` needs; shaders are compiled and constants uploaded here, once. A graph
+   * with a tensor beyond one buffer, or needing more memory than the device has left, is refused
+   * with a `TooLargeError` before anything is allocated.
+   */
   compile(request: CompileRequest): Promise<Executable>;
+  /** What the device can hold now: its largest buffer and the memory it has left. */
+  limits(): DeviceLimits;
   /** Compiles (once per graph and set of outputs) and runs: a shortcut for one-off evaluation. */
   run(outputs: readonly Tensor[], feeds?: Feeds): Promise<HostArray[]>;
   /** The current value of a variable (its initial value if no graph has used it yet). */

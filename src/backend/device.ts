@@ -5,7 +5,7 @@
  * slots, feeds, variables, caching) is the executor's, written once for every device.
  */
 import type { DType } from "../graph/tensor.ts";
-import type { BackendKind, HostArray, Precision } from "./backend.ts";
+import type { BackendKind, DeviceLimits, HostArray, Precision } from "./backend.ts";
 import type { ConvShape, Kernel } from "./kernel.ts";
 
 /** A device's storage for one tensor's values (opaque outside its device). */
@@ -38,6 +38,8 @@ export interface ProgramSpec {
   readonly copies: readonly Copy[];
   /** When given, a float scalar: the copies happen only where it is positive. */
   readonly guard: DeviceBuffer | null;
+  /** When given (with a guard), a float scalar that receives the guard's value after the copies. */
+  readonly latch?: DeviceBuffer | null;
 }
 
 /** A compiled program. */
@@ -59,6 +61,10 @@ export interface Device {
   readonly precision: Precision;
   /** A human-readable description. */
   readonly description: string;
+  /** The largest buffer it can allocate, and the memory it has left (see {@link DeviceLimits}). */
+  limits(): DeviceLimits;
+  /** WebGPU only: whether the adapter is software (llvmpipe and the like, on the CPU). */
+  readonly adapterIsSoftware?: boolean;
   /** A buffer of `elements` values of `dtype` (contents unspecified until written). */
   alloc(elements: number, dtype: DType): DeviceBuffer;
   /** Queues a write of `data` to the start of `buffer`, seen by every later run or read. */
@@ -79,7 +85,12 @@ export interface Device {
     inputs: readonly DeviceBuffer[],
     output: DeviceBuffer,
   ): Promise<PreparedKernel>;
-  /** Compiles a program of prepared steps. */
+  /**
+   * Releases what prepared steps hold on the device (argument blocks, uniform buffers), for steps
+   * that will never become a program (a compile that failed half-way).
+   */
+  release(steps: readonly PreparedKernel[]): void;
+  /** Compiles a program of prepared steps; freeing the program releases its steps. */
   program(spec: ProgramSpec): Promise<DeviceProgram>;
   /** Waits until all queued work has finished. */
   synchronize(): Promise<void>;

@@ -5,27 +5,39 @@
  * kernels (see device.ts), so a new device needs none of this again.
  */
 import type { Graph, Tensor, Variable } from "../graph/tensor.ts";
-import { MagnetInputError } from "../errors.ts";
+import { MagnetInputError, ShapeError } from "../errors.ts";
+import { mul } from "../graph/ops.ts";
 import type {
   Backend,
   BackendKind,
   CompileRequest,
+  DeviceLimits,
   Executable,
   Feeds,
   FloatArray,
   HostArray,
   Precision,
 } from "./backend.ts";
-import type { Device, DeviceBuffer, DeviceProgram } from "./device.ts";
+import type { Device, DeviceBuffer, DeviceProgram, PreparedKernel } from "./device.ts";
+import { checkCapacity } from "./capacity.ts";
 import { kernelOf } from "./kernel.ts";
 import { checkFeeds, makePlan } from "./plan.ts";
 import { compileOnce } from "./compile_once.ts";
+
+/** `request` with its guard multiplied by its latch (see {@link CompileRequest.latch}). */
+function latched(request: CompileRequest): CompileRequest {
+  const { guard, latch } = request;
+  if (latch === undefined) return request;
+  if (guard === undefined) throw new ShapeError("compile", "a latch needs a guard");
+  return { ...request, guard: mul(guard, guard.graph.variable(latch)) };
+}
 
 /** A {@link Backend} made of the shared executor and one device. */
 export class Executor implements Backend {
   readonly kind: BackendKind;
   readonly precision: Precision;
   readonly description: string;
+  readonly softwareAdapter: boolean;
   readonly #device: Device;
   readonly #variables = new Map<Variable, DeviceBuffer>();
   readonly #running = new Set<unknown>();
@@ -61,6 +73,7 @@ export class Executor implements Backend {
     this.kind = device.kind;
     this.precision = device.precision;
     this.description = device.description;
+    this.softwareAdapter = device.adapterIsSoftware === true;
   }
 
   /** The device this executor runs on (for device-specific tests and benchmarks). */
@@ -88,32 +101,66 @@ export class Executor implements Backend {
     return buffer;
   }
 
+  limits(): DeviceLimits {
+    this.#check();
+    return this.#device.limits();
+  }
+
   async compile(request: CompileRequest): Promise<Executable> {
     this.#check();
-    const plan = makePlan(request, {
+    const plan = makePlan(latched(request), {
       fuse: this.#fuse,
       convolution: this.#device.directConvolution?.bind(this.#device),
     });
     const device = this.#device;
-    const buffers = plan.slots.map((slot) => {
-      if (slot.role === "variable") return this.#variableBuffer(slot.variable!);
-      const buffer = this.#alloc(slot.size, slot.dtype);
-      if (slot.role === "constant") device.write(buffer, slot.data!);
-      return buffer;
-    });
+    // Refused before anything is allocated, so a graph too large leaves the backend as it was.
+    checkCapacity(plan, device.limits(), device.precision, (v) => this.#variables.has(v));
+    // Should the device fail anyway (fragmented memory, a lost GPU), whatever this compile
+    // allocated is given back: the next graph finds the backend as this one did.
+    const allocated: DeviceBuffer[] = [];
+    const newVariables: Variable[] = [];
+    const prepared: PreparedKernel[] = [];
+    let program: DeviceProgram;
+    let buffers: DeviceBuffer[];
+    try {
+      buffers = plan.slots.map((slot) => {
+        if (slot.role === "variable") {
+          if (!this.#variables.has(slot.variable!)) newVariables.push(slot.variable!);
+          return this.#variableBuffer(slot.variable!);
+        }
+        const buffer = this.#alloc(slot.size, slot.dtype);
+        allocated.push(buffer);
+        if (slot.role === "constant") device.write(buffer, slot.data!);
+        return buffer;
+      });
+      const bufferOf = (t: Tensor) => buffers[plan.slotOf.get(t.id)!.index];
+      const settled = await Promise.allSettled(plan.steps.map(async (node) => {
+        const { kernel, reads } = kernelOf(node, plan.groups?.get(node.id) ?? [node]);
+        return await device.prepare(kernel, reads.map(bufferOf), bufferOf(node));
+      }));
+      for (const s of settled) if (s.status === "fulfilled") prepared.push(s.value);
+      for (const s of settled) if (s.status === "rejected") throw s.reason;
+      program = await device.program({
+        steps: prepared,
+        reads: plan.outputs.map((t) => ({ buffer: bufferOf(t), elements: t.size })),
+        copies: plan.updates
+          .map(([v, t]) => ({ from: bufferOf(t), to: this.#variableBuffer(v), elements: v.size }))
+          .filter((c) => c.from !== c.to),
+        guard: plan.guard === null ? null : bufferOf(plan.guard),
+        latch: request.latch === undefined ? null : this.#variableBuffer(request.latch),
+      });
+    } catch (error) {
+      if (!this.#disposed) {
+        device.release(prepared);
+        for (const buffer of allocated) {
+          this.#buffers.delete(buffer);
+          device.free(buffer);
+        }
+        this.releaseVariables(newVariables);
+      }
+      throw error;
+    }
     const bufferOf = (t: Tensor) => buffers[plan.slotOf.get(t.id)!.index];
-    const steps = await Promise.all(plan.steps.map((node) => {
-      const { kernel, reads } = kernelOf(node, plan.groups?.get(node.id) ?? [node]);
-      return device.prepare(kernel, reads.map(bufferOf), bufferOf(node));
-    }));
-    const program: DeviceProgram = await device.program({
-      steps,
-      reads: plan.outputs.map((t) => ({ buffer: bufferOf(t), elements: t.size })),
-      copies: plan.updates
-        .map(([v, t]) => ({ from: bufferOf(t), to: this.#variableBuffer(v), elements: v.size }))
-        .filter((c) => c.from !== c.to),
-      guard: plan.guard === null ? null : bufferOf(plan.guard),
-    });
     const inputs = plan.inputs.map(bufferOf);
     const run = async (feeds: Feeds = {}): Promise<HostArray[]> => {
       this.#check();

@@ -6,10 +6,11 @@
  */
 import { createBackend } from "../backend/create.ts";
 import type { Backend } from "../backend/backend.ts";
-import { MagnetInputError } from "../errors.ts";
+import { EnvironmentError, MagnetInputError } from "../errors.ts";
 import { type DataSource, loadData, readDataSource } from "../data/source.ts";
 import { writeFileAtomic } from "../io/files.ts";
 import { JsonFields } from "../io/json_fields.ts";
+import { readInputText } from "../io/input.ts";
 import {
   buildResults,
   EXPERIMENTS,
@@ -20,8 +21,8 @@ import { renderExperimentPage } from "../experiments/page.ts";
 import { runExperiment, shrink } from "../experiments/runner.ts";
 import type { ExperimentEnv, ExperimentOptions, RunRecord } from "../experiments/types.ts";
 import { FASHION_MNIST_DIR } from "../data/fashion_mnist.ts";
-import { MAX_SEED } from "../train/config.ts";
-import { helpText, intFlag, parseFlags, reportFailure, UsageError } from "./args.ts";
+import { MAX_SEED, resolveConfig, type TrainConfig } from "../train/config.ts";
+import { type FlagSpec, helpText, intFlag, parseFlags, reportFailure, UsageError } from "./args.ts";
 import { absolutePath, checkNewRunFolder, RunFolder } from "./run_folder.ts";
 import { StopSignals } from "./signals.ts";
 
@@ -30,7 +31,8 @@ const FILES = { results: "results.json", page: "experiment.html" } as const;
 /** Rows of the quick version's data: small enough for CI, large enough to mean something. */
 const QUICK_ROWS = { train: 3000, test: 1000 } as const;
 
-const FLAGS = {
+/** The flags of `deno task experiment` (see `FlagSpec`). */
+export const EXPERIMENT_FLAGS = {
   "seeds": { kind: "list", default: "1,2,3 (quick: 1)", help: "seeds, comma-separated" },
   "quick": { kind: "flag", help: "a small version: 150 steps on at most 3,000/1,000 rows" },
   "iterations": { kind: "int", default: "6000 (quick: 150)", help: "training steps of every run" },
@@ -45,14 +47,24 @@ const FLAGS = {
     kind: "string",
     default: FASHION_MNIST_DIR,
     help: "folder of Fashion-MNIST's four IDX files",
+    needs: { dataset: ["fashion-mnist"] },
+    why: "is where Fashion-MNIST is",
   },
   "backend": {
     kind: "choice",
     default: "auto",
     choices: ["auto", "webgpu", "cpu"],
     help: "compute backend",
+    resume: true,
   },
-  "threads": { kind: "int", default: "all cores", help: "CPU backend: threads" },
+  "threads": {
+    kind: "int",
+    default: "all cores",
+    help: "CPU backend: threads",
+    needs: { backend: ["cpu", "auto"] },
+    why: "sets the CPU backend's threads",
+    resume: true,
+  },
   "out": {
     kind: "string",
     default: "runs/experiment-<name>-<timestamp>",
@@ -62,13 +74,11 @@ const FLAGS = {
   "resume": {
     kind: "string",
     help: "continue the experiment in this folder, skipping its finished runs",
+    why: "continues an experiment with its saved settings",
   },
-  "quiet": { kind: "flag", help: "print only the final tables" },
+  "quiet": { kind: "flag", help: "print only the final tables", resume: true },
   "help": { kind: "flag", help: "show this help" },
-} as const;
-
-/** Flags that may go with --resume. */
-const RESUME_FLAGS = ["resume", "backend", "threads", "quiet"];
+} as const satisfies Readonly<Record<string, FlagSpec>>;
 
 function usage(): string {
   const names = Object.values(EXPERIMENTS)
@@ -78,7 +88,7 @@ function usage(): string {
     "experiment <name>",
     `Puts a claim of the paper to the test: trains every setting of the experiment once per ` +
       `seed and writes results.json and experiment.html.\n\nExperiments:\n${names}`,
-    FLAGS,
+    EXPERIMENT_FLAGS,
   );
 }
 
@@ -103,7 +113,7 @@ function parse(args: readonly string[]): Parsed | "help" {
     );
   }
   const named = !first.startsWith("-");
-  const v = parseFlags(named ? rest : args, FLAGS);
+  const v = parseFlags(named ? rest : args, EXPERIMENT_FLAGS);
   if (v.help === true) return "help";
   const given = new Set(Object.keys(v).filter((k) => v[k] !== undefined));
   const str = (name: string) => v[name] as string | undefined;
@@ -118,9 +128,9 @@ function parse(args: readonly string[]): Parsed | "help" {
       `unknown experiment "${name}": choose ${Object.keys(EXPERIMENTS).join(", ")}`,
     );
   }
-  const choice = <T extends string>(flag: keyof typeof FLAGS, fallback: T): T => {
+  const choice = <T extends string>(flag: keyof typeof EXPERIMENT_FLAGS, fallback: T): T => {
     const value = str(flag);
-    const spec = FLAGS[flag] as { choices?: readonly string[] };
+    const spec = EXPERIMENT_FLAGS[flag] as { choices?: readonly string[] };
     if (value !== undefined && !spec.choices!.includes(value)) {
       throw new UsageError(`--${flag} must be one of ${spec.choices!.join(", ")}, got "${value}"`);
     }
@@ -145,9 +155,6 @@ function parse(args: readonly string[]): Parsed | "help" {
     : intFlag("iterations", str("iterations")!);
   if (iterations < 12) throw new UsageError(`--iterations must be at least 12, got ${iterations}`);
   const dataset = choice("dataset", "fashion-mnist");
-  if (given.has("data-dir") && dataset !== "fashion-mnist") {
-    throw new UsageError("--data-dir is where Fashion-MNIST is: it needs --dataset fashion-mnist");
-  }
   const threads = str("threads") === undefined ? null : intFlag("threads", str("threads")!);
   if (threads !== null && (threads < 1 || threads > 256)) {
     throw new UsageError(`--threads must be an integer from 1 to 256, got ${threads}`);
@@ -171,50 +178,104 @@ function parse(args: readonly string[]): Parsed | "help" {
   };
 }
 
-/** A saved experiment to continue, read field by field. */
+/** What {@link readSaved} expects at the top of results.json. */
+const RESULTS_FILE = {
+  format: "magnet-experiment",
+  versions: [1],
+  what: "an experiment's results",
+};
+
+/** A saved run, every field and value checked (the settings as training would check them). */
+function readRun(run: JsonFields): RunRecord {
+  const settings = run.object("settings");
+  try {
+    resolveConfig(settings.raw as Partial<TrainConfig>);
+  } catch (error) {
+    if (!(error instanceof MagnetInputError)) throw error;
+    throw new MagnetInputError(
+      `${run.source} is damaged: ${run.path}settings are invalid: ${error.message}`,
+    );
+  }
+  const metrics = run.object("metrics");
+  return {
+    key: run.string("key", true),
+    seed: run.integer("seed", 0, MAX_SEED),
+    settings: settings.raw as Partial<TrainConfig>,
+    iterations: run.integer("iterations", 1),
+    seconds: run.number("seconds", 0),
+    trainSecondsPer1000: run.number("trainSecondsPer1000", 0),
+    curve: run.objects("curve", { nonEmpty: true }).map((p) => ({
+      iteration: p.integer("iteration", 1),
+      seconds: p.number("seconds", 0),
+      error: p.number("error", 0, 1),
+      knnError: p.number("knnError", 0, 1),
+    })),
+    metrics: Object.fromEntries(metrics.keys().map((k) => [k, metrics.nullableNumber(k)])),
+  };
+}
+
+/** A saved experiment to continue, read field by field, values included. */
 async function readSaved(dir: string): Promise<SavedResults> {
   const path = `${dir}/${FILES.results}`;
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) {
-      throw new UsageError(`--resume ${dir}: no ${FILES.results} there (is it an experiment?)`);
-    }
-    throw new UsageError(`--resume ${dir}: cannot read it: ${(error as Error).message}`);
+  if (await Deno.lstat(path).catch(() => null) === null) {
+    throw new UsageError(`--resume ${dir}: no ${FILES.results} there (is it an experiment?)`);
   }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (error) {
-    throw new MagnetInputError(`${path} is damaged: ${(error as Error).message}`);
-  }
-  const file = new JsonFields(path, "", raw);
-  if (file.get("format") !== "magnet-experiment") {
-    file.fail("format", '"magnet-experiment"', file.get("format"));
-  }
-  if (file.get("version") !== 1) file.fail("version", "1", file.get("version"));
-  const name = file.get("experiment");
-  if (typeof name !== "string" || !(name in EXPERIMENTS)) {
-    file.fail("experiment", Object.keys(EXPERIMENTS).join(" or "), name);
-  }
+  const file = JsonFields.parse(await readInputText(path, "a results file"), path, RESULTS_FILE);
   const options = file.object("options");
-  options.array("seeds").forEach((s, i) => {
-    if (!Number.isInteger(s)) options.fail(`seeds[${i}]`, "an integer", s);
+  const seeds = options.integers("seeds", 0, MAX_SEED);
+  if (seeds.length === 0 || new Set(seeds).size !== seeds.length) {
+    options.fail("seeds", "distinct seeds, at least one", seeds);
+  }
+  const data = file.object("data");
+  return {
+    format: "magnet-experiment",
+    version: 1,
+    experiment: file.oneOf("experiment", Object.keys(EXPERIMENTS)),
+    title: file.string("title"),
+    claim: file.string("claim"),
+    command: file.string("command", true),
+    complete: file.boolean("complete"),
+    startedAt: file.date("startedAt"),
+    updatedAt: file.date("updatedAt"),
+    seconds: file.number("seconds", 0),
+    backend: file.string("backend"),
+    data: {
+      name: data.string("name"),
+      train: data.integer("train", 1),
+      test: data.integer("test", 1),
+    },
+    source: readDataSource(file.object("source"), ["mnist", "fashion-mnist"]),
+    options: {
+      seeds,
+      quick: options.boolean("quick"),
+      iterations: options.integer("iterations", 12),
+      model: options.oneOf("model", ["mlp", "cnn"] as const),
+    },
+    runs: file.objects("runs").map(readRun),
+    tables: [],
+    figures: [],
+  };
+}
+
+/**
+ * Refuses saved runs that are not runs of `specs` for the saved seeds (a results file of another
+ * experiment, or edited): resuming would mix them into the tables.
+ */
+function checkSavedRuns(saved: SavedResults, path: string, keys: readonly string[]): void {
+  saved.runs.forEach((run, i) => {
+    const problem = !keys.includes(run.key)
+      ? `"${run.key}" is not a run of the ${saved.experiment} experiment (${keys.join(", ")})`
+      : !saved.options.seeds.includes(run.seed)
+      ? `seed ${run.seed} is not one of the experiment's seeds (${saved.options.seeds})`
+      : saved.runs.findIndex((r) => r.key === run.key && r.seed === run.seed) !== i
+      ? `"${run.key}" with seed ${run.seed} is there twice`
+      : run.iterations !== saved.options.iterations
+      ? `${run.iterations} steps, the experiment's runs take ${saved.options.iterations}`
+      : null;
+    if (problem !== null) {
+      throw new MagnetInputError(`${path} is damaged: runs[${i}]: ${problem}`);
+    }
   });
-  options.integer("iterations", 1);
-  if (!["mlp", "cnn"].includes(options.get("model") as string)) {
-    options.fail("model", "mlp or cnn", options.get("model"));
-  }
-  const source = readDataSource(file.object("source"), ["mnist", "fashion-mnist"]);
-  for (const run of file.objects("runs")) {
-    if (typeof run.get("key") !== "string") run.fail("key", "a string", run.get("key"));
-    run.integer("seed", 0, MAX_SEED);
-    run.array("curve");
-    run.object("metrics");
-  }
-  file.number("seconds", 0);
-  return { ...(raw as SavedResults), source };
 }
 
 function timestamp(): string {
@@ -226,6 +287,8 @@ export async function main(args: readonly string[]): Promise<number> {
   let backend: Backend | null = null;
   let folder: RunFolder | null = null;
   let wrote = false;
+  /** Runs in the newest results.json this invocation wrote (null: none written). */
+  let savedRuns: number | null = null;
   const signals = new StopSignals((name) =>
     console.error(`${name} received: finishing the current save first, then exiting`)
   );
@@ -237,14 +300,6 @@ export async function main(args: readonly string[]): Promise<number> {
     }
     const saved = parsed.resume === null ? null : await readSaved(absolutePath(parsed.resume));
     if (saved !== null) {
-      const refused = [...parsed.given].filter((f) => !RESUME_FLAGS.includes(f));
-      if (refused.length > 0) {
-        throw new UsageError(
-          `--resume continues an experiment with its saved settings, so ${
-            refused.map((f) => `--${f}`).join(", ")
-          } cannot be given with it (allowed: --backend, --threads, --quiet)`,
-        );
-      }
       if (parsed.name !== "" && parsed.name !== saved.experiment) {
         throw new UsageError(
           `--resume ${parsed.resume} holds the ${saved.experiment} experiment, not ${parsed.name}`,
@@ -267,9 +322,11 @@ export async function main(args: readonly string[]): Promise<number> {
     const data = options.quick ? shrink(full, QUICK_ROWS.train, QUICK_ROWS.test) : full;
     backend = await createBackend({ kind: parsed.backend, threads: parsed.threads ?? undefined });
     const env: ExperimentEnv = { backend, data, options };
-    experiment.plan(env); // a setting the data cannot serve is refused before anything is written
+    // A setting the data cannot serve is refused before anything is written.
+    const keys = experiment.plan(env).map((spec) => spec.key);
+    if (saved !== null) checkSavedRuns(saved, `${out}/${FILES.results}`, keys);
 
-    folder = await RunFolder.acquire(out);
+    folder = await RunFolder.acquire(out, Object.values(FILES));
     if (saved === null) {
       checkNewRunFolder(out, parsed.overwrite); // again, now that no other run can write it
       await folder.clearRunFiles(Object.values(FILES));
@@ -288,6 +345,7 @@ export async function main(args: readonly string[]): Promise<number> {
         seconds: before + (performance.now() - clock) / 1000,
       });
       await writeFileAtomic(folder!.path(FILES.results), JSON.stringify(results, null, 2));
+      savedRuns = records.length;
       await writeFileAtomic(folder!.path(FILES.page), renderExperimentPage(results));
       wrote = true;
       return results;
@@ -320,6 +378,14 @@ export async function main(args: readonly string[]): Promise<number> {
     console.log(`\n${total} runs in ${(results.seconds / 60).toFixed(1)} min; results in ${out}`);
     return 0;
   } catch (error) {
+    if (error instanceof EnvironmentError && folder !== null) {
+      // What the folder holds is said, as train says which checkpoint is kept.
+      const kept = savedRuns === null
+        ? "no run had been saved yet"
+        : `the ${savedRuns} finished runs saved in ${folder.path(FILES.results)} are kept ` +
+          `(continue with: deno task experiment --resume ${folder.dir})`;
+      return reportFailure(new EnvironmentError(error.code, `${error.message}; ${kept}`));
+    }
     return reportFailure(error);
   } finally {
     folder?.release(!wrote);

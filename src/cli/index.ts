@@ -19,16 +19,26 @@ import {
   maintainTable,
 } from "../search/indexing.ts";
 import { openEmbeddingTable } from "../search/search.ts";
-import { helpText, intFlag, parseFlags, reportFailure, UsageError } from "./args.ts";
+import {
+  type FlagFacts,
+  type FlagSpec,
+  type FlagValues,
+  helpText,
+  intFlag,
+  parseFlags,
+  reportFailure,
+  UsageError,
+} from "./args.ts";
 import { dbLocation, isUri } from "./db_location.ts";
-import { IMAGE_INPUT_FLAGS, loadModelFlag, readRowsFor } from "./model_input.ts";
+import { IMAGE_INPUT_FLAGS, inputFacts, loadModelFlag, readRowsFor } from "./model_input.ts";
 import { formatDuration, ProgressPrinter } from "./progress.ts";
 import { absolutePath } from "./run_folder.ts";
 import { StopSignals } from "./signals.ts";
 
 const INDEX_CHOICES = ["auto", "ivf-hnsw-sq", "ivf-pq", "ivf-hnsw-pq", "ivf-flat", "none"] as const;
 
-const FLAGS = {
+/** The flags of `deno task index` (see `FlagSpec`). */
+export const INDEX_FLAGS: Readonly<Record<string, FlagSpec>> = {
   "model": {
     kind: "string",
     help: "run folder holding model.json (or the model.json file itself)",
@@ -44,7 +54,13 @@ const FLAGS = {
       "gs://..., az://...)",
   },
   "table": { kind: "string", default: DEFAULT_TABLE, help: "table name" },
-  "label-column": { kind: "string", default: "label", help: "CSV: optional label column to keep" },
+  "label-column": {
+    kind: "string",
+    default: "the model's training label column, else label",
+    help: "CSV: optional label column to keep",
+    needs: { input: ["rows"] },
+    why: "names a CSV column (image files have none)",
+  },
   "batch-rows": {
     kind: "int",
     default: String(DEFAULT_BATCH_ROWS),
@@ -62,14 +78,36 @@ const FLAGS = {
     kind: "int",
     default: String(DEFAULT_INDEX_THRESHOLD),
     help: "auto: rows from which the approximate index is built",
+    needs: { index: ["auto"] },
+    why: "says when auto builds the index",
   },
-  "partitions": { kind: "int", default: "LanceDB's", help: "index: IVF partitions" },
-  "sub-vectors": { kind: "int", default: "LanceDB's", help: "ivf-pq, ivf-hnsw-pq: PQ sub-vectors" },
-  "hnsw-m": { kind: "int", default: "20", help: "ivf-hnsw-*: neighbours per graph node" },
+  "partitions": {
+    kind: "int",
+    default: "LanceDB's",
+    help: "index: IVF partitions",
+    needs: { "index-kind": ["ivf-hnsw-sq", "ivf-pq", "ivf-hnsw-pq", "ivf-flat"] },
+    why: "sets an IVF index's partitions",
+  },
+  "sub-vectors": {
+    kind: "int",
+    default: "LanceDB's",
+    help: "ivf-pq, ivf-hnsw-pq: PQ sub-vectors",
+    needs: { "index-kind": ["ivf-pq", "ivf-hnsw-pq"] },
+    why: "sets a PQ index's sub-vectors",
+  },
+  "hnsw-m": {
+    kind: "int",
+    default: "20",
+    help: "ivf-hnsw-*: neighbours per graph node",
+    needs: { "index-kind": ["ivf-hnsw-sq", "ivf-hnsw-pq"] },
+    why: "sets an HNSW graph's neighbours",
+  },
   "ef-construction": {
     kind: "int",
     default: "300",
     help: "ivf-hnsw-*: candidates while building the graph",
+    needs: { "index-kind": ["ivf-hnsw-sq", "ivf-hnsw-pq"] },
+    why: "tunes an HNSW graph's building",
   },
   "backend": {
     kind: "choice",
@@ -77,11 +115,31 @@ const FLAGS = {
     choices: ["auto", "webgpu", "cpu"],
     help: "compute backend",
   },
-  "threads": { kind: "int", default: "all cores", help: "CPU backend: threads" },
+  "threads": {
+    kind: "int",
+    default: "all cores",
+    help: "CPU backend: threads",
+    needs: { backend: ["cpu", "auto"] },
+    why: "sets the CPU backend's threads",
+  },
   ...IMAGE_INPUT_FLAGS,
   "quiet": { kind: "flag", help: "print only the summary" },
   "help": { kind: "flag", help: "show this help" },
-} as const;
+};
+
+/**
+ * What the flags' rules need beyond the flags' values: whether --data is image files (`input`),
+ * and the kind of index that will be built (`index-kind`: --index, with auto's own kind).
+ */
+function indexFacts(v: FlagValues): FlagFacts {
+  const kind = (v.index as string | undefined) ?? "auto";
+  const resolved = kind === "auto" ? DEFAULT_INDEX.kind : kind;
+  const words: Record<string, string> = {};
+  for (const choice of INDEX_CHOICES) words[choice] = `--index ${choice}`;
+  if (kind === "auto") words[resolved] = `--index auto, which builds ${resolved}`;
+  words[resolved] ??= `--index ${kind}`;
+  return { ...inputFacts("data")(v), "index-kind": { value: resolved, words } };
+}
 
 /** A positive integer flag, or undefined. */
 function positive(v: Record<string, unknown>, name: string): number | undefined {
@@ -98,24 +156,8 @@ function indexSettings(v: Record<string, unknown>): VectorIndexSettings | null {
   if (!(INDEX_CHOICES as readonly string[]).includes(kind)) {
     throw new UsageError(`--index must be one of ${INDEX_CHOICES.join(", ")}, got "${kind}"`);
   }
+  // Flags of another kind of index the flag table has refused (see indexFacts).
   const resolved = kind === "auto" ? DEFAULT_INDEX.kind : kind;
-  const applies: Record<string, readonly string[]> = {
-    "partitions": ["ivf-hnsw-sq", "ivf-pq", "ivf-hnsw-pq", "ivf-flat"],
-    "sub-vectors": ["ivf-pq", "ivf-hnsw-pq"],
-    "hnsw-m": ["ivf-hnsw-sq", "ivf-hnsw-pq"],
-    "ef-construction": ["ivf-hnsw-sq", "ivf-hnsw-pq"],
-  };
-  for (const [flag, kinds] of Object.entries(applies)) {
-    if (v[flag] !== undefined && !kinds.includes(resolved)) {
-      throw new UsageError(
-        `--${flag} applies to ${kinds.join(", ")} indexes, not to --index ${kind}` +
-          (kind === "auto" ? ` (auto builds ${DEFAULT_INDEX.kind})` : ""),
-      );
-    }
-  }
-  if (v["index-threshold"] !== undefined && kind !== "auto") {
-    throw new UsageError(`--index-threshold applies to --index auto, not to --index ${kind}`);
-  }
   if (resolved === "none") return null;
   const settings: VectorIndexSettings = kind === "auto"
     ? { ...DEFAULT_INDEX }
@@ -143,12 +185,12 @@ export async function main(args: readonly string[]): Promise<number> {
   let table: EmbeddingTable | null = null;
   let signals: StopSignals | null = null;
   try {
-    const v = parseFlags(args, FLAGS);
+    const v = parseFlags(args, INDEX_FLAGS, indexFacts);
     if (v.help === true) {
       console.log(helpText(
         "index",
         "Embeds rows with a saved model into a LanceDB table (continuing where a run stopped).",
-        FLAGS,
+        INDEX_FLAGS,
       ));
       return 0;
     }
@@ -186,7 +228,7 @@ export async function main(args: readonly string[]): Promise<number> {
     const quiet = v.quiet === true;
     const saved = await loadModelFlag(v.model as string);
     const rows = await readRowsFor(saved, dataFile, {
-      labelColumn: (v["label-column"] as string | undefined) ?? "label",
+      labelColumn: v["label-column"] as string | undefined,
       cache: v.cache as string | undefined,
       skipBadImages: v["skip-bad-images"] === true,
     });

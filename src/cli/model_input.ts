@@ -11,6 +11,7 @@ import type { FolderProgress } from "../data/image_folders.ts";
 import { loadModel } from "../train/model_file.ts";
 import type { SavedModel } from "../train/saved_model.ts";
 import { absolutePath } from "./run_folder.ts";
+import type { FlagFacts, FlagSpec, FlagValues } from "./flags.ts";
 
 /** The model named by `--model`: a run folder holding model.json, or the file itself. */
 export async function loadModelFlag(arg: string): Promise<SavedModel> {
@@ -18,18 +19,47 @@ export async function loadModelFlag(arg: string): Promise<SavedModel> {
   return await loadModel(modelFile.endsWith(".json") ? modelFile : `${modelFile}/model.json`);
 }
 
-/** The flags of image input, shared by the commands that read rows for a model. */
+/**
+ * The flags of image input, shared by the commands that read rows for a model: they apply only
+ * when the rows are image files (the `input` fact, see {@link inputFacts}).
+ */
 export const IMAGE_INPUT_FLAGS = {
   "cache": {
     kind: "string",
     default: "~/.cache/magnet/images",
     help: "images: folder of the decode cache",
+    needs: { input: ["images"] },
+    why: "is where decoded images are kept",
   },
   "skip-bad-images": {
     kind: "flag",
     help: "images: skip (and count) files that cannot be decoded instead of stopping",
+    needs: { input: ["images"] },
+    why: "is about image files",
   },
-} as const;
+} as const satisfies Readonly<Record<string, FlagSpec>>;
+
+/**
+ * What the rows a command reads are, for the flags whose rules need it (`needs: { input: ... }`):
+ * `"images"` when `flag`'s value names image files (a folder, or a file with an image's
+ * extension), else `"rows"` (a CSV or IDX file); `csvFlag`, when given, always names a CSV file.
+ */
+export function inputFacts(flag: string, csvFlag?: string): (values: FlagValues) => FlagFacts {
+  return (values) => {
+    const csv = csvFlag !== undefined && values[csvFlag] !== undefined;
+    const path = values[flag];
+    const images = !csv && typeof path === "string" && isImagePath(absolutePath(path));
+    return {
+      input: {
+        value: images ? "images" : "rows",
+        words: {
+          images: `--${flag} a folder of images or an image file`,
+          rows: csv ? `--${csvFlag} a CSV file` : `--${flag} a CSV or IDX file`,
+        },
+      },
+    };
+  };
+}
 
 /** How image files are read, from the values of {@link IMAGE_INPUT_FLAGS}. */
 export interface ImageInputOptions {
@@ -43,13 +73,17 @@ export interface ImageInputOptions {
 
 /**
  * The rows of `path` (absolute) for `saved` to embed: a CSV file read by the model's feature
- * columns, images of the model's size (an IDX file), or image files for a model trained on image
- * files; anything else is a {@link MagnetInputError} naming the file and what the model expects.
+ * columns (its label, id and ignored columns those of the model's training file unless `options`
+ * says: the id column kept as the rows' ids, the ignored ones skipped), images of the model's size
+ * (an IDX file), or image files for a model trained on image files; anything else is a
+ * {@link MagnetInputError} naming the file and what the model expects.
  */
 export async function readRowsFor(
   saved: SavedModel,
   path: string,
-  options: Pick<ReadRowsOptions, "labelColumn" | "format"> & ImageInputOptions = {},
+  options:
+    & Pick<ReadRowsOptions, "labelColumn" | "format" | "idColumn" | "ignoreColumns">
+    & ImageInputOptions = {},
 ): Promise<Rows> {
   const { cache, skipBadImages, onProgress, ...rest } = options;
   const images = rest.format !== "csv" && isImagePath(path);
@@ -64,13 +98,11 @@ export async function readRowsFor(
       `the model was trained on image files: give a folder of images or an image file, not ${path}`,
     );
   }
-  if (!images && (cache !== undefined || skipBadImages)) {
-    throw new MagnetInputError(
-      `--cache and --skip-bad-images apply to images: ${path} is not a folder or an image file`,
-    );
-  }
   const rows = await readRows(path, {
     ...rest,
+    labelColumn: rest.labelColumn ?? saved.columns?.label ?? "label",
+    idColumn: rest.idColumn !== undefined ? rest.idColumn : saved.columns?.id ?? null,
+    ignoreColumns: rest.ignoreColumns ?? saved.columns?.ignored ?? [],
     featureNames: saved.featureNames,
     classNames: saved.classNames,
     ...(saved.images

@@ -1,9 +1,13 @@
 /**
  * Progress output of `deno task train`: a live bar on a terminal, plain periodic lines otherwise,
- * evaluation lines, and the final summary table.
+ * evaluation lines, notes, and the final summary table. Index builds and evaluations show their
+ * own progress (rows embedded, k-means iterations, queries searched), so no phase of a run is
+ * silent for more than a moment on a terminal, and for more than a few seconds in a log.
  */
 import type { EvalMetrics } from "../eval/evaluate.ts";
 import type { TrainEvent } from "../train/types.ts";
+import type { WorkProgress } from "../util/work.ts";
+import { formatCount, formatNmi } from "../report/format.ts";
 import type { DecodeProgress } from "../data/images/decode.ts";
 
 const encoder = new TextEncoder();
@@ -23,32 +27,75 @@ export function percent(value: number | null | undefined): string {
 }
 
 /** One line describing an evaluation. */
-export function evalLine(iteration: number, m: EvalMetrics, seconds: number): string {
+export function evalLine(
+  iteration: number,
+  m: EvalMetrics,
+  seconds: number,
+  split: "validation" | "test" = "test",
+  best = false,
+): string {
   const magnet = m.magnetError === null ? "" : `magnet error ${percent(m.magnetError)}, `;
-  return `eval @ ${iteration}: ${magnet}k-NN error ${percent(m.knnError)}, P@1 ${
+  return `eval @ ${iteration} (${split}): ${magnet}k-NN error ${percent(m.knnError)}, P@1 ${
     percent(m.precisionAt1)
-  }, R-precision ${percent(m.rPrecision)}, MAP@R ${percent(m.mapAtR)}, NMI ${m.nmi.toFixed(3)} (${
+  }, R-precision ${percent(m.rPrecision)}, MAP@R ${percent(m.mapAtR)}, NMI ${formatNmi(m.nmi)} (${
     seconds.toFixed(1)
-  } s)`;
+  } s)${best ? " best so far" : ""}`;
 }
+
+/** What a refresh or evaluation is doing, in words: "embedding 12,000/60,000 rows". */
+export function stageText(p: WorkProgress): string {
+  switch (p.stage) {
+    case "embedding":
+      return `embedding ${formatCount(p.done)}/${formatCount(p.total)} rows`;
+    case "clustering":
+      return `k-means iteration ${p.done} (at most ${p.total})`;
+    case "searching":
+      return `nearest neighbours of ${formatCount(p.done)}/${formatCount(p.total)} queries`;
+    case "scoring":
+      return "NMI (k-means of the embeddings)";
+  }
+}
+
+/** Where progress goes and what time it is (the terminal and the clock, unless a test says). */
+export interface ProgressIo {
+  write(text: string): void;
+  now(): number;
+}
+
+/** A phase under way: what it is, since when, and how far. */
+interface PhaseShown {
+  text: string;
+  started: number;
+  lastLine: number;
+}
+
+/** On a log (not a terminal): a phase gets its first line after this long, then one this often. */
+const LOG_PHASE_AFTER_MS = 2000;
+const LOG_PHASE_EVERY_MS = 10_000;
+/** On a terminal, the live line is redrawn at most this often. */
+const REDRAW_MS = 100;
 
 /** Prints training progress; `tty` chooses the live bar over plain lines. */
 export class ProgressPrinter {
-  #lastDraw = 0;
+  #lastDraw = -Infinity;
   #lastLine = 0;
   #lastDone = -1;
   #barShown = false;
   #refreshes = 0;
-
-  constructor(readonly tty: boolean, readonly quiet: boolean) {}
-
   #closed = false;
+  #bar = "";
+  #phase: PhaseShown | null = null;
+  readonly #io: ProgressIo;
+
+  constructor(readonly tty: boolean, readonly quiet: boolean, io?: ProgressIo) {
+    this.#io = io ?? { write: (text) => this.#stdout(text), now: () => performance.now() };
+  }
 
   /**
    * Writes progress to stdout. When the reader has gone (a closed pipe: `| head`, a log collector
    * that stopped), progress stops and the run goes on: it is never worth losing the work for.
    */
-  #write(text: string): void {
+  #stdout(text: string): void {
     if (this.#closed) return;
     try {
       const bytes = encoder.encode(text);
@@ -62,29 +109,84 @@ export class ProgressPrinter {
   /** Ends the live bar's line so other output starts on a fresh one. */
   #clearBar(): void {
     if (this.#barShown) {
-      this.#write("\r\x1b[2K");
+      this.#io.write("\r\x1b[2K");
       this.#barShown = false;
     }
+  }
+
+  /** Draws the live line: the bar, then the phase under way if any. */
+  #draw(): void {
+    const phase = this.#phase === null ? "" : `  | ${this.#phase.text}`;
+    this.#io.write(`\r\x1b[2K${this.#bar}${phase}`);
+    this.#barShown = true;
+    this.#lastDraw = this.#io.now();
   }
 
   /** Prints a line (above the bar on a terminal). */
   line(text: string): void {
     if (this.quiet) return;
     this.#clearBar();
-    this.#write(`${text}\n`);
+    this.#io.write(`${text}\n`);
+    if (this.tty && (this.#bar !== "" || this.#phase !== null)) this.#draw();
   }
 
   /** Handles one trainer event. */
   event(e: TrainEvent): void {
     if (this.quiet) return;
-    if (e.kind === "refresh") {
-      this.#refreshes++;
+    switch (e.kind) {
+      case "refresh":
+        this.#refreshes++;
+        this.#endPhase();
+        return;
+      case "eval":
+        this.#endPhase();
+        this.line(evalLine(e.iteration, e.metrics, e.seconds, e.split, e.best));
+        return;
+      case "note":
+        this.line(`note (step ${e.iteration}): ${e.message}`);
+        return;
+      case "early-stop":
+        this.line(
+          `stopping early at step ${e.iteration}: ${e.evaluations} validation evaluations ` +
+            `without a lower error than at step ${e.bestIteration}`,
+        );
+        return;
+      case "phase":
+        this.#showPhase(e);
+        return;
+      case "step":
+        this.#step(e);
+    }
+  }
+
+  #showPhase(e: Extract<TrainEvent, { kind: "phase" }>): void {
+    const now = this.#io.now();
+    const what = e.phase === "index"
+      ? `${this.#refreshes === 0 ? "building" : "refreshing"} the index @ ${e.iteration}`
+      : `evaluating on the ${e.split ?? "test"} rows @ ${e.iteration}`;
+    const text = `${what}: ${stageText(e.progress)}`;
+    const started = this.#phase?.text.startsWith(what) ? this.#phase.started : now;
+    const lastLine = this.#phase?.text.startsWith(what) ? this.#phase.lastLine : -Infinity;
+    this.#phase = { text, started, lastLine };
+    if (this.tty) {
+      if (now - this.#lastDraw >= REDRAW_MS) this.#draw();
       return;
     }
-    if (e.kind === "eval") {
-      this.line(evalLine(e.iteration, e.metrics, e.seconds));
-      return;
+    const running = now - started;
+    if (running >= LOG_PHASE_AFTER_MS && now - lastLine >= LOG_PHASE_EVERY_MS) {
+      this.#phase.lastLine = now;
+      this.#io.write(`${text} (${formatDuration(running / 1000)})\n`);
     }
+  }
+
+  #endPhase(): void {
+    if (this.#phase === null) return;
+    this.#phase = null;
+    if (this.tty && this.#barShown) this.#draw();
+  }
+
+  #step(e: Extract<TrainEvent, { kind: "step" }>): void {
+    this.#phase = null;
     const stats = `loss ${e.loss.toFixed(4)}  ${e.stepsPerSecond.toFixed(1)} steps/s  ETA ${
       formatDuration(e.etaSeconds)
     }`;
@@ -105,17 +207,20 @@ export class ProgressPrinter {
    * work and at least every 30 seconds; always at the end.
    */
   #progress(done: number, total: number, unit: string, stats: string, barExtra: string): void {
-    const now = performance.now();
+    const now = this.#io.now();
     const finished = done === total;
     if (this.tty) {
-      if (now - this.#lastDraw < 100 && !finished) return;
-      this.#lastDraw = now;
       const width = 30;
       const filled = total > 0 ? Math.round((done / total) * width) : width;
-      const bar = "#".repeat(filled) + "-".repeat(width - filled);
-      this.#write(`\r\x1b[2K[${bar}] ${done}/${total}  ${stats}${barExtra}`);
-      this.#barShown = true;
-      if (finished) this.#clearBar();
+      this.#bar = `[${"#".repeat(filled)}${
+        "-".repeat(width - filled)
+      }] ${done}/${total}  ${stats}${barExtra}`;
+      if (now - this.#lastDraw < REDRAW_MS && !finished) return;
+      this.#draw();
+      if (finished) {
+        this.#clearBar();
+        this.#bar = "";
+      }
     } else {
       const every = Math.max(1, Math.round(total / 20));
       const crossed = this.#lastDone >= 0
@@ -124,7 +229,7 @@ export class ProgressPrinter {
       this.#lastDone = done;
       if (!crossed && !finished && now - this.#lastLine < 30_000) return;
       this.#lastLine = now;
-      this.#write(`${unit} ${done}/${total}  ${stats}\n`);
+      this.#io.write(`${unit} ${done}/${total}  ${stats}\n`);
     }
   }
 
@@ -137,7 +242,7 @@ export class ProgressPrinter {
    */
   decoding(p: DecodeProgress & { folder: string }): void {
     if (this.quiet || p.total === 0) return;
-    const now = performance.now();
+    const now = this.#io.now();
     const stage = `${p.folder} ${p.stage}`;
     if (stage !== this.#decodeStage) {
       this.#decodeStage = stage;
@@ -153,25 +258,28 @@ export class ProgressPrinter {
         formatDuration((p.total - p.done) / Math.max(rate, 1e-9))
       }`;
     if (this.tty) {
-      if (now - this.#lastDraw < 100 && !done) return;
-      this.#lastDraw = now;
       const width = 30;
       const filled = Math.round((p.done / p.total) * width);
-      const bar = "#".repeat(filled) + "-".repeat(width - filled);
-      this.#write(`\r\x1b[2K[${bar}] ${stats}  ${p.folder}`);
-      this.#barShown = true;
-      if (done) this.#clearBar();
+      this.#bar = `[${"#".repeat(filled)}${"-".repeat(width - filled)}] ${stats}  ${p.folder}`;
+      if (now - this.#lastDraw < REDRAW_MS && !done) return;
+      this.#draw();
+      if (done) {
+        this.#clearBar();
+        this.#bar = "";
+      }
     } else {
       const every = Math.max(1, Math.round(p.total / 10));
       if (p.done % every !== 0 && !done && now - this.#lastLine < 30_000) return;
       this.#lastLine = now;
-      this.#write(`decoding ${p.folder}: ${stats}\n`);
+      this.#io.write(`decoding ${p.folder}: ${stats}\n`);
     }
   }
 
   /** Clears the bar before the program prints something else. */
   finish(): void {
     this.#clearBar();
+    this.#bar = "";
+    this.#phase = null;
   }
 }
 

@@ -8,6 +8,8 @@ import { loadUmap } from "../report/umap.ts";
 import { writeFileAtomic } from "../io/files.ts";
 import { runTimes } from "../train/times.ts";
 import type { LoadedData } from "../data/source.ts";
+import { applicableSettings } from "../train/config.ts";
+import { LOSSES } from "../losses/registry.ts";
 import { ImageRows } from "../data/images/image_rows.ts";
 
 /** How {@link writeReport} draws the report. */
@@ -30,12 +32,14 @@ export async function writeReport(
 ): Promise<void> {
   const projection = options.projection ?? "pca";
   if (projection === "umap") await loadUmap();
+  const settings = applicableSettings(trainer.config);
+  const usesIndex = LOSSES[trainer.config.loss].batches === "neighbourhood";
+  if (usesIndex) settings.refreshEvery = trainer.refreshEvery;
   const test = data.test;
   const html = renderReport({
     title: `${trainer.config.loss} on ${data.name} (${backend.kind})`,
     config: {
-      ...trainer.config,
-      refreshEvery: trainer.refreshEvery,
+      ...settings,
       backend: backend.description,
       data: data.name,
     },
@@ -44,6 +48,9 @@ export async function writeReport(
       iterations: result.iterations,
       time: runTimes(result),
       knnK: trainer.config.knnK,
+      kept: result.kept,
+      stoppedEarly: result.stoppedEarly,
+      usesIndex,
     },
     history: result.history,
     embedding: {

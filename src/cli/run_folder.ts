@@ -4,7 +4,10 @@
  * that dies (even by SIGKILL) releases it with its process.
  */
 import { resolve } from "node:path";
-import { UsageError } from "./args.ts";
+import { UsageError } from "./flags.ts";
+import { isTemporaryOf } from "../io/files.ts";
+import { systemError } from "../io/os_errors.ts";
+import { EnvironmentError } from "../errors.ts";
 
 /** The files a run writes, in the order a finished run writes them. */
 export const RUN_FILES = {
@@ -69,9 +72,12 @@ export class RunFolder {
 
   /**
    * Creates `dir` if needed and locks it; refuses with a {@link UsageError} when another run holds
-   * it or it cannot be written.
+   * it or it cannot be written. Temporary files of `files` that a killed run left are removed.
    */
-  static async acquire(dir: string): Promise<RunFolder> {
+  static async acquire(
+    dir: string,
+    files: readonly string[] = Object.values(RUN_FILES),
+  ): Promise<RunFolder> {
     const existed = entriesOf(dir) !== null;
     try {
       await Deno.mkdir(dir, { recursive: true });
@@ -106,11 +112,25 @@ export class RunFolder {
         await file.write(
           new TextEncoder().encode(`pid ${Deno.pid}, started ${new Date().toISOString()}\n`),
         );
-        return new RunFolder(dir, file, !existed);
+        const folder = new RunFolder(dir, file, !existed);
+        await folder.#removeTemporaries(files);
+        return folder;
       }
       file.close();
     }
     throw new UsageError(`the output folder ${dir} is being taken by other runs: try again`);
+  }
+
+  /**
+   * Removes the temporary files an earlier process left half-written here when it was killed
+   * (SIGKILL, a power cut) in the middle of an atomic write. The lock says no one else writes
+   * here now, so they are nobody's.
+   */
+  async #removeTemporaries(names: readonly string[]): Promise<void> {
+    for (const entry of Deno.readDirSync(this.dir)) {
+      if (!entry.isFile || !names.some((name) => isTemporaryOf(name, entry.name))) continue;
+      await Deno.remove(this.path(entry.name)).catch(() => {});
+    }
   }
 
   /** The path of one of the run's files. */
@@ -121,8 +141,24 @@ export class RunFolder {
   /** Removes the files `names` (a run's, by default) a previous run left here (for --overwrite). */
   async clearRunFiles(names: readonly string[] = Object.values(RUN_FILES)): Promise<void> {
     for (const name of names) {
-      await Deno.remove(this.path(name)).catch((error) => {
-        if (!(error instanceof Deno.errors.NotFound)) throw error;
+      const path = this.path(name);
+      const info = await Deno.lstat(path).catch(() => null);
+      if (info === null) continue;
+      if (!info.isFile) {
+        throw new UsageError(
+          `--overwrite replaces a run's files, but ${path} is ${
+            info.isDirectory ? "a directory" : "not a regular file"
+          }: move it away or choose another --out`,
+        );
+      }
+      await Deno.remove(path).catch((error) => {
+        if (error instanceof Deno.errors.NotFound) return;
+        const system = systemError(error);
+        if (system === null) throw error;
+        throw new EnvironmentError(
+          system.code,
+          `cannot remove ${path}: ${system.words} (${system.code})`,
+        );
       });
     }
   }

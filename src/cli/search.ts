@@ -12,13 +12,14 @@ import {
   type EmbeddingTable,
 } from "../search/embedding_table.ts";
 import { openEmbeddingTable, searchRows } from "../search/search.ts";
-import { helpText, intFlag, parseFlags, reportFailure, UsageError } from "./args.ts";
+import { type FlagSpec, helpText, intFlag, parseFlags, reportFailure, UsageError } from "./args.ts";
 import { float32Text } from "./embed.ts";
 import { dbLocation, isUri } from "./db_location.ts";
-import { IMAGE_INPUT_FLAGS, loadModelFlag, readRowsFor } from "./model_input.ts";
+import { IMAGE_INPUT_FLAGS, inputFacts, loadModelFlag, readRowsFor } from "./model_input.ts";
 import { absolutePath } from "./run_folder.ts";
 
-const FLAGS = {
+/** The flags of `deno task search` (see `FlagSpec`). */
+export const SEARCH_FLAGS: Readonly<Record<string, FlagSpec>> = {
   "db": {
     kind: "string",
     help: "LanceDB database made by `deno task index`: a folder or an object-store URI",
@@ -33,20 +34,41 @@ const FLAGS = {
     help: "query rows: a CSV file with the model's feature columns, an IDX file of images, or " +
       "(for a model trained on image files) a folder of images or an image file",
   },
-  "query-csv": { kind: "string", help: "query rows from a CSV file, whatever its name or content" },
-  "label-column": { kind: "string", default: "label", help: "CSV: optional label column" },
+  "query-csv": {
+    kind: "string",
+    help: "query rows from a CSV file, whatever its name or content",
+    conflicts: ["query"],
+    why: "names the queries as a CSV file",
+  },
+  "label-column": {
+    kind: "string",
+    default: "the model's training label column, else label",
+    help: "CSV: optional label column",
+    needs: { input: ["rows"] },
+    why: "names a CSV column (image files have none)",
+  },
   "k": { kind: "int", default: "10", help: "nearest rows per query" },
   "exact": { kind: "flag", help: "compare with every row instead of using the approximate index" },
-  "nprobes": { kind: "int", default: "20", help: "approximate: IVF partitions searched" },
+  "nprobes": {
+    kind: "int",
+    default: "20",
+    help: "approximate: IVF partitions searched",
+    conflicts: ["exact"],
+    why: "tunes the approximate search (--exact compares every row)",
+  },
   "refine-factor": {
     kind: "int",
     default: String(DEFAULT_REFINE_FACTOR),
     help: "approximate: candidates re-ranked by exact distance, as a multiple of --k",
+    conflicts: ["exact"],
+    why: "tunes the approximate search (--exact compares every row)",
   },
   "ef": {
     kind: "int",
     default: "1.5 k",
     help: "approximate, HNSW: candidates kept while searching",
+    conflicts: ["exact"],
+    why: "tunes the approximate search (--exact compares every row)",
   },
   "json": { kind: "flag", help: "one JSON object per query per line" },
   "backend": {
@@ -55,10 +77,16 @@ const FLAGS = {
     choices: ["auto", "webgpu", "cpu"],
     help: "compute backend",
   },
-  "threads": { kind: "int", default: "all cores", help: "CPU backend: threads" },
+  "threads": {
+    kind: "int",
+    default: "all cores",
+    help: "CPU backend: threads",
+    needs: { backend: ["cpu", "auto"] },
+    why: "sets the CPU backend's threads",
+  },
   ...IMAGE_INPUT_FLAGS,
   "help": { kind: "flag", help: "show this help" },
-} as const;
+};
 
 /** A positive integer flag, or undefined. */
 function positive(v: Record<string, unknown>, name: string): number | undefined {
@@ -74,19 +102,20 @@ export async function main(args: readonly string[]): Promise<number> {
   let backend: Backend | null = null;
   let table: EmbeddingTable | null = null;
   try {
-    const v = parseFlags(args, FLAGS);
+    const v = parseFlags(args, SEARCH_FLAGS, inputFacts("query", "query-csv"));
     if (v.help === true) {
       console.log(helpText(
         "search",
         "Finds the nearest rows of a LanceDB table to query rows, with the model's class for each.",
-        FLAGS,
+        SEARCH_FLAGS,
       ));
       return 0;
     }
     for (const name of ["db", "model"]) {
       if (v[name] === undefined) throw new UsageError(`--${name} is required (see --help)`);
     }
-    if ((v.query === undefined) === (v["query-csv"] === undefined)) {
+    // Both at once the flag table refuses.
+    if (v.query === undefined && v["query-csv"] === undefined) {
       throw new UsageError("give the queries with one of --query FILE and --query-csv FILE");
     }
     for (const name of ["db", "model", "table", "query", "query-csv", "label-column"]) {
@@ -98,12 +127,8 @@ export async function main(args: readonly string[]): Promise<number> {
     if (!["auto", "webgpu", "cpu"].includes(kind)) {
       throw new UsageError(`--backend must be one of auto, webgpu, cpu, got "${kind}"`);
     }
+    // The flag table refuses --nprobes, --refine-factor and --ef with --exact.
     const exact = v.exact === true;
-    for (const name of ["nprobes", "refine-factor", "ef"]) {
-      if (exact && v[name] !== undefined) {
-        throw new UsageError(`--${name} tunes the approximate search; --exact compares every row`);
-      }
-    }
     const k = positive(v, "k") ?? 10;
     const options = {
       k,
@@ -131,7 +156,7 @@ export async function main(args: readonly string[]): Promise<number> {
     const queryFile = absolutePath((csv ? v["query-csv"] : v.query) as string);
     const saved = await loadModelFlag(v.model as string);
     const queries = await readRowsFor(saved, queryFile, {
-      labelColumn: (v["label-column"] as string | undefined) ?? "label",
+      labelColumn: v["label-column"] as string | undefined,
       format: csv ? "csv" : "auto",
       cache: v.cache as string | undefined,
       skipBadImages: v["skip-bad-images"] === true,

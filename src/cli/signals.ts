@@ -14,8 +14,14 @@ export class StopSignals {
   readonly #listeners: [Deno.Signal, () => void][] = [];
   #received: (typeof SIGNALS)[number] | null = null;
 
-  /** Installs the listeners; `onRepeat` is told when a signal comes while stopping. */
-  constructor(onRepeat: (signal: string) => void = () => {}) {
+  /**
+   * Installs the listeners; `onFirst` is told when the first signal comes (to say the command is
+   * stopping), `onRepeat` when a signal comes while stopping.
+   */
+  constructor(
+    onRepeat: (signal: string) => void = () => {},
+    onFirst: (signal: string) => void = () => {},
+  ) {
     for (const entry of SIGNALS) {
       const listener = () => {
         if (this.#received !== null) {
@@ -24,6 +30,7 @@ export class StopSignals {
         }
         this.#received = entry;
         this.#controller.abort();
+        onFirst(entry[0]);
       };
       try {
         Deno.addSignalListener(entry[0], listener);

@@ -7,10 +7,10 @@
  * skipped, the final line break is optional and blank lines are ignored. Spaces and tabs around
  * unquoted fields are trimmed; quoted fields are kept exactly as written.
  *
- * Every column except the label column is a numeric feature. Every problem is reported as a
- * {@link MagnetInputError} naming the file, the row (the 1-based line of the file where the
- * record starts, the header being row 1) and, where it applies, the column (1-based index and
- * name).
+ * Every column except the label column, an id column and the columns to ignore is a numeric
+ * feature. Every problem is reported as a {@link MagnetInputError} naming the file, the row (the
+ * 1-based line of the file where the record starts, the header being row 1) and, where it applies,
+ * the column (1-based index and name).
  *
  * The reader, the tokenizer and the checks of every field stay in one file: each message about a
  * field needs the position the tokenizer tracks.
@@ -25,6 +25,10 @@ import { type Dataset, validateDataset } from "./dataset.ts";
 export interface CsvOptions {
   /** Name of the column holding the class labels. Defaults to `"label"`. */
   labelColumn?: string;
+  /** A column of row ids (names, file paths): kept as the rows' `ids`, never a feature. */
+  idColumn?: string | null;
+  /** Columns that are neither features nor labels (notes, dates, leaks): skipped. */
+  ignoreColumns?: readonly string[];
 }
 
 /** Options of {@link parseCsvRows} and `readCsvRows`. */
@@ -41,6 +45,16 @@ export interface CsvRowsOptions {
    * have exactly these feature columns (in any order); they are reordered to match.
    */
   featureNames?: readonly string[];
+  /**
+   * A column of row ids, kept as the rows' `ids` and never a feature. Without `featureNames` (a
+   * training file) it must be present; with them (rows for a trained model) it may be absent.
+   */
+  idColumn?: string | null;
+  /**
+   * Columns that are neither features nor labels: skipped. Without `featureNames` each must be
+   * present (a misspelt name is an error); with them, absent ones are fine.
+   */
+  ignoreColumns?: readonly string[];
 }
 
 /** Rows read from a CSV file by {@link parseCsvRows}. */
@@ -53,6 +67,8 @@ export interface CsvRows {
   featureNames: string[];
   /** The label of each row as written (trimmed unless quoted), or null without a label column. */
   labels: string[] | null;
+  /** The id of each row as written, or null without an id column. */
+  ids: string[] | null;
   /** The 1-based line of the file where each row starts, for messages about a row. */
   lines: Int32Array;
   /** The column names of the header, in file order (label column included). */
@@ -64,9 +80,11 @@ const DEFAULT_LABEL_COLUMN = "label";
 /**
  * Parses CSV text into a labelled {@link Dataset}.
  *
- * Labels may be any non-empty strings. Classes are numbered in a stable order that does not
- * depend on row order: numerically when every label looks like a number, otherwise by UTF-16
- * code unit order. `classNames` holds the label strings.
+ * Labels may be any non-empty strings. When every label is a number, labels are compared as
+ * numbers: "1", "1.0" and "01" are one class, named by the value's plain decimal ("1"; see
+ * {@link canonicalNumber}). Classes are numbered in a stable order that does not depend on row
+ * order: numerically when the labels are numbers, otherwise by UTF-16 code unit order.
+ * `classNames` holds the label strings.
  *
  * @param text the file's contents
  * @param source how to name the file in messages (usually its path)
@@ -76,9 +94,11 @@ export function parseCsvDataset(text: string, source: string, options: CsvOption
   const rows = parseCsvRows(text, source, {
     labelColumn: options.labelColumn,
     requireLabel: true,
+    idColumn: options.idColumn,
+    ignoreColumns: options.ignoreColumns,
   });
   const labelColumn = options.labelColumn ?? DEFAULT_LABEL_COLUMN;
-  const rowLabels = rows.labels!;
+  const rowLabels = classLabels(rows.labels!);
   const column = `column ${rows.header.indexOf(labelColumn) + 1} ${JSON.stringify(labelColumn)}`;
 
   const counts = new Map<string, number>();
@@ -96,6 +116,7 @@ export function parseCsvDataset(text: string, source: string, options: CsvOption
     featureNames: rows.featureNames,
     sourceRows: rows.lines,
   };
+  if (rows.ids !== null) dataset.ids = rows.ids;
   validateDataset(dataset, source, { labelColumn: column });
   return dataset;
 }
@@ -157,9 +178,42 @@ export function parseCsvRows(text: string, source: string, options: CsvRowsOptio
     const suggestion = near === undefined ? "" : ` (did you mean ${JSON.stringify(near)}?)`;
     throw new MagnetInputError(
       `${where(headerRecord.line)}: expected a label column named ${JSON.stringify(labelColumn)}` +
-        `${suggestion}, found columns ${quoteList(header, 20)}; choose the column that holds ` +
-        `the class labels with the label column option.`,
+        `${suggestion}, found columns ${quoteList(header, 20)}; name the column that holds ` +
+        `the class labels with --label-column (labelColumn in the library).`,
     );
+  }
+
+  const trainingFile = options.featureNames === undefined;
+  const idColumn = options.idColumn ?? null;
+  let idIndex = idColumn === null ? -1 : header.indexOf(idColumn);
+  if (idColumn !== null && idIndex < 0 && trainingFile) {
+    throw new MagnetInputError(
+      `${where(headerRecord.line)}: expected an id column named ${JSON.stringify(idColumn)} ` +
+        `(--id-column), found columns ${quoteList(header, 20)}.`,
+    );
+  }
+  if (idIndex >= 0 && idIndex === labelIndex) {
+    throw new MagnetInputError(
+      `${where(headerRecord.line)}: column ${JSON.stringify(idColumn)} cannot be both the label ` +
+        "column (--label-column) and the id column (--id-column).",
+    );
+  }
+  const ignored = new Set(options.ignoreColumns ?? []);
+  for (const name of ignored) {
+    const c = header.indexOf(name);
+    if (c < 0 && trainingFile) {
+      throw new MagnetInputError(
+        `${where(headerRecord.line)}: --ignore-columns names ${JSON.stringify(name)}, which is ` +
+          `not a column; found columns ${quoteList(header, 20)}.`,
+      );
+    }
+    if (c >= 0 && (c === labelIndex || c === idIndex)) {
+      throw new MagnetInputError(
+        `${where(headerRecord.line)}: column ${JSON.stringify(name)} is the ${
+          c === labelIndex ? "label column (--label-column)" : "id column (--id-column)"
+        }, so it cannot also be ignored (--ignore-columns).`,
+      );
+    }
   }
 
   // fileColumn[j] is the file column holding feature j.
@@ -167,10 +221,13 @@ export function parseCsvRows(text: string, source: string, options: CsvRowsOptio
   let featureNames: string[];
   if (options.featureNames !== undefined) {
     const expected = [...options.featureNames];
-    // A label column that is also a model feature is read as a feature: the model needs it.
+    // A label or id column that is also a model feature is read as a feature: the model needs it.
     if (labelIndex >= 0 && expected.includes(labelColumn)) labelIndex = -1;
+    if (idIndex >= 0 && expected.includes(idColumn!)) idIndex = -1;
     const wanted = new Set(expected);
-    const present = header.filter((_, c) => c !== labelIndex);
+    const present = header.filter((name, c) =>
+      c !== labelIndex && c !== idIndex && !(ignored.has(name) && !wanted.has(name))
+    );
     const presentSet = new Set(present);
     const missing = expected.filter((name) => !presentSet.has(name));
     const extra = present.filter((name) => !wanted.has(name));
@@ -178,28 +235,36 @@ export function parseCsvRows(text: string, source: string, options: CsvRowsOptio
       const parts: string[] = [];
       if (missing.length > 0) parts.push(`missing ${quoteList(missing, 10)}`);
       if (extra.length > 0) parts.push(`unexpected ${quoteList(extra, 10)}`);
+      const hint = extra.length > 0
+        ? " (columns that are not features can be named with --id-column or --ignore-columns)"
+        : "";
       throw new MagnetInputError(
         `${where(headerRecord.line)}: expected exactly the ${expected.length} feature columns ` +
-          `the model was trained on; ${parts.join("; ")}.`,
+          `the model was trained on; ${parts.join("; ")}${hint}.`,
       );
     }
     featureNames = expected;
     fileColumn = expected.map((name) => header!.indexOf(name));
   } else {
     fileColumn = [];
-    for (let c = 0; c < width; c++) if (c !== labelIndex) fileColumn.push(c);
+    for (let c = 0; c < width; c++) {
+      if (c !== labelIndex && c !== idIndex && !ignored.has(header[c])) fileColumn.push(c);
+    }
     featureNames = fileColumn.map((c) => header![c]);
   }
   const dim = fileColumn.length;
   if (dim === 0) {
     throw new MagnetInputError(
       `${where(headerRecord.line)}: expected at least one numeric feature column besides the ` +
-        `label column ${JSON.stringify(labelColumn)}, found none.`,
+        `label column ${JSON.stringify(labelColumn)}${
+          idIndex >= 0 || ignored.size > 0 ? ", the id column and the ignored columns" : ""
+        }, found none.`,
     );
   }
 
   let features = new Float32Array(dim * 1024);
   const labels: string[] | null = labelIndex >= 0 ? [] : null;
+  const ids: string[] | null = idIndex >= 0 ? [] : null;
   const lines: number[] = [];
   let n = 0;
   for (let record = next(); record !== null; record = next()) {
@@ -233,6 +298,7 @@ export function parseCsvRows(text: string, source: string, options: CsvRowsOptio
       }
       labels.push(label);
     }
+    ids?.push(fields[idIndex]);
     lines.push(record.line);
     n++;
   }
@@ -246,9 +312,44 @@ export function parseCsvRows(text: string, source: string, options: CsvRowsOptio
     dim,
     featureNames,
     labels,
+    ids,
     lines: Int32Array.from(lines),
     header,
   };
+}
+
+/**
+ * The exact decimal value of a number as written ("1.50", "15e-1", "+01.5"), in one spelling: its
+ * plain decimal ("1.5"), or scientific notation when that would run past 21 digits; null when the
+ * text is not a decimal number. Two texts name the same number exactly when their spellings are
+ * equal (no float rounding: "9007199254740993" and "9007199254740992" stay apart).
+ */
+export function canonicalNumber(text: string): string | null {
+  const match = /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/.exec(text.trim());
+  if (match === null || !NUMBER.test(text.trim())) return null;
+  const [, sign, whole, fraction = "", exponent = "0"] = match;
+  let digits = (whole + fraction).replace(/^0+/, "");
+  let exp = Number(exponent) - fraction.length;
+  if (digits === "") return "0";
+  const trailing = digits.length - digits.replace(/0+$/, "").length;
+  digits = digits.slice(0, digits.length - trailing);
+  exp += trailing;
+  const minus = sign === "-" ? "-" : "";
+  const point = digits.length + exp; // digits before the decimal point
+  if (exp >= 0 && point <= 21) return minus + digits + "0".repeat(exp);
+  if (exp < 0 && point > 0) return `${minus}${digits.slice(0, point)}.${digits.slice(point)}`;
+  if (exp < 0 && point > -6) return `${minus}0.${"0".repeat(-point)}${digits}`;
+  const mantissa = digits.length > 1 ? `${digits[0]}.${digits.slice(1)}` : digits;
+  return `${minus}${mantissa}e${point - 1}`;
+}
+
+/**
+ * Labels as classes compare them: every label a number, each in its canonical spelling (so
+ * "1" and "1.0" are one class); otherwise as written.
+ */
+export function classLabels(labels: readonly string[]): string[] {
+  const numbers = labels.map(canonicalNumber);
+  return numbers.every((n) => n !== null) ? numbers as string[] : labels.slice();
 }
 
 /**

@@ -54,7 +54,13 @@ function toDataset(images: IdxArray, labels: IdxArray, imagePath: string, labelP
       `${imagePath} holds no pixels: its dimensions are [${images.shape}]`,
     );
   }
-  if (labels.shape.length !== 1 || labels.shape[0] !== n) {
+  if (labels.shape.length !== 1) {
+    throw new MagnetInputError(
+      `${labelPath}: labels should have 1 dimension [n], found ${labels.shape.length} ` +
+        `[${labels.shape}]: is it a labels file?`,
+    );
+  }
+  if (labels.shape[0] !== n) {
     throw new MagnetInputError(
       `${labelPath}: ${labels.shape[0]} labels for the ${n} images of ${imagePath}`,
     );
@@ -89,8 +95,10 @@ export async function loadFashionMnist(dir: string = FASHION_MNIST_DIR): Promise
   const missing: string[] = [];
   const found = new Map<string, string>();
   for (const name of Object.values(FASHION_MNIST_FILES)) {
+    // Whatever is there is taken (and named by readIdx should it be a directory, a FIFO or a
+    // link loop): only a name with nothing at it is missing.
     const path = [`${folder}/${name}`, `${folder}/${name.replace(/\.gz$/, "")}`]
-      .find((candidate) => isFile(candidate));
+      .find((candidate) => isThere(candidate));
     if (path === undefined) missing.push(name);
     else found.set(name, path);
   }
@@ -119,9 +127,11 @@ export async function loadFashionMnist(dir: string = FASHION_MNIST_DIR): Promise
   return { train, test };
 }
 
-function isFile(path: string): boolean {
+/** Whether anything is at `path` (a link counts, even one that leads nowhere). */
+function isThere(path: string): boolean {
   try {
-    return Deno.statSync(path).isFile;
+    Deno.lstatSync(path);
+    return true;
   } catch {
     return false;
   }

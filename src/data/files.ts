@@ -1,9 +1,13 @@
 /**
- * The data readers that open files (through Deno): CSV files and IDX files. Parsing lives apart
+ * The data readers that open files (through Deno): CSV files and IDX files, gzipped or not (every
+ * member of a gzip file, decompressed no further than the IDX header's dimensions need). Anything
+ * but a regular file in their place is named as what it is (io/input.ts). Parsing lives apart
  * (csv.ts, idx.ts), so that a web page can parse text or bytes it fetched; modules a page uses must
  * not import this one (tests/web/browser_clean_test.ts).
  */
+import { constants, gunzipSync } from "node:zlib";
 import { MagnetInputError } from "../errors.ts";
+import { readInputFile, readInputText } from "../io/input.ts";
 import {
   type CsvOptions,
   type CsvRows,
@@ -12,7 +16,7 @@ import {
   parseCsvRows,
 } from "./csv.ts";
 import type { Dataset } from "./dataset.ts";
-import { type IdxArray, parseIdx } from "./idx.ts";
+import { type IdxArray, idxShape, parseIdx } from "./idx.ts";
 
 /**
  * Reads a CSV file into a labelled {@link Dataset}; see {@link parseCsvDataset}.
@@ -32,49 +36,70 @@ export async function readCsvRows(path: string, options: CsvRowsOptions = {}): P
   return parseCsvRows(await readCsvText(path), path, options);
 }
 
-async function readCsvText(path: string): Promise<string> {
-  let bytes: Uint8Array;
+function readCsvText(path: string): Promise<string> {
+  return readInputText(path, "a CSV file");
+}
+
+/**
+ * Decompresses `bytes` (all their members; `partial`: a beginning of them), giving at most
+ * `limit` bytes; null when there would be more.
+ */
+function gunzip(
+  bytes: Uint8Array,
+  path: string,
+  limit: number,
+  partial = false,
+): Uint8Array | null {
   try {
-    bytes = await Deno.readFile(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) throw new MagnetInputError(`file not found: ${path}`);
-    if (e instanceof Deno.errors.IsADirectory) {
-      throw new MagnetInputError(`${path}: expected a CSV file, found a directory.`);
-    }
-    if (e instanceof Deno.errors.PermissionDenied) {
-      throw new MagnetInputError(`${path}: the file cannot be read (permission denied).`);
-    }
-    throw e;
-  }
-  try {
-    // Fatal decoding: silently replacing bad bytes with U+FFFD would turn them into odd labels.
-    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-  } catch {
-    throw new MagnetInputError(`${path}: expected UTF-8 text, found invalid byte sequences.`);
+    const out = gunzipSync(bytes, {
+      maxOutputLength: limit,
+      ...(partial ? { finishFlush: constants.Z_SYNC_FLUSH } : {}),
+    });
+    return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+  } catch (error) {
+    if ((error as { code?: string }).code === "ERR_BUFFER_TOO_LARGE") return null;
+    throw new MagnetInputError(`${path} is not a valid gzip file: ${(error as Error).message}`);
   }
 }
 
-/** Reads an IDX file, gunzipping it first when it is gzipped (whatever its name). */
+/**
+ * A gzipped IDX file's contents, every member of it, decompressed no further than its header's
+ * dimensions need: first its beginning, until the header shows (the gzip header may carry a file
+ * name), then the whole, bounded by the size the header declares. A file without an IDX header
+ * is returned as far as it goes (bounded too), for parseIdx to say what is wrong with it.
+ */
+function gunzipIdx(bytes: Uint8Array, path: string): Uint8Array {
+  let head: Uint8Array = new Uint8Array(0);
+  for (let n = 4096;; n *= 16) {
+    // Deflate inflates at most about 1,000-fold: 4 KiB gives at most 4 MiB.
+    head = gunzip(bytes.subarray(0, n), path, 1 << 26, true) ?? head;
+    const needed = head.length >= 4 ? 4 + 4 * head[3] : 4;
+    if (head.length >= needed || n >= bytes.length) break;
+  }
+  const rank = head[3];
+  if (head.length < 4 + 4 * rank || head[0] !== 0 || head[1] !== 0 || rank < 1 || rank > 4) {
+    // No IDX header: decompressed whole (64 MiB at most) a cut gzip file is named as such.
+    return gunzip(bytes, path, 1 << 26) ?? head;
+  }
+  const header = 4 + 4 * rank;
+  const size = idxShape(head, path).reduce((a, b) => a * b, 1);
+  const whole = gunzip(bytes, path, header + size);
+  if (whole === null) {
+    throw new MagnetInputError(
+      `${path}: the data goes on past the ${size} values its dimensions [${
+        idxShape(head, path)
+      }] need (decompression stopped there)`,
+    );
+  }
+  return whole;
+}
+
+/**
+ * Reads an IDX file, gunzipping it first when it is gzipped (whatever its name); a directory, a
+ * FIFO or a symbolic link loop in its place is named as such.
+ */
 export async function readIdx(path: string): Promise<IdxArray> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await Deno.readFile(path);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) {
-      throw new MagnetInputError(`file not found: ${path}`);
-    }
-    throw new MagnetInputError(`cannot read ${path}: ${(error as Error).message}`);
-  }
-  if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
-    try {
-      const stream = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream()
-        .pipeThrough(new DecompressionStream("gzip"));
-      bytes = new Uint8Array(await new Response(stream).arrayBuffer());
-    } catch (error) {
-      throw new MagnetInputError(
-        `${path} is not a valid gzip file: ${(error as Error).message}`,
-      );
-    }
-  }
+  let bytes = await readInputFile(path, "an IDX file");
+  if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) bytes = gunzipIdx(bytes, path);
   return parseIdx(bytes, path);
 }

@@ -1,10 +1,17 @@
 /**
  * The IDX format of MNIST-like data sets: a magic number (two zero bytes, a type byte, a rank
  * byte), the dimensions as big-endian 32-bit integers, then the values. Files may be gzipped
- * (recognised by gzip's magic bytes, decompressed with the platform's DecompressionStream). Every
- * problem names the file. Files are read by files.ts.
+ * (recognised by gzip's magic bytes), in one member or several (as `pigz` or `cat a.gz b.gz`
+ * write them); files.ts reads them and decompresses no further than the header's dimensions need.
+ * Every problem names the file.
  */
 import { MagnetInputError } from "../errors.ts";
+
+/**
+ * The most values an IDX file may declare (2^30 bytes, 1 GiB): twenty times Fashion-MNIST's
+ * training images, and what a typed array of pixels can be made from everywhere.
+ */
+export const MAX_IDX_VALUES = 2 ** 30;
 
 /** An unsigned-byte array read from an IDX file. */
 export interface IdxArray {
@@ -37,8 +44,7 @@ export function parseIdx(bytes: Uint8Array, source: string): IdxArray {
   if (bytes.length < header) {
     throw new MagnetInputError(`${source}: the file ends inside its ${rank} dimensions`);
   }
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const shape = Array.from({ length: rank }, (_, i) => view.getUint32(4 + 4 * i, false));
+  const shape = idxShape(bytes, source);
   const size = shape.reduce((a, b) => a * b, 1);
   if (bytes.length !== header + size) {
     throw new MagnetInputError(
@@ -48,4 +54,22 @@ export function parseIdx(bytes: Uint8Array, source: string): IdxArray {
     );
   }
   return { shape, data: bytes.subarray(header) };
+}
+
+/**
+ * The dimensions in the header at the start of `bytes` (magic and rank already seen to be
+ * there), refused when they declare more than {@link MAX_IDX_VALUES} values.
+ */
+export function idxShape(bytes: Uint8Array, source: string): number[] {
+  const rank = bytes[3];
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const shape = Array.from({ length: rank }, (_, i) => view.getUint32(4 + 4 * i, false));
+  const size = shape.reduce((a, b) => a * b, 1);
+  if (size > MAX_IDX_VALUES) {
+    throw new MagnetInputError(
+      `${source}: dimensions [${shape}] declare ${size} values, more than the ${MAX_IDX_VALUES} ` +
+        "an IDX file may hold here",
+    );
+  }
+  return shape;
 }

@@ -8,6 +8,7 @@
  */
 import { MagnetInputError } from "../errors.ts";
 import { readCsvRows, readIdx } from "./files.ts";
+import { openInputFile } from "../io/input.ts";
 import type { Features } from "./row_source.ts";
 import type { ImageInput } from "./images/settings.ts";
 import type { FolderProgress } from "./image_folders.ts";
@@ -40,6 +41,10 @@ export interface Rows {
 export interface ReadRowsOptions {
   /** The CSV label column (default "label"); optional in the file. */
   labelColumn?: string;
+  /** A CSV column of row ids, kept as the rows' `ids` (never a feature); optional in the file. */
+  idColumn?: string | null;
+  /** CSV columns that are neither features nor labels; those present are skipped. */
+  ignoreColumns?: readonly string[];
   /** A CSV's feature columns, in the model's order (null: every column but the label's). */
   featureNames?: readonly string[] | null;
   /** The names of the class indices an IDX labels file holds (default: the indices). */
@@ -69,21 +74,12 @@ export function isImagePath(path: string): boolean {
   return IMAGE_EXTENSIONS.some((ext) => path.toLowerCase().endsWith(ext));
 }
 
-/** The first bytes of `path`, with a message naming it when it cannot be read as a file. */
+/**
+ * The first bytes of `path`, with a message naming it when it cannot be read as a file (a folder, a
+ * FIFO, a link loop: named before it is opened, so nothing blocks; see io/input.ts).
+ */
 async function firstBytes(path: string): Promise<Uint8Array> {
-  let file: Deno.FsFile;
-  try {
-    if ((await Deno.stat(path)).isDirectory) {
-      throw new MagnetInputError(`${path} is a folder: give a CSV file or an IDX file of images`);
-    }
-    file = await Deno.open(path);
-  } catch (error) {
-    if (error instanceof MagnetInputError) throw error;
-    if (error instanceof Deno.errors.NotFound) {
-      throw new MagnetInputError(`file not found: ${path}`);
-    }
-    throw new MagnetInputError(`cannot read ${path}: ${(error as Error).message}`);
-  }
+  const file = await openInputFile(path, "a CSV file or an IDX file of images");
   try {
     const bytes = new Uint8Array(4);
     const n = await file.read(bytes);
@@ -131,9 +127,19 @@ export async function readRows(path: string, options: ReadRowsOptions = {}): Pro
   if (options.format !== "csv" && looksLikeIdx(bytes)) return await readIdxRows(path, options);
   const csv = await readCsvRows(path, {
     labelColumn: options.labelColumn,
+    idColumn: options.idColumn,
+    ignoreColumns: options.ignoreColumns,
     ...(options.featureNames != null ? { featureNames: options.featureNames } : {}),
   });
-  return { features: csv.features, dim: csv.dim, labels: csv.labels, rows: csv.lines, kind: "csv" };
+  const rows: Rows = {
+    features: csv.features,
+    dim: csv.dim,
+    labels: csv.labels,
+    rows: csv.lines,
+    kind: "csv",
+  };
+  if (csv.ids !== null) rows.ids = csv.ids;
+  return rows;
 }
 
 /** The labels file beside an images file, by MNIST's naming (`*-images-idx3-*` -> `*-labels-idx1-*`). */
@@ -144,7 +150,9 @@ function labelsFileOf(path: string): string | null {
   const base = path.slice(0, slash) + name.replace("images-idx3", "labels-idx1");
   for (const candidate of [base, base.endsWith(".gz") ? base.slice(0, -3) : `${base}.gz`]) {
     try {
-      if (Deno.statSync(candidate).isFile) return candidate;
+      // Whatever is there is taken, for readIdx to name should it not be a file.
+      Deno.lstatSync(candidate);
+      return candidate;
     } catch {
       // not there: try the other spelling
     }

@@ -3,11 +3,13 @@
  * official split, from a folder of IDX files), the user's CSV files (a test file, or a stratified
  * split), standardised with the training statistics, or the user's folders of images (one
  * subfolder per class; a test folder, or a stratified split), normalised per channel with the
- * training statistics. The description is saved in checkpoints so `--resume` reloads exactly the
- * same data.
+ * training statistics; and the validation rows that choose the model (a stratified share of the
+ * training rows, or a CSV file), never the test rows. The description is saved in checkpoints so
+ * `--resume` reloads exactly the same data.
  */
 import { MagnetInputError } from "../errors.ts";
 import { type Dataset, type Features, subset, validateDataset } from "./dataset.ts";
+import { canonicalNumber } from "./csv.ts";
 import { readCsvDataset, readCsvRows } from "./files.ts";
 import { stratifiedSplit } from "./split.ts";
 import { fitStandardization, type Standardization, standardize } from "./preprocess.ts";
@@ -33,6 +35,8 @@ export interface MnistSource {
   /** Share of each class held out for testing. */
   testFraction: number;
   splitSeed: number;
+  /** Share of each class of the training rows held out for validation (absent: none). */
+  valFraction?: number;
 }
 
 /** Fashion-MNIST's IDX files, with their official split. */
@@ -40,6 +44,8 @@ export interface FashionMnistSource {
   kind: "fashion-mnist";
   /** The folder of the four files (absolute). */
   dir: string;
+  /** Share of each class of the training rows held out for validation (absent: none), seed 0. */
+  valFraction?: number;
 }
 
 /** The user's CSV files: a test file, or a stratified split of the training file. */
@@ -52,6 +58,14 @@ export interface CsvSource {
   testFraction: number;
   labelColumn: string;
   splitSeed: number;
+  /** The validation file (absolute); null: hold out `valFraction` of the training rows. */
+  val: string | null;
+  /** Share of each class of the training rows held out for validation (0: none). */
+  valFraction: number;
+  /** The column of row ids (never a feature), or null. */
+  idColumn: string | null;
+  /** Columns that are neither features nor labels. */
+  ignoreColumns: string[];
 }
 
 /**
@@ -79,6 +93,8 @@ export interface ImageFolderSource {
   cache: string | null;
   /** Whether images that cannot be decoded are skipped (and counted) rather than an error. */
   skipBadImages: boolean;
+  /** Share of each class of the training images held out for validation (absent: none). */
+  valFraction?: number;
 }
 
 /** The kinds of data source. */
@@ -104,23 +120,41 @@ export function readDataSource(
     }
     return { testFraction, splitSeed: fields.integer("splitSeed", 0, 0xffffffff) };
   };
+  // Files written before validation splits, ids and ignored columns existed have none.
+  const absent = (name: string) => fields.get(name) === undefined;
+  const valFraction = () => {
+    if (absent("valFraction")) return 0;
+    const value = fields.number("valFraction");
+    if (!(value >= 0 && value < 1)) fields.fail("valFraction", "a number in [0, 1)", value);
+    return value;
+  };
+  // The built-in sets record a validation share only when they held one out.
+  const held = () => absent("valFraction") ? {} : { valFraction: valFraction() };
   switch (kind) {
     case "mnist":
-      return { kind, ...split() };
+      return { kind, ...split(), ...held() };
     case "fashion-mnist":
-      return { kind, dir: fields.string("dir", true) };
-    case "csv":
+      return { kind, dir: fields.string("dir", true), ...held() };
+    case "csv": {
+      const ignoreColumns = absent("ignoreColumns") ? [] : fields.array("ignoreColumns");
+      if (!ignoreColumns.every((c) => typeof c === "string" && c !== "")) {
+        fields.fail("ignoreColumns", "a list of column names", ignoreColumns);
+      }
       return {
         kind,
         train: fields.string("train", true),
         test: fields.nullableString("test"),
         labelColumn: fields.string("labelColumn", true),
         ...split(),
+        val: absent("val") ? null : fields.nullableString("val"),
+        valFraction: valFraction(),
+        idColumn: absent("idColumn") ? null : fields.nullableString("idColumn"),
+        ignoreColumns: ignoreColumns as string[],
       };
+    }
     case "images": {
       const size = fields.nullableObject("size");
-      const resize = fields.get("resize") as ResizeMode;
-      if (!RESIZE_MODES.includes(resize)) fields.fail("resize", RESIZE_MODES.join(" or "), resize);
+      const resize: ResizeMode = fields.oneOf("resize", RESIZE_MODES);
       const channels = fields.get("channels");
       if (channels !== null && channels !== 1 && channels !== 3) {
         fields.fail("channels", "1, 3 or null", channels);
@@ -139,6 +173,7 @@ export function readDataSource(
         channels,
         cache: fields.nullableString("cache"),
         skipBadImages: skip,
+        ...held(),
       };
     }
   }
@@ -150,13 +185,39 @@ export interface LoadedData {
   /** A name for titles: "MNIST", "Fashion-MNIST", the training file's or folder's name. */
   name: string;
   train: Dataset<Features>;
+  /** The rows that choose the model (the best evaluation, early stopping), or null. */
+  validation: Dataset<Features> | null;
+  /** The rows of the final report only. */
   test: Dataset<Features>;
-  /** The standardisation applied to both tables (null for images). */
+  /** The standardisation applied to all tables (null for images). */
   standardization: Standardization | null;
   /** How image files became rows, normalisation included (absent or null for other data). */
   images?: ImageInput | null;
   /** What loading found worth saying (files skipped, decode times), one sentence each. */
   notes?: string[];
+}
+
+/**
+ * `data` with its images as pixels in [0, 1], without the training images' per-channel
+ * normalisation: for a network that standardises its input itself (a pretrained backbone, with
+ * the statistics it was trained with). Other data is returned as it is.
+ */
+export async function asPixels(data: LoadedData): Promise<LoadedData> {
+  const images = data.images;
+  if (images === undefined || images === null) return data;
+  const { identityNormalization, ImageRows } = await import("./images/image_rows.ts");
+  const identity = identityNormalization(images.channels);
+  const plain = (d: Dataset<Features>): Dataset<Features> => {
+    if (!(d.features instanceof ImageRows)) return d;
+    return { ...d, features: d.features.withNormalization(identity) };
+  };
+  return {
+    ...data,
+    train: plain(data.train),
+    validation: data.validation === null ? null : plain(data.validation),
+    test: plain(data.test),
+    images: { ...images, mean: identity.mean, std: identity.std },
+  };
 }
 
 /** Options of {@link loadData}. */
@@ -173,9 +234,9 @@ export async function fingerprint(data: LoadedData): Promise<string> {
   const sha256 = async (bytes: BufferSource) =>
     new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
   // One digest per part (a table's rows: its values' bytes), then a digest of those: no copy of
-  // the whole data set is needed.
+  // the whole data set is needed. A run without validation rows hashes as it did before them.
   const parts: Promise<Uint8Array>[] = [];
-  for (const d of [data.train, data.test]) {
+  for (const d of [data.train, data.test, ...(data.validation ? [data.validation] : [])]) {
     parts.push(
       rowSource(d.features, d.dim).digest(),
       sha256(d.labels as Int32Array<ArrayBuffer>),
@@ -193,7 +254,29 @@ export async function fingerprint(data: LoadedData): Promise<string> {
 export function describeSource(source: DataSource): string {
   if (source.kind === "mnist") return "the bundled MNIST";
   if (source.kind === "fashion-mnist") return `Fashion-MNIST in ${source.dir}`;
-  return `${source.train}${source.test ? ` and ${source.test}` : ""}`;
+  const files = [source.train, source.test, source.kind === "csv" ? source.val : null]
+    .filter((f) => f !== null);
+  return files.length === 3 ? `${files[0]}, ${files[1]} and ${files[2]}` : files.join(" and ");
+}
+
+/** The seed of the validation split: apart from the test split's, yet given by the same seed. */
+function valSeed(splitSeed: number): number {
+  return (Math.imul(splitSeed ^ 0x5bd1e995, 0x27d4eb2d) ^ 0x165667b1) >>> 0;
+}
+
+/**
+ * Holds out `fraction` of each class of `train` for validation (none when 0); every class keeps at
+ * least two training rows.
+ */
+function holdOut<R extends Features>(
+  train: Dataset<R>,
+  fraction: number,
+  splitSeed: number,
+): { train: Dataset<R>; validation: Dataset<R> | null } {
+  if (fraction === 0) return { train, validation: null };
+  const split = stratifiedSplit(train.labels, fraction, valSeed(splitSeed), { keep: 2 });
+  if (split.test.length === 0) return { train, validation: null };
+  return { train: subset(train, split.train), validation: subset(train, split.test) };
 }
 
 /** Loads and checks the data described by `source`. */
@@ -206,7 +289,7 @@ export async function loadData(source: DataSource, options: LoadOptions = {}): P
     return {
       source,
       name: "MNIST",
-      train: subset(all, split.train),
+      ...holdOut(subset(all, split.train), source.valFraction ?? 0, source.splitSeed),
       test: subset(all, split.test),
       standardization: null,
     };
@@ -217,7 +300,7 @@ export async function loadData(source: DataSource, options: LoadOptions = {}): P
     return {
       source,
       name: "Fashion-MNIST",
-      train,
+      ...holdOut(train, source.valFraction ?? 0, 0),
       test,
       standardization: null,
     };
@@ -230,41 +313,60 @@ export async function loadData(source: DataSource, options: LoadOptions = {}): P
       source,
       name: source.train.replace(/\/+$/, "").split("/").pop()!,
       ...loaded,
+      ...holdOut(loaded.train, source.valFraction ?? 0, source.splitSeed),
       standardization: null,
     };
   }
   const trainPath = source.train;
-  const full = await readCsvDataset(trainPath, { labelColumn: source.labelColumn });
-  let train: Dataset, test: Dataset;
+  const full = await readCsvDataset(trainPath, {
+    labelColumn: source.labelColumn,
+    idColumn: source.idColumn,
+    ignoreColumns: source.ignoreColumns,
+  });
+  let train: Dataset, test: Dataset, validation: Dataset | null;
   if (source.test !== null) {
     train = full;
-    test = await readTestCsv(source.test, full, source.labelColumn);
+    test = await readHeldOutCsv(source.test, full, source);
   } else {
     const split = stratifiedSplit(full.labels, source.testFraction, source.splitSeed);
     train = subset(full, split.train);
     test = subset(full, split.test);
   }
-  validateDataset(train, source.test === null ? `${trainPath} (training part)` : trainPath);
+  if (source.val !== null) validation = await readHeldOutCsv(source.val, full, source);
+  else ({ train, validation } = holdOut(train, source.valFraction, source.splitSeed));
+  const part = source.test === null || validation !== null && source.val === null;
+  validateDataset(train, part ? `${trainPath} (training part)` : trainPath);
   const standardization = fitStandardization(train.features, train.dim);
+  const scaled = (d: Dataset) => ({
+    ...d,
+    features: standardize(d.features, d.dim, standardization),
+  });
   return {
     source,
     name: trainPath.split(/[\\/]/).pop()!,
-    train: { ...train, features: standardize(train.features, train.dim, standardization) },
-    test: { ...test, features: standardize(test.features, test.dim, standardization) },
+    train: scaled(train),
+    validation: validation === null ? null : scaled(validation),
+    test: scaled(test),
     standardization,
   };
 }
 
-/** A test CSV read against the training set's columns and classes. */
-async function readTestCsv(path: string, train: Dataset, labelColumn: string): Promise<Dataset> {
+/** A test or validation CSV read against the training set's columns and classes. */
+async function readHeldOutCsv(path: string, train: Dataset, source: CsvSource): Promise<Dataset> {
+  const labelColumn = source.labelColumn;
   const rows = await readCsvRows(path, {
     labelColumn,
     requireLabel: true,
     featureNames: train.featureNames,
+    idColumn: source.idColumn,
+    ignoreColumns: source.ignoreColumns,
   });
   const classIndex = new Map(train.classNames.map((name, i) => [name, i]));
+  // Numeric classes compare as numbers: a test label "1.0" is the training class "1".
+  const numeric = train.classNames.every((name) => canonicalNumber(name) === name);
   const labels = new Int32Array(rows.labels!.length);
-  rows.labels!.forEach((name, i) => {
+  rows.labels!.forEach((label, i) => {
+    const name = numeric ? canonicalNumber(label) ?? label : label;
     const c = classIndex.get(name);
     if (c === undefined) {
       throw new MagnetInputError(
@@ -276,7 +378,7 @@ async function readTestCsv(path: string, train: Dataset, labelColumn: string): P
     }
     labels[i] = c;
   });
-  return {
+  const held: Dataset = {
     features: rows.features,
     dim: rows.dim,
     labels,
@@ -284,4 +386,6 @@ async function readTestCsv(path: string, train: Dataset, labelColumn: string): P
     featureNames: rows.featureNames,
     sourceRows: rows.lines,
   };
+  if (rows.ids !== null) held.ids = rows.ids;
+  return held;
 }

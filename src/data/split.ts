@@ -15,13 +15,23 @@ export interface Split {
   test: Int32Array;
 }
 
+/** Options of {@link stratifiedSplit}. */
+export interface SplitOptions {
+  /**
+   * Rows of each class that stay in the training part at least (default 1): 2 for a split of data
+   * that is trained on, where every class needs a pair. A class with no more rows than this gives
+   * none to the held-out part.
+   */
+  readonly keep?: number;
+}
+
 /**
  * Splits rows into train and test parts class by class, so each class keeps its share in both.
  *
- * For every class with `c >= 2` rows, `round(testFraction * c)` of them, clamped to
- * `[1, c - 1]`, go to test: every class is then both trained on and evaluated. A class with a
- * single row goes to train, because a lone test example has no same-class neighbour to be
- * judged against. Which rows are chosen depends only on `labels`, `testFraction` and `seed`:
+ * For every class with `c > keep` rows, `round(testFraction * c)` of them, clamped to
+ * `[1, c - keep]`, go to test: every class is then both trained on and evaluated. A class with
+ * `keep` rows or fewer (by default a single row) goes to train, because a lone test example has
+ * no same-class neighbour to be judged against. Which rows are chosen depends only on `labels`, `testFraction` and `seed`:
  * classes are visited in ascending label order and each one's rows are shuffled with one
  * {@link Random} stream.
  *
@@ -30,7 +40,13 @@ export interface Split {
  * @param seed seed of the shuffle
  * @throws {MagnetInputError} when `testFraction` is not a number strictly between 0 and 1
  */
-export function stratifiedSplit(labels: Int32Array, testFraction: number, seed: number): Split {
+export function stratifiedSplit(
+  labels: Int32Array,
+  testFraction: number,
+  seed: number,
+  options: SplitOptions = {},
+): Split {
+  const keep = options.keep ?? 1;
   if (typeof testFraction !== "number" || !(testFraction > 0 && testFraction < 1)) {
     throw new MagnetInputError(
       `test fraction must be a number strictly between 0 and 1, found ${testFraction}.`,
@@ -49,8 +65,8 @@ export function stratifiedSplit(labels: Int32Array, testFraction: number, seed: 
   for (const label of classes) {
     const rows = byClass.get(label)!;
     const c = rows.length;
-    if (c < 2) continue;
-    const k = Math.min(c - 1, Math.max(1, Math.round(testFraction * c)));
+    if (c <= keep) continue;
+    const k = Math.min(c - keep, Math.max(1, Math.round(testFraction * c)));
     random.shuffle(rows);
     for (let j = 0; j < k; j++) inTest[rows[j]] = 1;
     testCount += k;

@@ -14,6 +14,7 @@ import { DEFAULT_VOTING_CLUSTERS, magnetClassify } from "./magnet_rule.ts";
 import { forEachNeighbours, type Neighbours } from "./neighbours.ts";
 import { kmeansNmi } from "./nmi.ts";
 import { RetrievalScorer } from "./retrieval.ts";
+import { Pacer, type WorkOptions } from "../util/work.ts";
 
 /** Test metrics; errors are fractions in [0, 1]. */
 export interface EvalMetrics {
@@ -31,8 +32,12 @@ export interface EvalMetrics {
   nmi: number;
 }
 
-/** Options of {@link evaluate}. */
-export interface EvaluateOptions {
+/**
+ * Options of {@link evaluate}. Its progress goes through the stages "embedding" (the reference
+ * and query rows together), "clustering" (the magnet rule's index), "searching" (queries) and
+ * "scoring" (NMI); an aborted signal stops it within a chunk of any of them.
+ */
+export interface EvaluateOptions extends WorkOptions {
   /** The running mean of the training batches' s2; null skips the magnet rule. */
   readonly variance: number | null;
   /** K of the cluster index the magnet rule votes over. */
@@ -70,8 +75,20 @@ export async function evaluate(
   options: EvaluateOptions,
 ): Promise<Evaluation> {
   const dim = model.outputDim;
-  const trainEmbeddings = await embed(backend, model, train.features);
-  const testEmbeddings = await embed(backend, model, test.features);
+  const { signal, onProgress } = options;
+  const nTrain = train.labels.length, nTest = test.labels.length;
+  // The two embeddings report as one stage over all the rows.
+  const rowsFrom = (offset: number): WorkOptions["onProgress"] =>
+    onProgress &&
+    ((p) => onProgress({ stage: "embedding", done: offset + p.done, total: nTrain + nTest }));
+  const trainEmbeddings = await embed(backend, model, train.features, {
+    signal,
+    onProgress: rowsFrom(0),
+  });
+  const testEmbeddings = await embed(backend, model, test.features, {
+    signal,
+    onProgress: rowsFrom(nTrain),
+  });
   let magnetError: number | null = null;
   let index: ClusterIndex | null = null;
   if (options.variance !== null) {
@@ -79,6 +96,8 @@ export async function evaluate(
       await buildClusterIndex(backend, trainEmbeddings, dim, train.labels, {
         clustersPerClass: options.clustersPerClass,
         seed: options.seed,
+        signal,
+        onProgress,
       });
     const predicted = await magnetClassify(
       backend,
@@ -86,6 +105,7 @@ export async function evaluate(
       index,
       options.variance,
       options.votingClusters ?? DEFAULT_VOTING_CLUSTERS,
+      { signal },
     );
     magnetError = errorRate(predicted, test.labels);
   }
@@ -103,10 +123,13 @@ export async function evaluate(
     nearest.indices.set(indices.subarray(0, knnK), q * knnK);
     nearest.distances.set(d.subarray(0, knnK), q * knnK);
     scorer.add(q, indices);
-  });
+  }, { signal, onProgress });
   const knnError = errorRate(knnClassify(nearest, train.labels, knnK), test.labels);
   const retrieval = scorer.result();
+  const pacer = new Pacer(options, "the evaluation");
+  await pacer.tick({ stage: "scoring", done: 0, total: 1 });
   const nmi = kmeansNmi(testEmbeddings, dim, test.labels, options.seed);
+  pacer.options.onProgress?.({ stage: "scoring", done: 1, total: 1 });
   const classifier: Classifier = index !== null && options.variance !== null
     ? {
       kind: "magnet",

@@ -7,6 +7,7 @@ import { MagnetInputError } from "../errors.ts";
 import type { Backend } from "../backend/backend.ts";
 import type { ClusterIndex } from "../index/cluster_index.ts";
 import { nearestNeighbours, type Neighbours } from "./neighbours.ts";
+import type { WorkOptions } from "../util/work.ts";
 
 /** Centres voting per query unless told otherwise (the paper's L). */
 export const DEFAULT_VOTING_CLUSTERS = 128;
@@ -66,7 +67,7 @@ export function magnetVotes(
 
 /**
  * Classifies `queries` (n x index.dim) with the magnet rule over the L nearest of `index`'s centres
- * (all of them when there are fewer than L).
+ * (all of them when there are fewer than L). `work` may stop it (see {@link nearestNeighbours}).
  */
 export async function magnetClassify(
   backend: Backend,
@@ -74,8 +75,11 @@ export async function magnetClassify(
   index: ClusterIndex,
   variance: number,
   votingClusters: number = DEFAULT_VOTING_CLUSTERS,
+  work: WorkOptions = {},
 ): Promise<Int32Array> {
   const l = Math.min(votingClusters, index.numClusters);
-  const neighbours = await nearestNeighbours(backend, queries, index.centres, index.dim, l);
+  const neighbours = await nearestNeighbours(backend, queries, index.centres, index.dim, l, {
+    signal: work.signal,
+  });
   return magnetVote(neighbours, index.clusterClass, variance);
 }

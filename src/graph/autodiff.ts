@@ -50,12 +50,15 @@ export function gradients(y: Tensor, xs: readonly Tensor[], dy?: Tensor): Tensor
     const def = opDefinition(node.op);
     if (def?.grad === undefined) continue; // piecewise-constant ops pass no gradient
     if (!node.inputs.some((t) => dependsOnX[t.id])) continue;
-    const inputGrads = def.grad(g, node);
-    node.inputs.forEach((input, i) => {
-      const gi = inputGrads[i];
-      if (gi === null || gi === undefined || !dependsOnX[input.id]) return;
-      const previous = grads.get(input.id);
-      grads.set(input.id, previous === undefined ? gi : add(previous, gi));
+    // The backward nodes belong to the layer of the node they differentiate.
+    graph.inLayer(node.layer, () => {
+      const inputGrads = def.grad!(g, node);
+      node.inputs.forEach((input, i) => {
+        const gi = inputGrads[i];
+        if (gi === null || gi === undefined || !dependsOnX[input.id]) return;
+        const previous = grads.get(input.id);
+        grads.set(input.id, previous === undefined ? gi : add(previous, gi));
+      });
     });
   }
   return xs.map((x) => grads.get(x.id) ?? broadcastTo(graph.scalar(0), x.shape));

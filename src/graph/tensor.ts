@@ -165,6 +165,8 @@ export class Tensor {
     readonly shape: Shape,
     readonly dtype: DType,
     readonly name?: string,
+    /** The layer that built it, in words (see {@link Graph.inLayer}), for messages about it. */
+    readonly layer?: string,
   ) {}
 
   /** The op's name (`spec.op`). */
@@ -201,6 +203,7 @@ export class Graph {
   readonly #scalars = new Map<number, Tensor>();
   /** Computed nodes by what they compute (op, attributes, inputs): see {@link Graph.addNode}. */
   readonly #computed = new Map<string, Tensor>();
+  #layer: string | undefined = undefined;
 
   /** All nodes, in creation (topological) order. */
   get nodes(): readonly Tensor[] {
@@ -228,10 +231,34 @@ export class Graph {
       const existing = this.#computed.get(key);
       if (existing !== undefined) return existing;
     }
-    const node = new Tensor(this, this.#nodes.length, spec, inputs, shape, dtype);
+    const node = new Tensor(
+      this,
+      this.#nodes.length,
+      spec,
+      inputs,
+      shape,
+      dtype,
+      undefined,
+      this.#layer,
+    );
     this.#nodes.push(node);
     if (key !== null) this.#computed.set(key, node);
     return node;
+  }
+
+  /**
+   * Builds with `build`, stamping every node it adds with `layer` (a name in the user's terms, such
+   * as "convolution 2 (64 channels)"), so that a message about a node (a tensor too large for the
+   * device, say) can say which layer it belongs to. Undefined leaves nodes unstamped.
+   */
+  inLayer<T>(layer: string | undefined, build: () => T): T {
+    const outer = this.#layer;
+    this.#layer = layer;
+    try {
+      return build();
+    } finally {
+      this.#layer = outer;
+    }
   }
 
   /** A placeholder fed at run time under `name` (float data, or int32 indices). */

@@ -6,10 +6,14 @@
 import { MagnetInputError } from "../errors.ts";
 import type { Backend } from "../backend/backend.ts";
 import { Random } from "../util/random.ts";
+import { Pacer, type WorkOptions } from "../util/work.ts";
 import { compileLloydStep, kmeansPlusPlus } from "./kmeans.ts";
 
-/** Options of {@link buildClusterIndex}. */
-export interface ClusterIndexOptions {
+/**
+ * Options of {@link buildClusterIndex}; its progress is "clustering", in Lloyd iterations out of
+ * `maxIterations`, and an aborted signal stops it between iterations.
+ */
+export interface ClusterIndexOptions extends WorkOptions {
   /** Clusters per class (K); a class with fewer examples gets one cluster per example. */
   readonly clustersPerClass: number;
   /** Seed of the k-means++ seeding. */
@@ -57,8 +61,16 @@ export class ClusterIndex {
           `has ${rows} rows and the embedding ${dim} values)`,
       );
     }
+    const bad = centres.findIndex((x) => !Number.isFinite(x));
+    if (bad >= 0) {
+      throw new MagnetInputError(`the saved cluster index holds ${centres[bad]} in its centres`);
+    }
     const members: number[][] = Array.from({ length: clusters }, () => []);
     assignment.forEach((c, i) => members[c].push(i));
+    const empty = members.findIndex((m) => m.length === 0);
+    if (empty >= 0) {
+      throw new MagnetInputError(`the saved cluster index has no rows in its cluster ${empty}`);
+    }
     return new ClusterIndex(
       dim,
       centres,
@@ -123,6 +135,7 @@ export async function buildClusterIndex(
     byClass.set(labels[i], rows);
   }
   const classes = [...byClass.keys()].sort((a, b) => a - b);
+  const pacer = new Pacer(options, "clustering");
   const rng = new Random(options.seed);
   const seeds: number[] = [];
   const centreClass: number[] = [];
@@ -132,6 +145,7 @@ export async function buildClusterIndex(
       seeds.push(row);
       centreClass.push(c);
     }
+    pacer.check();
   }
   const numCentres = seeds.length;
   const step = await compileLloydStep(backend, n, numCentres, dim);
@@ -149,6 +163,7 @@ export async function buildClusterIndex(
     const changed = next.some((a, i) => a !== assignment[i]);
     assignment = next;
     if (!changed) break;
+    await pacer.tick({ stage: "clustering", done: it + 1, total: maxIterations });
   }
   // The centres after the last update are the means of the final assignment (or unchanged).
   const centres = await backend.readVariable(step.centres);

@@ -9,7 +9,8 @@ export interface EncodedArray {
 
 type Encodable = Float32Array | Float64Array | Int32Array | Uint8Array;
 
-function toBase64(bytes: Uint8Array): string {
+/** `bytes` as base64. */
+export function toBase64(bytes: Uint8Array): string {
   let binary = "";
   const chunk = 0x8000;
   for (let i = 0; i < bytes.length; i += chunk) {
@@ -18,7 +19,8 @@ function toBase64(bytes: Uint8Array): string {
   return btoa(binary);
 }
 
-function fromBase64(text: string): Uint8Array<ArrayBuffer> {
+/** The bytes of base64 `text`; throws a DOMException when it is not base64. */
+export function fromBase64(text: string): Uint8Array<ArrayBuffer> {
   const binary = atob(text);
   const bytes = new Uint8Array(binary.length);
   for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);

@@ -13,7 +13,8 @@ import { columnMoments, conv2d, maxPool2d, normalize } from "../graph/conv.ts";
 import { add, matmul, mul, relu, reshape } from "../graph/ops.ts";
 import { formatShape, type Tensor, Variable } from "../graph/tensor.ts";
 import { Random } from "../util/random.ts";
-import type { CnnSpec, Model } from "./model.ts";
+import type { CnnSpec, Model, VariableShape } from "./model.ts";
+import { checkVariableShapes } from "./size.ts";
 
 /** Momentum of the running statistics: running = (1 - m) running + m batch. */
 const MOMENTUM = 0.1;
@@ -117,44 +118,62 @@ export class Cnn implements Model {
     }
     const n = x.shape[0];
     const updates: Update[] = [];
+    const names = cnnLayerNames(this.spec);
+    const g = x.graph;
     let h = reshape(x, [n, ...this.spec.input]);
-    for (const block of this.#blocks) {
-      h = conv2d(h, tensorOf(block.kernel), block.bias && tensorOf(block.bias));
-      if (block.gamma !== null) {
-        const [, height, width, c] = h.shape;
-        const flat = reshape(h, [n * height * width, c]);
-        const mean = tensorOf(block.runningMean!), variance = tensorOf(block.runningVariance!);
-        let moments = { mean: reshape(mean, [1, c]), variance: reshape(variance, [1, c]) };
-        if (training) {
-          moments = columnMoments(flat);
-          // Running statistics move towards the batch's (variance unbiased, as PyTorch).
-          const rows = flat.shape[0];
-          const unbiased = mul(moments.variance, rows / Math.max(rows - 1, 1));
-          updates.push(
-            [
-              block.runningMean!,
-              add(mul(mean, 1 - MOMENTUM), mul(reshape(moments.mean, [c]), MOMENTUM)),
-            ],
-            [
-              block.runningVariance!,
-              add(mul(variance, 1 - MOMENTUM), mul(reshape(unbiased, [c]), MOMENTUM)),
-            ],
-          );
-        }
-        h = reshape(
-          normalize(flat, moments, tensorOf(block.gamma), tensorOf(block.beta!)),
-          h.shape,
-        );
-      }
-      h = maxPool2d(relu(h), 2);
+    for (const [i, block] of this.#blocks.entries()) {
+      h = g.inLayer(names.conv[i], () => this.#block(h, block, training, tensorOf, updates));
     }
     h = reshape(h, [n, h.size / n]);
     this.#dense.forEach((d, i) => {
       const width = d.bias.size;
-      h = add(matmul(h, tensorOf(d.weight)), reshape(tensorOf(d.bias), [1, width]));
-      if (i < this.#dense.length - 1) h = relu(h);
+      h = g.inLayer(names.dense[i], () => {
+        const y = add(matmul(h, tensorOf(d.weight)), reshape(tensorOf(d.bias), [1, width]));
+        return i < this.#dense.length - 1 ? relu(y) : y;
+      });
     });
     return { output: h, updates };
+  }
+
+  /** One convolution block: convolution, normalisation, ReLU and pooling. */
+  #block(
+    input: Tensor,
+    block: ConvBlock,
+    training: boolean,
+    tensorOf: (v: Variable) => Tensor,
+    updates: Update[],
+  ): Tensor {
+    const n = input.shape[0];
+    let h = input;
+    h = conv2d(h, tensorOf(block.kernel), block.bias && tensorOf(block.bias));
+    if (block.gamma !== null) {
+      const [, height, width, c] = h.shape;
+      const flat = reshape(h, [n * height * width, c]);
+      const mean = tensorOf(block.runningMean!), variance = tensorOf(block.runningVariance!);
+      let moments = { mean: reshape(mean, [1, c]), variance: reshape(variance, [1, c]) };
+      if (training) {
+        moments = columnMoments(flat);
+        // Running statistics move towards the batch's (variance unbiased, as PyTorch).
+        const rows = flat.shape[0];
+        const unbiased = mul(moments.variance, rows / Math.max(rows - 1, 1));
+        updates.push(
+          [
+            block.runningMean!,
+            add(mul(mean, 1 - MOMENTUM), mul(reshape(moments.mean, [c]), MOMENTUM)),
+          ],
+          [
+            block.runningVariance!,
+            add(mul(variance, 1 - MOMENTUM), mul(reshape(unbiased, [c]), MOMENTUM)),
+          ],
+        );
+      }
+      h = reshape(
+        normalize(flat, moments, tensorOf(block.gamma), tensorOf(block.beta!)),
+        h.shape,
+      );
+    }
+    h = maxPool2d(relu(h), 2);
+    return h;
   }
 }
 
@@ -207,27 +226,36 @@ export function cnnSpec(options: CnnOptions): CnnSpec {
   return spec;
 }
 
-/** The names and shapes of a CNN's variables, and how each starts. */
-export function cnnVariables(spec: CnnSpec, seed: number): Map<string, Variable> {
-  const rng = new Random(seed);
-  const vars = new Map<string, Variable>();
-  const add = (name: string, shape: number[], init: (n: number) => Float32Array) =>
-    vars.set(name, new Variable(name, shape, init(shape.reduce((a, b) => a * b, 1))));
-  const zeros = (n: number) => new Float32Array(n);
-  const ones = (n: number) => new Float32Array(n).fill(1);
-  // He initialisation: variance 2 / fan-in.
-  const he = (fanIn: number) => (n: number) =>
-    Float32Array.from({ length: n }, () => rng.normal() * Math.sqrt(2 / fanIn));
+/** The names of a CNN's layers, for messages: convolutions, dense layers, the embedding. */
+function cnnLayerNames(spec: CnnSpec): { conv: string[]; dense: string[] } {
+  const widths = [...spec.dense, spec.embeddingDim];
+  return {
+    conv: spec.conv.map((out, i) => `convolution ${i + 1} (${out} channels, --conv)`),
+    dense: widths.map((out, i) =>
+      i + 1 < widths.length
+        ? `dense layer ${i + 1} (${out} wide, --hidden)`
+        : `the embedding layer (${out} wide, --embedding-dim)`
+    ),
+  };
+}
+
+/** The names and shapes of a CNN's variables, in order, before any value exists. */
+export function cnnVariableShapes(spec: CnnSpec): VariableShape[] {
+  const names = cnnLayerNames(spec);
+  const shapes: VariableShape[] = [];
+  const add = (name: string, shape: number[], layer: string, role: VariableShape["role"]) =>
+    shapes.push({ name, shape, layer, role });
   let [h, w, channels] = spec.input;
   spec.conv.forEach((out, i) => {
-    add(`cnn.conv${i}.kernel`, [3, 3, channels, out], he(9 * channels));
+    const layer = names.conv[i];
+    add(`cnn.conv${i}.kernel`, [3, 3, channels, out], layer, "parameter");
     if (spec.norm === "batch") {
-      add(`cnn.conv${i}.gamma`, [out], ones);
-      add(`cnn.conv${i}.beta`, [out], zeros);
-      add(`cnn.conv${i}.runningMean`, [out], zeros);
-      add(`cnn.conv${i}.runningVariance`, [out], ones);
+      add(`cnn.conv${i}.gamma`, [out], layer, "parameter");
+      add(`cnn.conv${i}.beta`, [out], layer, "parameter");
+      add(`cnn.conv${i}.runningMean`, [out], layer, "state");
+      add(`cnn.conv${i}.runningVariance`, [out], layer, "state");
     } else {
-      add(`cnn.conv${i}.bias`, [out], zeros);
+      add(`cnn.conv${i}.bias`, [out], layer, "parameter");
     }
     channels = out;
     h = Math.floor(h / 2);
@@ -235,10 +263,35 @@ export function cnnVariables(spec: CnnSpec, seed: number): Map<string, Variable>
   });
   let width = h * w * channels;
   [...spec.dense, spec.embeddingDim].forEach((out, i) => {
-    add(`cnn.dense${i}.weight`, [width, out], he(width));
-    add(`cnn.dense${i}.bias`, [out], zeros);
+    add(`cnn.dense${i}.weight`, [width, out], names.dense[i], "parameter");
+    add(`cnn.dense${i}.bias`, [out], names.dense[i], "parameter");
     width = out;
   });
+  return shapes;
+}
+
+/**
+ * A CNN's variables with their starting values: He initialisation (variance 2 / fan-in) for the
+ * kernels and dense weights, drawn in order from `seed`; scales and running variances 1; the rest 0.
+ */
+export function cnnVariables(spec: CnnSpec, seed: number): Map<string, Variable> {
+  const shapes = cnnVariableShapes(spec);
+  checkVariableShapes(shapes);
+  const rng = new Random(seed);
+  const vars = new Map<string, Variable>();
+  for (const { name, shape } of shapes) {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const kind = name.slice(name.lastIndexOf(".") + 1);
+    let init: Float32Array;
+    if (kind === "kernel" || kind === "weight") {
+      const fanIn = n / shape[shape.length - 1];
+      const std = Math.sqrt(2 / fanIn);
+      init = Float32Array.from({ length: n }, () => rng.normal() * std);
+    } else {
+      init = new Float32Array(n).fill(kind === "gamma" || kind === "runningVariance" ? 1 : 0);
+    }
+    vars.set(name, new Variable(name, shape, init));
+  }
   return vars;
 }
 

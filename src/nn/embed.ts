@@ -6,6 +6,7 @@ import { MagnetInputError } from "../errors.ts";
 import type { Backend, Executable } from "../backend/backend.ts";
 import { Graph } from "../graph/tensor.ts";
 import { compileOnce } from "../backend/compile_once.ts";
+import { Pacer, type WorkOptions } from "../util/work.ts";
 import type { Model } from "./model.ts";
 import { type Features, rowCount, rowSource } from "../data/row_source.ts";
 
@@ -40,16 +41,25 @@ function executableFor(backend: Backend, model: Model, rows: number): Promise<Ex
   });
 }
 
+/** Options of {@link embed}: its progress ("embedding", in rows), its signal, its chunk size. */
+export interface EmbedOptions extends WorkOptions {
+  /** Rows per chunk (default: {@link chunkRowsFor} the model). */
+  readonly chunkRows?: number;
+}
+
 /**
  * The embeddings (n x model.outputDim) of `rows` (n x model.inputDim: a row-major table, or a
  * source that makes the rows chunk by chunk) under the model's current parameters on `backend`.
+ * `options` may be the chunk size alone. Progress is reported per chunk; an aborted signal stops
+ * it at the next chunk with an `AbortedError`.
  */
 export async function embed(
   backend: Backend,
   model: Model,
   rows: Features,
-  chunkRows: number = chunkRowsFor(model),
+  options: number | EmbedOptions = {},
 ): Promise<Float32Array> {
+  const opts: EmbedOptions = typeof options === "number" ? { chunkRows: options } : options;
   const inDim = model.inputDim, outDim = model.outputDim;
   if (rows instanceof Float32Array ? rows.length % inDim !== 0 : rows.dim !== inDim) {
     const found = rows instanceof Float32Array
@@ -63,11 +73,12 @@ export async function embed(
   const n = rowCount(rows, inDim);
   const out = new Float32Array(n * outDim);
   if (n === 0) return out;
-  const chunk = Math.min(chunkRows, n);
+  const pacer = new Pacer(opts, "embedding");
+  pacer.check();
+  const chunk = Math.min(opts.chunkRows ?? chunkRowsFor(model), n);
   const exe = await executableFor(backend, model, chunk);
   const buffer = new Float32Array(chunk * inDim);
-  const pending: Promise<void>[] = [];
-  for (let start = 0; start < n; start += chunk) {
+  const launch = (start: number) => {
     const count = Math.min(chunk, n - start);
     let x = source.range(start, count, buffer);
     if (count < chunk) {
@@ -75,11 +86,23 @@ export async function embed(
       buffer.fill(0, count * inDim);
       x = buffer;
     }
-    // Queued without waiting: the backend copies the feed when the run is queued.
-    pending.push(
-      exe.run({ x }).then(([y]) => out.set(y.subarray(0, count * outDim), start * outDim)),
+    // The backend copies the feed when the run is queued, so `buffer` may be reused at once.
+    const run = exe.run({ x }).then(([y]) =>
+      out.set(y.subarray(0, count * outDim), start * outDim)
     );
+    // A failure is reported where the run is awaited; this only keeps a run queued behind a failed
+    // or stopped one from ending as an unhandled rejection.
+    run.catch(() => {});
+    return run;
+  };
+  // One chunk queued ahead of the one awaited: a GPU computes the next while the host takes the
+  // last; each awaited chunk reports progress and may stop the work.
+  let pending = launch(0);
+  for (let start = 0; start < n; start += chunk) {
+    const current = pending;
+    if (start + chunk < n) pending = launch(start + chunk);
+    await current;
+    await pacer.tick({ stage: "embedding", done: Math.min(n, start + chunk), total: n });
   }
-  await Promise.all(pending);
   return out;
 }

@@ -6,8 +6,9 @@ import { MagnetInputError, ShapeError } from "../errors.ts";
 import { add, matmul, relu, reshape } from "../graph/ops.ts";
 import { formatShape, type Tensor, Variable } from "../graph/tensor.ts";
 import type { Update } from "../backend/backend.ts";
-import type { MlpSpec, Model } from "./model.ts";
+import type { MlpSpec, Model, VariableShape } from "./model.ts";
 import { Random } from "../util/random.ts";
+import { checkVariableShapes } from "./size.ts";
 
 /** Weight initialisation: He (normal, variance 2 / fan-in) or Glorot (normal, 2 / (fan-in + fan-out)). */
 export type MlpInit = "he" | "glorot";
@@ -22,6 +23,32 @@ export interface MlpOptions {
   readonly init?: MlpInit;
   /** Prefix of the variables' names. Default "mlp". */
   readonly name?: string;
+}
+
+/** The name of dense layer `i` of an MLP of layer widths `sizes`, for messages. */
+export function mlpLayerName(sizes: readonly number[], i: number): string {
+  const widths = `${sizes[i]} -> ${sizes[i + 1]}`;
+  return i + 2 < sizes.length
+    ? `hidden layer ${i + 1} (${widths} wide, --hidden)`
+    : `the embedding layer (${widths} wide, --embedding-dim)`;
+}
+
+/** The variables of an MLP of layer widths `sizes` (a weight and a bias per layer), in order. */
+export function mlpVariableShapes(sizes: readonly number[], name = "mlp"): VariableShape[] {
+  return sizes.slice(1).flatMap((out, i) => [
+    {
+      name: `${name}.${i}.weight`,
+      shape: [sizes[i], out],
+      layer: mlpLayerName(sizes, i),
+      role: "parameter" as const,
+    },
+    {
+      name: `${name}.${i}.bias`,
+      shape: [out],
+      layer: mlpLayerName(sizes, i),
+      role: "parameter" as const,
+    },
+  ]);
 }
 
 /** A multilayer perceptron. */
@@ -87,8 +114,10 @@ export class Mlp implements Model {
     let h = x;
     for (let i = 0; i < layers; i++) {
       const out = this.sizes[i + 1];
-      h = add(matmul(h, parameters[2 * i]), reshape(parameters[2 * i + 1], [1, out]));
-      if (i < layers - 1) h = relu(h);
+      h = x.graph.inLayer(mlpLayerName(this.sizes, i), () => {
+        const y = add(matmul(h, parameters[2 * i]), reshape(parameters[2 * i + 1], [1, out]));
+        return i < layers - 1 ? relu(y) : y;
+      });
     }
     return h;
   }
@@ -102,6 +131,7 @@ export function createMlp(options: MlpOptions): Mlp {
       `MLP layer sizes must be at least two positive integers, got [${sizes.join(", ")}]`,
     );
   }
+  checkVariableShapes(mlpVariableShapes(sizes, options.name));
   const init = options.init ?? "he";
   if (init !== "he" && init !== "glorot") {
     throw new MagnetInputError(`unknown initialisation "${init}": expected "he" or "glorot"`);

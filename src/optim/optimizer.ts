@@ -12,8 +12,15 @@ import type { Update } from "../backend/backend.ts";
 export interface Optimizer {
   /** Which rule this is. */
   readonly kind: "sgd" | "adam";
-  /** The updates of one step for `params` given `grads` (in the same order, same graph). */
-  updates(params: readonly Variable[], grads: readonly Tensor[]): Update[];
+  /**
+   * The updates of one step for `params` given `grads` (in the same order, same graph); `scales`
+   * multiply each parameter's learning rate (default 1 each).
+   */
+  updates(
+    params: readonly Variable[],
+    grads: readonly Tensor[],
+    scales?: readonly number[],
+  ): Update[];
   /** The state variables created so far (momenta, step count), for checkpoints. */
   readonly state: readonly Variable[];
 }
@@ -76,15 +83,16 @@ export function sgd(options: SgdOptions): Optimizer {
   return {
     kind: "sgd",
     state,
-    updates(params, grads) {
+    updates(params, grads, scales) {
       checkPairs(params, grads);
       return params.flatMap((p, i): Update[] => {
         const g = grads[i].graph;
         const grad = grads[i];
-        if (momentum === 0) return [[p, sub(g.variable(p), mul(grad, lr))]];
+        const rate = lr * (scales?.[i] ?? 1);
+        if (momentum === 0) return [[p, sub(g.variable(p), mul(grad, rate))]];
         const v = velocity.get(p);
         const next = add(mul(g.variable(v), momentum), grad);
-        return [[v, next], [p, sub(g.variable(p), mul(next, lr))]];
+        return [[v, next], [p, sub(g.variable(p), mul(next, rate))]];
       });
     },
   };
@@ -107,7 +115,7 @@ export function adam(options: AdamOptions = {}): Optimizer {
   return {
     kind: "adam",
     state,
-    updates(params, grads) {
+    updates(params, grads, scales) {
       checkPairs(params, grads);
       if (params.length === 0) return [];
       const g = grads[0].graph;
@@ -124,7 +132,9 @@ export function adam(options: AdamOptions = {}): Optimizer {
         const mNext = add(mul(g.variable(m), beta1), mul(grad, 1 - beta1));
         const vNext = add(mul(g.variable(v), beta2), mul(square(grad), 1 - beta2));
         const denominator = add(div(sqrt(vNext), rootCorrection2), epsilon);
-        const pNext = sub(g.variable(p), mul(stepSize, div(mNext, denominator)));
+        const scale = scales?.[i] ?? 1;
+        const size = scale === 1 ? stepSize : mul(stepSize, scale);
+        const pNext = sub(g.variable(p), mul(size, div(mNext, denominator)));
         updates.push([m, mNext], [v, vNext], [p, pNext]);
       });
       return updates;

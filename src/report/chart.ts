@@ -304,6 +304,8 @@ export function polyline(
 export interface Series extends LegendEntry {
   xs: number[];
   ys: number[];
+  /** Its values as text, when not the options' `format` (a score drawn on a percent axis). */
+  format?(v: number): string;
 }
 
 /** How {@link drawSeries} labels values. */
@@ -339,7 +341,7 @@ export function drawSeries(series: Series[], f: Frame, x: Axis, y: Axis, o: Seri
         out += `<circle cx="${px(xPos(f, x, s.xs[i]))}" cy="${px(yPos(f, y, s.ys[i]))}" r="${
           single ? 4.5 : 3.2
         }" fill="${s.colour}"><title>${
-          esc(`${o.xName} ${s.xs[i]}: ${s.label} ${o.format(s.ys[i])}`)
+          esc(`${o.xName} ${s.xs[i]}: ${s.label} ${(s.format ?? o.format)(s.ys[i])}`)
         }</title></circle>`;
       }
     }
@@ -347,7 +349,7 @@ export function drawSeries(series: Series[], f: Frame, x: Axis, y: Axis, o: Seri
       labels.push({
         x: xPos(f, x, s.xs[0]),
         y: yPos(f, y, s.ys[0]),
-        text: `${s.label} ${o.format(s.ys[0])}`,
+        text: `${s.label} ${(s.format ?? o.format)(s.ys[0])}`,
         colour: s.colour,
       });
     }

@@ -3,7 +3,7 @@
  * embeddings, and the options of the drawing. Types only; `renderReport` (report.ts) reads them.
  */
 import type { EvalMetrics } from "../eval/evaluate.ts";
-import type { HistoryPoint } from "../train/types.ts";
+import type { HistoryPoint, KeptModel } from "../train/types.ts";
 import type { RunTimes } from "../train/times.ts";
 
 /** The test embeddings to map, with their classes and optionally the cluster centres. */
@@ -47,6 +47,15 @@ export interface RunSummary {
   time: RunTimes;
   /** The k of the k-NN error, so it is named as it was measured ("5-NN error"). Default 5. */
   knnK?: number;
+  /** The model the run kept, and why (absent: the last, said nowhere). */
+  kept?: KeptModel | null;
+  /** Whether the run stopped early for want of a better validation error. */
+  stoppedEarly?: boolean;
+  /**
+   * Whether the loss trains on a cluster index, so that a run whose only index was its first
+   * build says it was never refreshed.
+   */
+  usesIndex?: boolean;
 }
 
 /** Everything the report shows. */

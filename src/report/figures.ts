@@ -22,7 +22,7 @@ import {
   xPos,
   yPos,
 } from "./chart.ts";
-import { esc, formatCount, formatNumber, formatSeconds, px } from "./format.ts";
+import { esc, formatCount, formatNmi, formatNumber, formatSeconds, px } from "./format.ts";
 import { METRICS, metricValue } from "./metrics.ts";
 
 /** Width of every figure's SVG, in user units. */
@@ -148,7 +148,8 @@ function movingAverage(ys: number[], window: number, geometric: boolean): number
   });
 }
 
-type Evaluated = HistoryPoint & { test: EvalMetrics };
+/** An evaluation point: its step and time, and the metrics of the rows it measured. */
+type Evaluated = { iteration: number; seconds: number; test: EvalMetrics };
 
 /** A metric's values over the evaluations, in percent, skipping those not measured. */
 function percentSeries(tests: Evaluated[], key: keyof EvalMetrics): { xs: number[]; ys: number[] } {
@@ -167,35 +168,41 @@ function percentOf100(v: number): string {
 }
 
 /**
- * Figure 2: the test metrics at each evaluation against the iteration, errors on the left (from
- * zero) and retrieval and clustering scores on the right, all in percent, with their table.
+ * Figure 2: the metrics at each evaluation against the iteration, errors on the left (from zero)
+ * and retrieval and clustering scores on the right, in percent (NMI times 100), with their table.
+ * A run with validation rows draws its validation evaluations (its test rows are measured once, at
+ * the end, in the summary); others draw their test evaluations.
  */
 export function metricsFigure(history: HistoryPoint[], lastIteration: number, k: number): string {
-  const tests = history.filter((h) =>
-    h.test !== undefined && Number.isFinite(h.iteration)
-  ) as Evaluated[];
+  const split = history.some((h) => h.validation !== undefined) ? "validation" : "test";
+  const tests: Evaluated[] = history
+    .filter((h) => h[split] !== undefined && Number.isFinite(h.iteration))
+    .map((h) => ({ iteration: h.iteration, seconds: h.seconds, test: h[split]! }));
+  const Split = split === "test" ? "Test" : "Validation";
   const height = 350;
   const left: Frame = { left: 80, top: 66, width: 400, height: 230 };
   const right: Frame = { left: 630, top: 66, width: 400, height: 230 };
-  const parts = [svgOpen("fig-error", SVG_WIDTH, height, "Test metrics against iteration")];
+  const parts = [svgOpen("fig-error", SVG_WIDTH, height, `${Split} metrics against iteration`)];
   parts.push(
     `<text class="pt" x="${left.left}" y="18">Classification error (lower is better)</text>`,
   );
   parts.push(
     `<text class="pt" x="${right.left}" y="18">Retrieval and clustering (higher is better)</text>`,
   );
-  const heading = "2. Test metrics";
+  const heading = `2. ${Split} metrics`;
   if (tests.length === 0) {
-    parts.push(placeholder(left, "No test evaluations were recorded."));
-    parts.push(placeholder(right, "No test evaluations were recorded."));
+    parts.push(placeholder(left, `No ${split} evaluations were recorded.`));
+    parts.push(placeholder(right, `No ${split} evaluations were recorded.`));
     parts.push("</svg>");
-    return figure("error", heading, "The run recorded no test evaluations.", parts.join(""));
+    return figure("error", heading, `The run recorded no ${split} evaluations.`, parts.join(""));
   }
   const x = iterationAxis(Math.max(lastIteration, tests[tests.length - 1].iteration), 6);
   const panel = (kind: "error" | "score"): Series[] =>
     METRICS.filter((m) => m.kind === kind)
       .map((m) => ({
         label: m.name(k),
+        // NMI is drawn on the percent axis (times 100) but written as the score it is.
+        ...(m.unit === "%" ? {} : { format: (v: number) => formatNmi(v / 100) }),
         colour: m.colour,
         dashed: m.dashed,
         ...percentSeries(tests, m.key),
@@ -208,7 +215,7 @@ export function metricsFigure(history: HistoryPoint[], lastIteration: number, k:
   for (const s of errors) for (const v of s.ys) maxError = Math.max(maxError, v);
   // Errors start at zero so their size reads off the axis, not only their trend.
   const yErr = linearAxis(0, maxError > 0 ? maxError * 1.08 : 1, 5, "%");
-  parts.push(drawAxes(left, x, yErr, "iteration", "test error"));
+  parts.push(drawAxes(left, x, yErr, "iteration", `${split} error`));
   parts.push(drawSeries(errors, left, x, yErr, options));
   parts.push(drawLegend(left.left, 40, errors, left.width));
 
@@ -218,16 +225,16 @@ export function metricsFigure(history: HistoryPoint[], lastIteration: number, k:
   if (lo > hi) [lo, hi] = [0, 100];
   const pad = Math.max((hi - lo) * 0.08, 0.5);
   const yScore = linearAxis(Math.max(0, lo - pad), Math.min(100, hi + pad), 5, "%");
-  parts.push(drawAxes(right, x, yScore, "iteration", "test score"));
+  parts.push(drawAxes(right, x, yScore, "iteration", `${split} score`));
   parts.push(drawSeries(scores, right, x, yScore, options));
   parts.push(drawLegend(right.left, 40, scores, right.width));
   parts.push("</svg>");
 
   const withMagnet = tests.some((t) => metricValue(t.test, "magnetError") !== null);
   const caption =
-    `The test set's scores at ${tests.length} evaluation${
+    `The ${split} set's scores at ${tests.length} evaluation${
       tests.length === 1 ? "" : "s"
-    }, against the training step, all in percent. Left: classification error${
+    }, against the training step, in percent (NMI times 100). Left: classification error${
       withMagnet
         ? " of the magnet rule (the class with the largest soft vote of the nearest cluster " +
           "centres) and"
@@ -235,7 +242,12 @@ export function metricsFigure(history: HistoryPoint[], lastIteration: number, k:
     } of ${k}-NN (the majority class of the ${k} nearest training embeddings). Right: ` +
     "precision@1 (the nearest training embedding has the same class), R-precision and MAP@R " +
     "(how many of the R nearest, R being the class's size in the training set, share the class, " +
-    "and how early), and NMI (how well k-means clusters of the test embeddings match the classes)." +
+    `and how early), and NMI (how well k-means clusters of the ${split} embeddings match the ` +
+    "classes)." +
+    (split === "validation"
+      ? " The validation rows choose the model kept; the test rows are measured only once, at " +
+        "the end (the summary)."
+      : "") +
     (tests.length === 1
       ? " With one evaluation each metric is a single point with its value."
       : "");
@@ -259,7 +271,7 @@ function metricsTable(tests: Evaluated[], k: number): string {
   const longest = Math.max(...tests.map((t) => Number.isFinite(t.seconds) ? t.seconds : 0));
   const decimals = longest < 10 ? 2 : longest < 1000 ? 1 : 0;
   const names = ["iteration", "elapsed", ...columns.map((m) => m.name(k))];
-  const units = ["", "s", ...columns.map(() => "%")];
+  const units = ["", "s", ...columns.map((m) => m.unit)];
   const head = `<tr>${names.map((n) => `<th>${esc(n)}</th>`).join("")}</tr>` +
     `<tr class="units">${units.map((u) => `<th>${u}</th>`).join("")}</tr>`;
   const body = rows.map((i) => {
@@ -269,7 +281,7 @@ function metricsTable(tests: Evaluated[], k: number): string {
       Number.isFinite(h.seconds) ? h.seconds.toFixed(decimals) : "—",
       ...columns.map((m) => {
         const v = metricValue(h.test, m.key);
-        return v === null ? "—" : (100 * v).toFixed(2);
+        return v === null ? "—" : m.unit === "%" ? (100 * v).toFixed(2) : formatNmi(v);
       }),
     ];
     return `<tr>${cells.map((c) => `<td>${c}</td>`).join("")}</tr>`;

@@ -68,3 +68,11 @@ export function approxTextWidth(text: string, size: number): number {
   }
   return em * size;
 }
+
+/**
+ * NMI as every output shows it: a score in [0, 1] with three decimals ("0.865"), as the
+ * literature writes it (the other metrics are error rates and precisions, shown in percent).
+ */
+export function formatNmi(nmi: number | null): string {
+  return nmi === null || !Number.isFinite(nmi) ? "—" : nmi.toFixed(3);
+}

@@ -3,8 +3,8 @@
  * and where its time went) and the settings (nested objects listed with dotted keys).
  */
 import type { RunSummary } from "./data.ts";
-import { esc, formatCount, formatNumber, formatPercent, formatSeconds } from "./format.ts";
-import { DEFAULT_KNN_K, METRICS, metricValue } from "./metrics.ts";
+import { esc, formatCount, formatNumber, formatSeconds } from "./format.ts";
+import { DEFAULT_KNN_K, formatMetric, METRICS, metricValue } from "./metrics.ts";
 
 /** A row: a name and its value, or a group heading spanning both columns. */
 type Row = [string, string] | { group: string };
@@ -40,8 +40,29 @@ function repeated(x: { count: number; secondsEach: number | null }): string {
     : `${formatCount(x.count)} × ${formatSeconds(x.secondsEach)}`;
 }
 
+/** "3 × 1.20 s", saying when the first build was the only one. */
+export function indexText(
+  x: { count: number; secondsEach: number | null },
+  usesIndex: boolean,
+): string {
+  const text = repeated(x);
+  return usesIndex && x.count === 1 ? `${text} (the first build: never refreshed)` : text;
+}
+
+/** Which model a run kept, in words: "best validation magnet-rule error (4.20%) at step 600". */
+export function keptText(kept: NonNullable<RunSummary["kept"]>, k: number): string {
+  const metric = METRICS.find((m) => m.key === kept.metric);
+  const measured = metric !== undefined && kept.value !== null
+    ? ` (validation ${metric.name(k)} ${formatMetric(metric, kept.value)})`
+    : "";
+  return kept.rule === "best"
+    ? `the best on the validation rows, from step ${formatCount(kept.iteration)}${measured}`
+    : `the last, from step ${formatCount(kept.iteration)}${measured}`;
+}
+
 /**
- * The summary: the final test metrics (all in percent, by name), then the run's length and times.
+ * The summary: the final test metrics (by name, in percent; NMI as a score), then the run's
+ * length and times.
  * The wall time is `summary.time.seconds`, the figure the page's subtitle gives too.
  */
 export function summaryTable(summary: RunSummary): string {
@@ -55,16 +76,22 @@ export function summaryTable(summary: RunSummary): string {
       const v = metricValue(m, spec.key);
       // A baseline has no magnet rule: leave the row out rather than show a dash.
       if (v === null && spec.key === "magnetError") continue;
-      rows.push([spec.name(k), formatPercent(v)]);
+      rows.push([spec.name(k), formatMetric(spec, v)]);
     }
   }
   const t = summary.time;
   rows.push({ group: "Run" });
-  rows.push(["iterations", formatCount(summary.iterations)]);
+  rows.push([
+    "iterations",
+    formatCount(summary.iterations) + (summary.stoppedEarly ? " (stopped early)" : ""),
+  ]);
+  if (summary.kept) rows.push(["model kept", keptText(summary.kept, k)]);
   rows.push(["wall time", formatSeconds(t.seconds)]);
   rows.push(["per 1,000 steps", formatSeconds(t.secondsPer1000Steps)]);
   rows.push(["one step", formatSeconds(t.msPerStep / 1000)]);
-  if (t.refreshes.count > 0) rows.push(["index refreshes", repeated(t.refreshes)]);
+  if (t.refreshes.count > 0 || summary.usesIndex) {
+    rows.push(["index builds", indexText(t.refreshes, summary.usesIndex === true)]);
+  }
   rows.push(["evaluations", repeated(t.evaluations)]);
   return pairsTable(rows, "No summary recorded.", 1);
 }

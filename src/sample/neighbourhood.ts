@@ -120,6 +120,15 @@ export class NeighbourhoodSampler {
           `${this.#clusterSum.length}`,
       );
     }
+    const sound = saved.exampleLoss.every((x) => Number.isFinite(x) && x >= 0) &&
+      saved.clusterSum.every(Number.isFinite) &&
+      saved.measured.every((x) => x === 0 || x === 1) &&
+      saved.clusterCount.every((x) => x >= 0);
+    if (!sound) {
+      throw new MagnetInputError(
+        "the saved sampler state holds a loss that is not a finite number >= 0, or a count below 0",
+      );
+    }
     this.#exampleLoss = saved.exampleLoss.slice();
     this.#measured = saved.measured.slice();
     this.#clusterSum = saved.clusterSum.slice();

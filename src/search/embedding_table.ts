@@ -13,8 +13,9 @@ import {
   type ArrowTable,
   type LanceConnection,
   type LanceDbModule,
-  lanceReason,
+  lanceFailure as fail,
   type LanceTable,
+  lanceUnreadable as unreadable,
   type LanceVectorQuery,
   loadLanceDb,
 } from "./lancedb.ts";
@@ -126,11 +127,6 @@ export interface VectorIndexInfo {
   unindexedRows: number;
 }
 
-function fail(where: string, error: unknown): never {
-  if (error instanceof MagnetInputError) throw error;
-  throw new MagnetInputError(`${where}: ${lanceReason(error)}`);
-}
-
 /** A row's key among those of its source: its id, or its row number when it has none. */
 export function rowKey(id: string | null, row: number): string {
   return id === null ? `#${row}` : `id ${id}`;
@@ -200,7 +196,7 @@ export class EmbeddingTable {
         table = await db.openTable(name);
         checkTable(where, await table.schema(), model);
       } catch (error) {
-        fail(`${where} is damaged or unreadable`, error);
+        unreadable(where, error);
       }
     }
     return new EmbeddingTable(uri, name, model.dim, table, lancedb, arrow);
@@ -215,7 +211,7 @@ export class EmbeddingTable {
     try {
       return await this.table.countRows();
     } catch (error) {
-      fail(`${this.#where()} is damaged or unreadable`, error);
+      unreadable(this.#where(), error);
     }
   }
 
@@ -224,7 +220,7 @@ export class EmbeddingTable {
     try {
       return (await this.table.stats()).totalBytes;
     } catch (error) {
-      fail(`${this.#where()} is damaged or unreadable`, error);
+      unreadable(this.#where(), error);
     }
   }
 
@@ -241,7 +237,7 @@ export class EmbeddingTable {
         keys.add(rowKey((ids?.get(i) ?? null) as string | null, rows!.get(i) as number));
       }
     } catch (error) {
-      fail(`${this.#where()} is damaged or unreadable`, error);
+      unreadable(this.#where(), error);
     }
     return keys;
   }
@@ -386,7 +382,7 @@ export class EmbeddingTable {
         unindexedRows: stats?.numUnindexedRows ?? 0,
       };
     } catch (error) {
-      fail(`${this.#where()} is damaged or unreadable`, error);
+      unreadable(this.#where(), error);
     }
   }
 

@@ -5,6 +5,8 @@
  * LanceDB's interface used here is declared below rather than imported. The tests hold these
  * declarations to the real engine. Also: what LanceDB's errors mean, in one line.
  */
+import { EnvironmentError, MagnetInputError } from "../errors.ts";
+import { systemErrorInMessage } from "../io/os_errors.ts";
 
 /**
  * LanceDB's npm package, pinned. The import is built from this string at run time so that no tool
@@ -152,4 +154,56 @@ export function lanceReason(error: unknown): string {
     .replace(/^lance error:\s*/i, "")
     .replace(/\s+/g, " ")
     .trim();
+}
+
+/**
+ * Whether a LanceDB error is the environment's rather than the table's: a system error (a full
+ * disk, a read-only file system, a permission denied) or an object store that cannot be reached or
+ * refuses the credentials. Its code and meaning, or null for anything else (a damaged or foreign
+ * table stays the input's).
+ */
+export function lanceEnvironmentCause(error: unknown): { code: string; words: string } | null {
+  const message = error instanceof Error ? error.message : String(error);
+  const system = systemErrorInMessage(message);
+  if (system !== null) return system;
+  if (
+    /error sending request|connection refused|dns error|failed to lookup address|tcp connect|operation timed out|status:? 5\d\d|service unavailable/i
+      .test(message)
+  ) {
+    return { code: "UNREACHABLE", words: "the storage cannot be reached" };
+  }
+  if (
+    /\b(403|401)\b|access ?denied|forbidden|invalid ?access ?key|signature ?does ?not ?match/i.test(
+      message,
+    )
+  ) {
+    return { code: "EACCES", words: "the storage refused access (check the credentials)" };
+  }
+  return null;
+}
+
+/**
+ * Throws LanceDB's `error` as what it is: the environment's refusal (a full disk, a permission, an
+ * object store out of reach) as an {@link EnvironmentError}, anything else (a damaged or foreign
+ * table) as a {@link MagnetInputError}; `what` says what failed ("cannot create table ...").
+ */
+export function lanceFailure(what: string, error: unknown): never {
+  if (error instanceof MagnetInputError) throw error;
+  const environment = lanceEnvironmentCause(error);
+  if (environment !== null) {
+    throw new EnvironmentError(
+      environment.code,
+      `${what}: ${environment.words} (${environment.code}): ${lanceReason(error)}`,
+    );
+  }
+  throw new MagnetInputError(`${what}: ${lanceReason(error)}`);
+}
+
+/**
+ * A table that could not be read: damaged (the input's fault, see {@link lanceFailure}) or refused by the
+ * environment, said as such.
+ */
+export function lanceUnreadable(where: string, error: unknown): never {
+  if (lanceEnvironmentCause(error) !== null) lanceFailure(`cannot read ${where}`, error);
+  lanceFailure(`${where} is damaged or unreadable`, error);
 }

@@ -52,9 +52,20 @@ export async function modelIdentity(backend: Backend, saved: SavedModel): Promis
   return Array.from(hash, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-/** An architecture in words ("mlp 784-256-128-64", "cnn 28x28x1 conv 32,64 dense 256,128 -> 64"). */
+/**
+ * An architecture in words ("mlp 784-256-128-64", "cnn 28x28x1 conv 32,64 dense 256,128 -> 64",
+ * "backbone resnet18.onnx (28x28x1 as 64x64x3) -> 64").
+ */
 export function describeModel(spec: ModelSpec): string {
   if (spec.kind === "mlp") return `mlp ${spec.sizes.join("-")}`;
+  if (spec.kind === "backbone") {
+    const file = spec.onnx.file.split(/[\\/]/).pop();
+    const input = spec.input.kind === "table"
+      ? `${spec.input.features} features`
+      : `${spec.input.rows.join("x")} as ${spec.input.network.join("x")}`;
+    const head = spec.embeddingDim === null ? "" : ` -> ${spec.embeddingDim}`;
+    return `backbone ${file} (${input})${spec.frozen ? " frozen" : ""}${head}`;
+  }
   const dense = spec.dense.length > 0 ? ` dense ${spec.dense.join(",")}` : "";
   return `cnn ${spec.input.join("x")} conv ${spec.conv.join(",")}${dense} -> ${spec.embeddingDim}`;
 }

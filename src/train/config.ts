@@ -8,7 +8,10 @@ import { checkAlpha, FLOAT32_MAX } from "../losses/limits.ts";
 import { isLossKind, LOSSES, type LossKind } from "../losses/registry.ts";
 import type { VarianceForm } from "../losses/magnet.ts";
 import type { SamplerKind } from "../sample/neighbourhood.ts";
+import { MAX_TENSOR_ELEMENTS } from "../nn/size.ts";
 import { AUGMENT_KINDS, type AugmentKind } from "../data/images/augment.ts";
+
+export { MAX_TENSOR_ELEMENTS };
 
 export type { AugmentKind, SamplerKind, VarianceForm };
 
@@ -16,6 +19,12 @@ export type { LossKind };
 
 /** Which optimizer updates the parameters. */
 export type OptimizerKind = "adam" | "sgd";
+
+/**
+ * Which model a run keeps: "best", the parameters of the evaluation with the lowest error of the
+ * loss's own rule on the validation rows; "last", those of the last step.
+ */
+export type KeepRule = "best" | "last";
 
 /** Every setting of a training run (all have defaults; see {@link resolveConfig}). */
 export interface TrainConfig {
@@ -29,6 +38,23 @@ export interface TrainConfig {
   conv: number[];
   /** CNN only: normalisation after each convolution. Default "batch". */
   norm: "batch" | "none";
+  /**
+   * Backbone only (an imported network, given to the run as `TrainSetup.backbone`): the value
+   * taken as features. Default null: the network's output.
+   */
+  backboneOutput: string | null;
+  /** Backbone only: keep its weights fixed and train the head alone. Default false. */
+  freezeBackbone: boolean;
+  /** Backbone only: its weights' learning rate relative to the head's. Default 1. */
+  backboneLrScale: number;
+  /** Backbone only: the input size [height, width] it gets. Default null: as its file declares. */
+  backboneSize: [number, number] | null;
+  /** Backbone only: per-channel mean of its inputs. Default null: ImageNet's for 3 channels. */
+  backboneMean: number[] | null;
+  /** Backbone only: per-channel standard deviation. Default null: ImageNet's for 3 channels. */
+  backboneStd: number[] | null;
+  /** Backbone only: feed the channels in reverse order (BGR). Default false. */
+  backboneBgr: boolean;
   /** Embedding width. Default 64. */
   embeddingDim: number;
   /** Training steps. Default 6000. */
@@ -59,8 +85,22 @@ export interface TrainConfig {
    * of widely copied ports, kept only for the ablation experiment).
    */
   varianceForm: VarianceForm;
-  /** Steps between evaluations; 0 evaluates only at the end. Default 1000. */
+  /**
+   * Steps between evaluations (on the validation rows when the run has them, else on the test
+   * rows); 0 evaluates only at the end. Default 1000 (see train/schedule.ts for the default
+   * fitted to the data).
+   */
   evalEvery: number;
+  /**
+   * The model kept at the end: "best" needs validation rows. Default "last" here; a run with
+   * validation rows and no choice keeps "best" (train/schedule.ts).
+   */
+  keep: KeepRule;
+  /**
+   * Stop after this many evaluations in a row without a lower validation error (0: never). Needs
+   * validation rows. Default 0.
+   */
+  earlyStop: number;
   /** Seed of everything random. Default 1. */
   seed: number;
   /** Margin of the triplet baseline. Default 0.2. */
@@ -80,8 +120,8 @@ export interface TrainConfig {
   augment: AugmentKind;
 }
 
-/** Which network embeds the rows. */
-export type ModelKind = "mlp" | "cnn";
+/** Which network embeds the rows: an MLP, a CNN, or an imported network with a linear head. */
+export type ModelKind = "mlp" | "cnn" | "backbone";
 
 /** The defaults of every setting. */
 export const DEFAULT_CONFIG: Readonly<TrainConfig> = Object.freeze({
@@ -90,6 +130,13 @@ export const DEFAULT_CONFIG: Readonly<TrainConfig> = Object.freeze({
   hidden: [256, 128],
   conv: [32, 64],
   norm: "batch",
+  backboneOutput: null,
+  freezeBackbone: false,
+  backboneLrScale: 1,
+  backboneSize: null,
+  backboneMean: null,
+  backboneStd: null,
+  backboneBgr: false,
   embeddingDim: 64,
   iterations: 6000,
   m: 12,
@@ -102,6 +149,8 @@ export const DEFAULT_CONFIG: Readonly<TrainConfig> = Object.freeze({
   sampler: "neighbourhood",
   varianceForm: "paper",
   evalEvery: 1000,
+  keep: "last",
+  earlyStop: 0,
   seed: 1,
   tripletMargin: 0.2,
   tripletMining: "semihard",
@@ -113,12 +162,6 @@ export const DEFAULT_CONFIG: Readonly<TrainConfig> = Object.freeze({
 
 /** The largest seed: seeds are 32-bit, so a larger one would silently alias a smaller one. */
 export const MAX_SEED = 0xffffffff;
-
-/**
- * The most elements one weight matrix or activation may hold (2^28 float32 values, 1 GiB): far
- * beyond any model of this kind, and below what typed arrays and GPU buffers can allocate.
- */
-export const MAX_TENSOR_ELEMENTS = 2 ** 28;
 
 /** The smallest positive normal float32: a learning rate below it would round towards 0. */
 const FLOAT32_MIN_NORMAL = 1.1754943508222875e-38;
@@ -155,9 +198,10 @@ export function resolveConfig(options: Partial<TrainConfig> = {}): TrainConfig {
     conv: [...DEFAULT_CONFIG.conv],
     ...defined,
   };
-  if (c.model !== "mlp" && c.model !== "cnn") {
-    throw new MagnetInputError(`model (--model) must be mlp or cnn, got "${c.model}"`);
+  if (c.model !== "mlp" && c.model !== "cnn" && c.model !== "backbone") {
+    throw new MagnetInputError(`model (--model) must be mlp, cnn or backbone, got "${c.model}"`);
   }
+  checkBackboneSettings(c);
   if (!Array.isArray(c.conv)) {
     throw new MagnetInputError(`convolution channels (--conv) must be a list, got ${c.conv}`);
   }
@@ -201,6 +245,10 @@ export function resolveConfig(options: Partial<TrainConfig> = {}): TrainConfig {
   integer("K (clusters per class, --k)", c.k, 1);
   integer("--refresh-every", c.refreshEvery, 0);
   integer("--eval-every", c.evalEvery, 0);
+  if (c.keep !== "best" && c.keep !== "last") {
+    throw new MagnetInputError(`keep (--keep) must be best or last, got "${c.keep}"`);
+  }
+  integer("--early-stop", c.earlyStop, 0);
   integer("seed (--seed)", c.seed, 0, MAX_SEED);
   integer("voting clusters (L)", c.votingClusters, 1);
   integer("k of k-NN", c.knnK, 1);
@@ -212,4 +260,68 @@ export function resolveConfig(options: Partial<TrainConfig> = {}): TrainConfig {
   }
   checkAlpha(c.tripletMargin, "triplet margin");
   return c;
+}
+
+/** The backbone settings, each of its own type and range. */
+function checkBackboneSettings(c: TrainConfig): void {
+  if (
+    c.backboneOutput !== null && (typeof c.backboneOutput !== "string" || c.backboneOutput === "")
+  ) {
+    throw new MagnetInputError(`--backbone-output must name a value, got ${c.backboneOutput}`);
+  }
+  if (typeof c.freezeBackbone !== "boolean" || typeof c.backboneBgr !== "boolean") {
+    throw new MagnetInputError("freezeBackbone and backboneBgr must be true or false");
+  }
+  if (!(c.backboneLrScale >= 0) || !Number.isFinite(c.backboneLrScale)) {
+    throw new MagnetInputError(
+      `--backbone-lr-scale must be a number >= 0, got ${c.backboneLrScale}`,
+    );
+  }
+  if (c.backboneSize !== null) {
+    if (!Array.isArray(c.backboneSize) || c.backboneSize.length !== 2) {
+      throw new MagnetInputError(`--backbone-size must be [height, width], got ${c.backboneSize}`);
+    }
+    c.backboneSize.forEach((v) => integer("--backbone-size", v, 1, 4096));
+  }
+  for (const [flag, values] of [["mean", c.backboneMean], ["std", c.backboneStd]] as const) {
+    if (values === null) continue;
+    if (!Array.isArray(values) || values.length === 0 || values.some((v) => !Number.isFinite(v))) {
+      throw new MagnetInputError(`--backbone-${flag} must be finite numbers, got ${values}`);
+    }
+  }
+  if (c.backboneStd?.some((v) => v <= 0)) {
+    throw new MagnetInputError(`--backbone-std must be positive, got ${c.backboneStd}`);
+  }
+}
+
+/** Settings that only some models or losses read, with what they need. */
+const ONLY_FOR: Partial<Record<keyof TrainConfig, (c: TrainConfig) => boolean>> = {
+  conv: (c) => c.model === "cnn",
+  norm: (c) => c.model === "cnn",
+  backboneOutput: (c) => c.model === "backbone",
+  freezeBackbone: (c) => c.model === "backbone",
+  backboneLrScale: (c) => c.model === "backbone",
+  backboneSize: (c) => c.model === "backbone",
+  backboneMean: (c) => c.model === "backbone",
+  backboneStd: (c) => c.model === "backbone",
+  backboneBgr: (c) => c.model === "backbone",
+  hidden: (c) => c.model !== "backbone",
+  k: (c) => LOSSES[c.loss].batches === "neighbourhood",
+  refreshEvery: (c) => LOSSES[c.loss].batches === "neighbourhood",
+  sampler: (c) => LOSSES[c.loss].batches === "neighbourhood",
+  alpha: (c) => c.loss === "magnet",
+  varianceForm: (c) => c.loss === "magnet",
+  votingClusters: (c) => LOSSES[c.loss].rule === "magnet",
+  tripletMargin: (c) => c.loss === "triplet",
+  tripletMining: (c) => c.loss === "triplet",
+};
+
+/**
+ * The settings that `config`'s model and loss read (a CNN's convolutions, magnet's alpha and
+ * index, triplet's margin): what a report lists, leaving out what could not have mattered.
+ */
+export function applicableSettings(config: TrainConfig): Partial<TrainConfig> {
+  return Object.fromEntries(
+    Object.entries(config).filter(([key]) => ONLY_FOR[key as keyof TrainConfig]?.(config) ?? true),
+  ) as Partial<TrainConfig>;
 }

@@ -1,6 +1,7 @@
 /** Model files: a trained model (see saved_model.ts) saved as one JSON file, written atomically. */
 import type { Backend } from "../backend/backend.ts";
-import { readTextFile, writeFileAtomic } from "../io/files.ts";
+import { writeFileAtomic } from "../io/files.ts";
+import { readInputText } from "../io/input.ts";
 import { modelFromJson, modelToJson, type SavedModel } from "./saved_model.ts";
 
 /** Writes `saved` (with the parameters' current values on `backend`) to `path`, atomically. */
@@ -10,5 +11,5 @@ export async function saveModel(path: string, backend: Backend, saved: SavedMode
 
 /** Reads a model written by {@link saveModel}; a bad file is a `MagnetInputError` naming it. */
 export async function loadModel(path: string): Promise<SavedModel> {
-  return modelFromJson(await readTextFile(path, "model file"), path);
+  return modelFromJson(await readInputText(path, "a model file (model.json)"), path);
 }

@@ -6,22 +6,35 @@
 import { MagnetInputError } from "../errors.ts";
 import { type Dataset, type Features, validateDataset } from "../data/dataset.ts";
 import { rowSource } from "../data/row_source.ts";
-import { MAX_TENSOR_ELEMENTS, type TrainConfig } from "./config.ts";
+import type { TrainConfig } from "./config.ts";
+import type { DeviceLimits } from "../backend/backend.ts";
+import { modelVariableShapes } from "../nn/models.ts";
+import { checkModelFits } from "../nn/size.ts";
+import { modelSpecFor } from "./step.ts";
 
-/** Training and (optional) test data with the settings they will be trained with. */
+/** Training data, optional test and validation data, the settings, and the device they run on. */
 export interface RunPlan {
   readonly train: Dataset<Features>;
   readonly test?: Dataset<Features>;
+  readonly validation?: Dataset<Features>;
   readonly config: TrainConfig;
+  /** What the device can hold (see `Backend.limits`). */
+  readonly limits: DeviceLimits;
 }
 
-/** Throws a {@link MagnetInputError} naming the first reason the run cannot work. */
-export function preflight({ train, test, config }: RunPlan): void {
+/**
+ * Throws a {@link MagnetInputError} naming the first reason the run cannot work. The model's size
+ * is checked on its variables' shapes, whatever its kind, before any value is made (a backbone's
+ * are its file's, checked when the trainer builds it); the compiled step then checks its every
+ * tensor against the device (capacity.ts).
+ */
+export function preflight({ train, test, validation, config, limits }: RunPlan): void {
   validateDataset(train, "training data");
-  if (test !== undefined) {
-    validateTestData(test, train);
+  if (test !== undefined) validateHeldOut(test, train, "test data");
+  if (validation !== undefined) validateHeldOut(validation, train, "validation data");
+  if (config.model !== "backbone") {
+    checkModelFits(modelVariableShapes(modelSpecFor(config, train)), limits);
   }
-  checkModelSize(train.dim, config);
   checkRowsDiffer(train);
   if (config.augment !== "none" && train.imageShape === undefined) {
     throw new MagnetInputError(
@@ -32,49 +45,35 @@ export function preflight({ train, test, config }: RunPlan): void {
   if (config.loss === "magnet") checkClusters(train, config);
 }
 
-function validateTestData(test: Dataset<Features>, train: Dataset<Features>): void {
-  if (test.dim !== train.dim) {
+function validateHeldOut(
+  held: Dataset<Features>,
+  train: Dataset<Features>,
+  what: string,
+): void {
+  if (held.dim !== train.dim) {
     throw new MagnetInputError(
-      `test data: rows have ${test.dim} features, the training rows ${train.dim}`,
+      `${what}: rows have ${held.dim} features, the training rows ${train.dim}`,
     );
   }
-  if (test.classNames.length !== train.classNames.length) {
+  // Rows of one width may still be images of another shape (8x4 against 4x8, or 16x16x3
+  // against 16x16x3 as 3x16x16): a network would read them as the training images' shape.
+  const [a, b] = [held.imageShape, train.imageShape];
+  if (a !== undefined && b !== undefined && a.join() !== b.join()) {
+    const shown = (s: readonly number[]) => `${s[0]}x${s[1]}x${s[2]}`;
     throw new MagnetInputError(
-      `test data: ${test.classNames.length} class names, the training data has ` +
+      `${what}: images of ${shown(a)} (height x width x channels), the training images are ` +
+        `${shown(b)}: both must have the training images' shape`,
+    );
+  }
+  if (held.classNames.length !== train.classNames.length) {
+    throw new MagnetInputError(
+      `${what}: ${held.classNames.length} class names, the training data has ` +
         `${train.classNames.length}; both must use the training data's classes`,
     );
   }
-  // A test set may hold a single class, or one example of a class: only its values and labels
-  // must be sound.
-  validateDataset(test, "test data", { forTraining: false });
-}
-
-/** Every weight matrix and the batch's activations must fit in one buffer. */
-function checkModelSize(inputDim: number, config: TrainConfig): void {
-  const widths = [inputDim, ...config.hidden, config.embeddingDim];
-  const names = [
-    "the input",
-    ...config.hidden.map((_, i) => `hidden layer ${i + 1} (--hidden)`),
-    "the embedding (--embedding-dim)",
-  ];
-  for (let i = 0; i + 1 < widths.length; i++) {
-    const weights = widths[i] * widths[i + 1];
-    if (weights > MAX_TENSOR_ELEMENTS) {
-      throw new MagnetInputError(
-        `the layer from ${names[i]} (${widths[i]} wide) to ${names[i + 1]} (${
-          widths[i + 1]
-        } wide) would hold ${weights.toExponential(2)} weights; at most ${MAX_TENSOR_ELEMENTS} ` +
-          "fit in one buffer: use narrower layers",
-      );
-    }
-  }
-  const batch = config.m * config.d;
-  const widest = Math.max(...widths);
-  if (batch * widest > MAX_TENSOR_ELEMENTS || batch * batch * batch > MAX_TENSOR_ELEMENTS * 8) {
-    throw new MagnetInputError(
-      `a batch of M x D = ${batch} rows is too large for layers ${widest} wide: lower --m or --d`,
-    );
-  }
+  // Held-out rows may hold a single class, or one example of a class: only their values and
+  // labels must be sound.
+  validateDataset(held, what, { forTraining: false });
 }
 
 /** Rows that are all the same point cannot be told apart by any embedding. */

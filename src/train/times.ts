@@ -51,31 +51,64 @@ export interface Schedule {
   readonly secondsPerStep: number;
   /** Steps between index refreshes (0: none). */
   readonly refreshEvery: number;
-  /** Steps between evaluations, or the steps after which to evaluate; null: no evaluation. */
+  /**
+   * Steps between evaluations during the run, or the steps after which to evaluate; null: none
+   * during the run.
+   */
   readonly evaluations: number | readonly number[] | null;
+  /** Evaluations at the end (the validation rows' and the test rows', as the run has them). */
+  readonly finalEvaluations: number;
   /** What the run has timed so far. */
   readonly timings: TrainTimings;
+  /**
+   * The time of the latest refresh and evaluation of this process, when there were some: they
+   * tell the cost of one better than the mean, whose first includes one-off costs (compiling the
+   * graphs) and which lags behind a machine whose load changed.
+   */
+  readonly latest?: { readonly refresh: number | null; readonly eval: number | null };
+  /**
+   * The rows the work touches, to estimate what is not timed yet: a refresh embeds `train` rows,
+   * an evaluation `evaluated` (the references and its queries), a step trains on `batch`.
+   */
+  readonly rows: { readonly train: number; readonly evaluated: number; readonly batch: number };
 }
 
 /**
+ * A step's forward, backward and update cost about three forward passes of its batch: what one
+ * row's embedding costs, as a share of a step per row, before any embedding was timed.
+ */
+const FORWARD_SHARE_OF_STEP = 1 / 3;
+
+/**
  * Wall time still to go: the remaining steps at the measured time per step, plus the refreshes
- * and evaluations still scheduled (the final evaluation included) at their measured mean cost.
- * Before the first evaluation its cost is unknown and left out; it is re-estimated as it goes.
+ * and evaluations still scheduled (the final ones included) at their latest measured cost (their
+ * mean, after a resume). What is not timed yet is estimated from the rows it embeds: an evaluation
+ * at the refresh's time per row (the search among them is counted once the first evaluation is
+ * timed), a refresh from the step's time per row.
  */
 export function remainingSeconds(s: Schedule): number {
-  const { from, iterations, timings: t } = s;
+  const { from, iterations, timings: t, rows } = s;
   const scheduled = (every: number) =>
     // Multiples of `every` in [from, iterations): those steps are still to come.
     every > 0
       ? Math.max(0, Math.floor((iterations - 1) / every) - Math.floor((from - 1) / every))
       : 0;
   const refreshes = scheduled(s.refreshEvery);
-  const evaluations = s.evaluations === null
-    ? 0
-    : 1 + (typeof s.evaluations === "number"
+  const evaluations = s.finalEvaluations +
+    (s.evaluations === null
+      ? 0
+      : typeof s.evaluations === "number"
       ? scheduled(s.evaluations)
       : s.evaluations.filter((at) => at >= from && at < iterations && at > 0).length);
-  const mean = (total: number, count: number) => (count > 0 ? total / count : 0);
-  return (iterations - from) * s.secondsPerStep + refreshes * mean(t.refresh, t.refreshCount) +
-    evaluations * mean(t.eval, t.evalCount);
+  // Seconds to embed one row: measured by the refreshes, else estimated from the step.
+  const refreshTimed = s.latest?.refresh ??
+    (t.refreshCount > 0 ? t.refresh / t.refreshCount : null);
+  const evalTimed = s.latest?.eval ?? (t.evalCount > 0 ? t.eval / t.evalCount : null);
+  const perRow = refreshTimed !== null
+    ? refreshTimed / Math.max(rows.train, 1)
+    : (s.secondsPerStep * FORWARD_SHARE_OF_STEP) / Math.max(rows.batch, 1);
+  const refreshEach = refreshTimed ?? perRow * rows.train;
+  const evalEach = evalTimed ?? perRow * rows.evaluated;
+  return (iterations - from) * s.secondsPerStep + refreshes * refreshEach +
+    evaluations * evalEach;
 }

@@ -8,8 +8,10 @@ import type { EvalMetrics, Evaluation } from "../eval/evaluate.ts";
 import type { Classifier } from "../eval/classifier.ts";
 import type { ClusterIndex } from "../index/cluster_index.ts";
 import type { Model } from "../nn/model.ts";
+import type { OnnxSource } from "../nn/onnx/source.ts";
 import type { SamplerState } from "../sample/neighbourhood.ts";
 import type { TrainConfig } from "./config.ts";
+import type { WorkProgress } from "../util/work.ts";
 
 /** A point of the training history. */
 export interface HistoryPoint {
@@ -19,9 +21,17 @@ export interface HistoryPoint {
   loss: number | null;
   /** Seconds of training so far (steps, refreshes and evaluations). */
   seconds: number;
-  /** Test metrics, on evaluation points. */
+  /** Test metrics, on test evaluation points. */
   test?: EvalMetrics;
+  /** Validation metrics, on validation evaluation points. */
+  validation?: EvalMetrics;
 }
+
+/** Which rows an evaluation measured: the validation rows (during training) or the test rows. */
+export type EvalSplit = "validation" | "test";
+
+/** Which long phase of a run is under way: an index build or refresh, or an evaluation. */
+export type Phase = "index" | "evaluation";
 
 /** What the trainer reports while it runs. */
 export type TrainEvent =
@@ -42,6 +52,33 @@ export type TrainEvent =
     metrics: EvalMetrics;
     /** The whole evaluation: its embeddings and index too (what a live map draws). */
     evaluation: Evaluation;
+    /** The rows measured. */
+    split: EvalSplit;
+    /** Whether this evaluation became the best so far (validation evaluations only). */
+    best: boolean;
+  }
+  | {
+    /** A refresh or evaluation under way: how far its current stage is. */
+    kind: "phase";
+    phase: Phase;
+    iteration: number;
+    /** For an evaluation: the rows it measures. */
+    split?: EvalSplit;
+    progress: WorkProgress;
+  }
+  | {
+    /** Something the user should know once (the loss has been exactly 0 for long, say). */
+    kind: "note";
+    iteration: number;
+    message: string;
+  }
+  | {
+    /** The run stops early: `evaluations` validation evaluations in a row did not improve. */
+    kind: "early-stop";
+    iteration: number;
+    evaluations: number;
+    /** The step of the best evaluation. */
+    bestIteration: number;
   };
 
 /**
@@ -53,16 +90,37 @@ export interface TrainSetup {
   backend: Backend;
   /** Training data. */
   train: Dataset<Features>;
-  /** Test data, for evaluation (none: no evaluation). */
+  /**
+   * Test data: the final report's evaluation, and the evaluations on the schedule when there are
+   * no validation rows (none: no evaluation).
+   */
   test?: Dataset<Features>;
+  /**
+   * The pretrained network of a run with `model: "backbone"` (from `readOnnx`); on resume its
+   * structure alone will do, the weights coming from the saved state.
+   */
+  backbone?: OnnxSource;
+  /**
+   * Validation data: the evaluations on the schedule, which choose the model kept (`keep`) and
+   * stop the run early (`earlyStop`). Never the test rows. Null or absent: none.
+   */
+  validation?: Dataset<Features> | null;
   /** Called with progress events. */
   onProgress?: (event: TrainEvent) => void;
-  /** Stops the run at the next step boundary, state intact, when aborted. */
+  /**
+   * Stops the run, state intact, when aborted: at the next step boundary, or within a chunk of an
+   * index refresh or evaluation (which is then redone on resume).
+   */
   signal?: AbortSignal;
   /** Steps between calls of `onCheckpoint` (0: never). */
   checkpointEvery?: number;
   /** Receives the state at each checkpoint (before that step's refresh and evaluation). */
   onCheckpoint?: (state: TrainerState) => Promise<void> | void;
+  /**
+   * The clock the run's times are read from, in milliseconds (default `performance.now`): a
+   * process's CPU time, say, measures its work apart from what else the machine runs.
+   */
+  clock?: () => number;
   /** Steps queued before the oldest result is awaited (default 0 on the CPU, 3 on WebGPU). */
   pipelineDepth?: number;
   /**
@@ -72,8 +130,41 @@ export interface TrainSetup {
   evalAt?: readonly number[];
 }
 
-/** A run's settings: any of {@link TrainConfig}, the rest at their defaults. */
-export type TrainOptions = Partial<TrainConfig>;
+/**
+ * A run's settings: any of {@link TrainConfig}, the rest at their defaults (those that depend on
+ * the data fitted to it: see train/schedule.ts); `epochs` gives the run's length in passes over
+ * the training rows instead of `iterations`.
+ */
+export type TrainOptions = Partial<TrainConfig> & { epochs?: number };
+
+/** The model a run keeps, and why. */
+export interface KeptModel {
+  /** "best": the evaluation with the lowest validation error; "last": the last step. */
+  rule: "best" | "last";
+  /** The step whose parameters these are. */
+  iteration: number;
+  /**
+   * The metric that judges it on the validation rows: the loss's own rule's error (null without
+   * validation rows).
+   */
+  metric: "magnetError" | "knnError" | null;
+  /** Its value for this model (null without validation rows). */
+  value: number | null;
+}
+
+/** The best validation evaluation so far, with the model's variables at that step. */
+export interface BestState {
+  /** The step of the evaluation. */
+  iteration: number;
+  /** The loss's own rule's error on the validation rows. */
+  value: number;
+  /** The model's parameters and state (not the optimizer's). */
+  variables: Record<string, Float32Array>;
+  /** The running batch variance's sum at that step (the magnet rule's width is sum / count). */
+  varianceSum: number;
+  /** The number of batch variances in that sum. */
+  varianceCount: number;
+}
 
 /** Timing of a run, in seconds. */
 export interface TrainTimings {
@@ -121,6 +212,14 @@ export interface TrainerState {
   seconds: number;
   /** Where the time went. */
   timings: TrainTimings;
+  /** The best validation evaluation so far (null: none yet, or no validation rows). */
+  best: BestState | null;
+  /** Validation evaluations since the best one (for early stopping). */
+  sinceBest: number;
+  /** Whether the run has stopped early (a resumed run does not go on). */
+  stopped: boolean;
+  /** Steps in a row whose loss was exactly 0, and whether that was said. */
+  zeroLoss: { steps: number; noted: boolean };
 }
 
 /** The outcome of `Trainer.run`. */
@@ -129,17 +228,26 @@ export interface TrainResult {
   status: "completed" | "interrupted";
   /** Steps done. */
   iterations: number;
-  /** The final evaluation (null when there is no test set or the run was interrupted). */
+  /** Whether the run stopped early (`earlyStop` validation evaluations without improvement). */
+  stoppedEarly: boolean;
+  /** The model kept (null when interrupted). */
+  kept: KeptModel | null;
+  /**
+   * The final evaluation of the kept model on the test rows (null when there is no test set or
+   * the run was interrupted).
+   */
   test: EvalMetrics | null;
+  /** The kept model's validation metrics (null without validation rows). */
+  validation: EvalMetrics | null;
   /** Loss and evaluation history. */
   history: HistoryPoint[];
-  /** The running mean of the batch variance s2 (null for the baselines). */
+  /** The running mean of the batch variance s2 of the kept model (null for the baselines). */
   variance: number | null;
   /** Where the time went. */
   timings: TrainTimings;
   /** Total seconds. */
   seconds: number;
-  /** The trained model (its parameters live on the backend). */
+  /** The trained model, holding the kept parameters (they live on the backend). */
   model: Model;
   /** The index of the final evaluation or last refresh (magnet only). */
   index: ClusterIndex | null;

@@ -25,7 +25,9 @@ async function until(condition: () => boolean, what: string, ms = 20_000): Promi
 
 Deno.test("idle workers leave, new ones take over, and every run gives one thread's bits", async () => {
   const single = new Executor(await WasmDevice.create({ threads: 1 }));
-  const device = await WasmDevice.create({ threads: 3, splitAbove: 0, idleMs: 50 });
+  // Idle for a second before leaving: long enough that on a loaded machine the workers are still
+  // there for the first checks (with 50 ms they were sometimes gone already), short for the test.
+  const device = await WasmDevice.create({ threads: 3, splitAbove: 0, idleMs: 1000 });
   const pooled = new Executor(device);
   try {
     const g = new Graph();

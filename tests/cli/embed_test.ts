@@ -1,7 +1,7 @@
 /** How `deno task embed` writes numbers: the fewest digits that read back as the same float32. */
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { float32Text } from "../../src/cli/embed.ts";
+import { float32Text, labelAsClassName } from "../../src/cli/embed.ts";
 
 Deno.test("float32Text reads back exactly in at most 9 significant digits", () => {
   assert.equal(float32Text(Math.fround(0.1)), "0.1");
@@ -19,4 +19,20 @@ Deno.test("float32Text reads back exactly in at most 9 significant digits", () =
     }),
     { numRuns: 2000 },
   );
+});
+
+Deno.test("embed writes given labels in the model's class names", () => {
+  const fashion = ["T-shirt/top", "Trouser", "Pullover", "Dress"];
+  // A class index where the names are words (a Fashion-MNIST export labelled 0-9).
+  assert.equal(labelAsClassName("3", fashion), "Dress");
+  assert.equal(labelAsClassName("Trouser", fashion), "Trouser");
+  assert.equal(labelAsClassName(" Trouser ", fashion), "Trouser");
+  // Beyond the classes, or not a number: as written.
+  assert.equal(labelAsClassName("7", fashion), "7");
+  assert.equal(labelAsClassName("boot", fashion), "boot");
+  // Numeric class names: the same number, however it is written; never an index.
+  const digits = ["0", "1", "2", "10"];
+  assert.equal(labelAsClassName("2.0", digits), "2");
+  assert.equal(labelAsClassName("3", digits), "3");
+  assert.equal(labelAsClassName("", digits), "");
 });

@@ -13,6 +13,7 @@ Deno.test("the export map's commands run and print their help", async () => {
     ".",
     "./embed",
     "./experiment",
+    "./export",
     "./index",
     "./search",
     "./train",
@@ -27,6 +28,7 @@ Deno.test("the export map's commands run and print their help", async () => {
       ["./train", "train"],
       ["./embed", "embed"],
       ["./experiment", "experiment <name>"],
+      ["./export", "export"],
       ["./index", "index"],
       ["./search", "search"],
     ]

@@ -236,11 +236,11 @@ Deno.test("train and embed with image folders", async (t) => {
       };
       await refused(
         ["--data", `${dir}/nowhere`, "--image-size", "8"],
-        /--image-size applies to images: give --data a folder/,
+        /--image-size sets the size images are read at: it needs --data a folder of images \(not --data a CSV file\)/,
       );
       await refused(
         ["--image-size", "8", "--channels", "3"],
-        /--image-size, --channels apply to images/,
+        /--image-size .*needs --data a folder of images \(not the bundled MNIST\)/,
       );
       await refused(
         [...images, "--image-size", "8x0"],
@@ -248,7 +248,7 @@ Deno.test("train and embed with image folders", async (t) => {
       );
       await refused(
         ["--data", `${dir}/table.csv`, "--augment", "flip"],
-        /--augment flip flips and crops images, but this data is a table of 6 features/,
+        /--augment transforms images: it needs the bundled MNIST or --dataset fashion-mnist or --data a folder of images \(not --data a CSV file\)/,
       );
       await refused(
         ["--data", train, "--test", `${dir}/table.csv`],

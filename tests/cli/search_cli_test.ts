@@ -270,17 +270,22 @@ Deno.test("index and search commands", async (t) => {
         ],
         [[...base, "--query", `${dir}/missing.csv`], "search", /file not found: .*missing\.csv/],
         [[...base, "--query", queries, "--exact", "--nprobes", "3"], "search", /--nprobes tunes/],
-        [[...base, "--query", queries, "--query-csv", queries], "search", /one of --query/],
+        [
+          [...base, "--query", queries, "--query-csv", queries],
+          "search",
+          /--query-csv names the queries as a CSV file: it cannot be given with --query/,
+        ],
+        [[...base], "search", /one of --query/],
         [[...base, "--query", queries, "--k", "0"], "search", /--k must be at least 1/],
         [
           [...base, "--data", data, "--index", "ivf-flat", "--sub-vectors", "2"],
           "index",
-          /--sub-vectors applies to ivf-pq, ivf-hnsw-pq indexes/,
+          /--sub-vectors .*needs --index ivf-pq or --index ivf-hnsw-pq \(not --index ivf-flat\)/,
         ],
         [
           [...base, "--data", data, "--index", "none", "--index-threshold", "5"],
           "index",
-          /--index-threshold applies to --index auto/,
+          /--index-threshold .*needs --index auto \(not none\)/,
         ],
         [[...base, "--data", data, "--table", "a/b"], "index", /table name "a\/b"/],
       ];
@@ -297,6 +302,21 @@ Deno.test("index and search commands", async (t) => {
         /no LanceDB database at .*nowhere \(no such folder\)/,
       );
       assert.equal(exists(nowhere), false, "search makes no folder");
+      // The environment's refusal (sysfs refuses new folders even to root) is exit 1, not bad input.
+      const refused = await cli("index", [
+        "--db",
+        "/sys/magnet-test-db",
+        "--model",
+        run,
+        "--data",
+        data,
+      ]);
+      assert.equal(refused.code, 1, refused.stderr);
+      assert.match(
+        refused.stderr.trim(),
+        /^error: cannot open the LanceDB database \/sys\/magnet-test-db: the operation is not permitted \(EPERM\)/,
+      );
+      assert.doesNotMatch(refused.stderr, /bug|report/);
       // A damaged table: its data files cut short, or its versions gone.
       const damaged = `${dir}/damaged`;
       Deno.mkdirSync(damaged);

@@ -162,6 +162,8 @@ Deno.test("parseCsvDataset: errors name the file, row and column", async (t) => 
       '"y"',
       '"a", "label"',
     );
+    // The message names the flag that chooses it.
+    assertInputError(() => parse("a,b,class\n1,2,x\n"), "with --label-column");
   });
 
   await t.step("no feature columns", () => {
@@ -334,6 +336,65 @@ Deno.test("parseCsvRows", async (t) => {
     assertInputError(() => parseCsvRows("a,b\n1\n", "f.csv"), "row 2", "expected 2 fields");
     assertInputError(() => parseCsvRows("a\nq\n", "f.csv"), "row 2", 'column 1 "a"', '"q"');
     assertInputError(() => parseCsvRows("label\nx\n", "f.csv"), "feature column");
+  });
+});
+
+Deno.test("ids and ignored columns", async (t) => {
+  const text = "name,a,notes,b,label\nada,1,x,2,cat\nbob,3,y,4,dog\ncy,5,z,6,cat\ndee,7,,8,dog\n";
+  await t.step(
+    "an id column is kept as the rows' ids, never a feature; ignored ones are skipped",
+    () => {
+      const d = parseCsvDataset(text, "f.csv", { idColumn: "name", ignoreColumns: ["notes"] });
+      assert.deepEqual(d.featureNames, ["a", "b"]);
+      assert.deepEqual([...d.features], [1, 2, 3, 4, 5, 6, 7, 8]);
+      assert.deepEqual(d.ids, ["ada", "bob", "cy", "dee"]);
+      // Without them, the id column would be a non-numeric feature: an error naming the value.
+      assertInputError(() => parseCsvDataset(text, "f.csv"), 'column 1 "name"', '"ada"');
+      // Rows for a trained model: the id column is read when present, ignored columns may be absent.
+      const rows = parseCsvRows("b,a,name\n2,1,ada\n", "g.csv", {
+        featureNames: ["a", "b"],
+        idColumn: "name",
+        ignoreColumns: ["notes"],
+      });
+      assert.deepEqual([...rows.features], [1, 2]);
+      assert.deepEqual(rows.ids, ["ada"]);
+      const anonymous = parseCsvRows("a,b\n1,2\n", "g.csv", {
+        featureNames: ["a", "b"],
+        idColumn: "name",
+      });
+      assert.equal(anonymous.ids, null);
+    },
+  );
+
+  await t.step("each is checked against the header, with the flag named", () => {
+    assertInputError(
+      () => parseCsvDataset(text, "f.csv", { idColumn: "id", ignoreColumns: ["notes"] }),
+      "f.csv, row 1",
+      'id column named "id" (--id-column)',
+      '"name", "a", "notes"',
+    );
+    assertInputError(
+      () => parseCsvDataset(text, "f.csv", { idColumn: "name", ignoreColumns: ["note"] }),
+      '--ignore-columns names "note", which is not a column',
+    );
+    assertInputError(
+      () => parseCsvDataset(text, "f.csv", { idColumn: "label", ignoreColumns: ["notes"] }),
+      '"label" cannot be both the label column (--label-column) and the id column',
+    );
+    assertInputError(
+      () => parseCsvDataset(text, "f.csv", { idColumn: "name", ignoreColumns: ["notes", "label"] }),
+      '"label" is the label column (--label-column), so it cannot also be ignored',
+    );
+    assertInputError(
+      () => parseCsvDataset("id,label\n1,x\n2,x\n", "f.csv", { idColumn: "id" }),
+      "at least one numeric feature column besides the label column",
+    );
+    // Columns a model does not know point to the flags that set them apart.
+    assertInputError(
+      () => parseCsvRows("a,b,name\n1,2,ada\n", "g.csv", { featureNames: ["a", "b"] }),
+      'unexpected "name"',
+      "--id-column or --ignore-columns",
+    );
   });
 });
 

@@ -59,7 +59,7 @@ Deno.test("readRows", async (t) => {
     await t.step("what cannot be read is named", async () => {
       const cases: [string, RegExp][] = [
         [`${dir}/missing.csv`, /file not found: .*missing\.csv/],
-        [dir, /is a folder: give a CSV file or an IDX file/],
+        [dir, /is a folder: give a CSV file or an IDX file \(image files are read for a model/],
       ];
       Deno.writeFileSync(`${dir}/a-images-idx3-ubyte`, idxBytes([2, 2, 2], new Uint8Array(8)));
       Deno.writeFileSync(`${dir}/a-labels-idx1-ubyte`, idxBytes([3], [0, 1, 2]));
@@ -73,6 +73,13 @@ Deno.test("readRows", async (t) => {
           path,
         );
       }
+      // Read as CSV whatever it is: a folder is named as what it is, before it is opened.
+      await assert.rejects(
+        () => readRows(dir, { format: "csv" }),
+        (e) =>
+          e instanceof MagnetInputError &&
+          /: expected a CSV file or an IDX file of images, found a directory/.test(e.message),
+      );
     });
   } finally {
     await Deno.remove(dir, { recursive: true });

@@ -12,6 +12,8 @@ import { createMlp } from "../../src/nn/mlp.ts";
 import { createBackend } from "../../src/backend/create.ts";
 import type { Dataset } from "../../src/data/dataset.ts";
 import { Random } from "../../src/util/random.ts";
+import type { WorkProgress } from "../../src/util/work.ts";
+import { AbortedError } from "../../src/errors.ts";
 
 function blobs(n: number, seed: number): Dataset {
   const random = new Random(seed);
@@ -53,6 +55,45 @@ Deno.test("evaluate: streamed metrics equal the stored rankings'", async () => {
       result.metrics.knnError,
       errorRate(knnClassify(five, train.labels, 5), test.labels),
     );
+  } finally {
+    backend.dispose();
+  }
+});
+
+Deno.test("evaluate reports each stage as it goes and stops when its signal fires", async () => {
+  const backend = await createBackend({ kind: "cpu" });
+  try {
+    const train = blobs(3000, 1), test = blobs(900, 2);
+    const model = createMlp({ sizes: [6, 10, 5], seed: 4 });
+    const options = { variance: 1, clustersPerClass: 3, seed: 1, knnK: 5 };
+    const seen: WorkProgress[] = [];
+    const whole = await evaluate(backend, model, train, test, {
+      ...options,
+      onProgress: (p) => seen.push(p),
+    });
+    const stages = [...new Set(seen.map((p) => p.stage))];
+    assert.deepEqual(stages, ["embedding", "clustering", "searching", "scoring"]);
+    const embedding = seen.filter((p) => p.stage === "embedding");
+    assert.deepEqual(embedding.at(-1), { stage: "embedding", done: 3900, total: 3900 });
+    assert.ok(embedding.every((p, i) => i === 0 || p.done > embedding[i - 1].done));
+    assert.deepEqual(seen.filter((p) => p.stage === "searching").at(-1), {
+      stage: "searching",
+      done: 900,
+      total: 900,
+    });
+    // Aborted as the search starts: an AbortedError, and nothing half-made is returned.
+    const controller = new AbortController();
+    await assert.rejects(
+      evaluate(backend, model, train, test, {
+        ...options,
+        signal: controller.signal,
+        onProgress: (p) => p.stage === "searching" && controller.abort(),
+      }),
+      AbortedError,
+    );
+    // The backend is left sound: the same evaluation again gives the same metrics.
+    const again = await evaluate(backend, model, train, test, options);
+    assert.deepEqual(again.metrics, whole.metrics);
   } finally {
     backend.dispose();
   }

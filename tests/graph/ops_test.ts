@@ -8,6 +8,10 @@ import fc from "fast-check";
 import * as ops from "../../src/graph/ops.ts";
 import * as fns from "../../src/graph/functions.ts";
 import * as conv from "../../src/graph/conv.ts";
+import * as windows from "../../src/graph/windows.ts";
+import { resizeImages } from "../../src/graph/resize.ts";
+import { concat, slice } from "../../src/graph/slices.ts";
+import { clip, hardSigmoid, hardSwish } from "../../src/graph/activations.ts";
 import { opNames } from "../../src/graph/ops.ts";
 import { type Shape, sizeOf, type Tensor } from "../../src/graph/tensor.ts";
 import { Graph } from "../../src/graph/tensor.ts";
@@ -32,6 +36,14 @@ const oddGrid: Values = (rng, n) =>
   Array.from({ length: n }, () => (2 * rng.int(40) - 39) * 0.1 + rng.next() * 0.02);
 const evenGrid: Values = (rng, n) =>
   Array.from({ length: n }, () => (2 * rng.int(40) - 40) * 0.1 + rng.next() * 0.02);
+/** Values in [-5, 5] at least 0.1 from each of `kinks` (where a piecewise function bends). */
+const awayFrom = (kinks: number[]): Values => (rng, n) =>
+  Array.from({ length: n }, () => {
+    for (;;) {
+      const v = rng.next() * 10 - 5;
+      if (kinks.every((k) => Math.abs(v - k) > 0.1)) return v;
+    }
+  });
 const zeroOne: Values = (rng, n) => Array.from({ length: n }, () => (rng.next() < 0.5 ? 0 : 1));
 
 /** A random shape of the given rank with dims from {1, 2, 7, 33, 257}, at most `cap` elements. */
@@ -534,6 +546,115 @@ const cases: OpCase[] = [
     hand: { shapes: [[1, 2, 1, 2]], data: [[1, 10, 3, 20]], expected: [2, 15] },
     shapes: () => [[3, 4, 5, 2]],
     values: [normal],
+  },
+  {
+    name: "convolution (grouped, dilated, strides 2x1, asymmetric pads; composite)",
+    build: ([x, k, b]) =>
+      windows.convolution(x, k, b, {
+        groups: 2,
+        dilations: [2, 1],
+        strides: [2, 1],
+        pads: [0, 1, 2, 0],
+      }),
+    // Hand: 1x1 kernel over one pixel of 4 channels in 2 groups of 2: out0 = x0 k00 + x1 k10,
+    // out1 = x2 k01 + x3 k11 (kernel [1, 1, 2 per group, 2 out], row-major (c, o)).
+    hand: {
+      shapes: [[1, 1, 1, 4], [1, 1, 2, 2], [2]],
+      data: [[1, 2, 3, 4], [1, 10, 100, 1000], [0, 0.5]],
+      expected: [0, 0.5, 201, 4030.5, 0, 0.5, 0, 0.5],
+    },
+    shapes: () => [[2, 6, 5, 4], [3, 2, 2, 6], [6]],
+    values: [normal, normal, normal],
+  },
+  {
+    name: "convolution (depthwise, multiplier 2, stride 2, bottom/right pads; composite)",
+    build: ([x, k]) =>
+      windows.convolution(x, k, null, { groups: 3, strides: [2, 2], pads: [0, 0, 1, 1] }),
+    // Hand: one pixel of channels [1, 2, 3], a 1x1 kernel with two outputs per channel.
+    hand: {
+      shapes: [[1, 1, 1, 3], [1, 1, 1, 6]],
+      data: [[1, 2, 3], [1, 2, 3, 4, 5, 6]],
+      expected: [1, 2, 6, 8, 15, 18],
+    },
+    shapes: () => [[2, 7, 6, 3], [3, 3, 1, 6]],
+    values: [normal, normal],
+  },
+  {
+    name: "maxPool (padding reads below every value, ceil mode; composite)",
+    build: ([x]) =>
+      windows.maxPool(x, 2, 2, { pads: [1, 1, 0, 0], ceilMode: true, strides: [1, 1] }),
+    hand: { shapes: [[1, 2, 2, 1]], data: [[-4, -1, -3, -2]], expected: [-4, -1, -3, -1] },
+    shapes: () => [[2, 5, 6, 3]],
+    values: [distinct],
+  },
+  {
+    name: "maxPool (3x3 stride 2 pad 1, dilation 2; composite)",
+    build: ([x]) =>
+      windows.maxPool(x, 3, 3, { pads: [1, 1, 1, 1], strides: [2, 2], dilations: [2, 1] }),
+    hand: {
+      shapes: [[1, 3, 3, 1]],
+      data: [[1, 2, 3, 4, 5, 6, 7, 8, 9]],
+      // Window rows oy*2 - 1 + {0, 2, 4}, columns ox*2 - 1 + {0, 1, 2}.
+      expected: [5, 6],
+    },
+    shapes: () => [[2, 6, 5, 2]],
+    values: [distinct],
+  },
+  ...[false, true].map((include): OpCase => ({
+    name: `avgPool (padding ${include ? "counted" : "not counted"}, ceil mode; composite)`,
+    build: ([x]) =>
+      windows.avgPool(x, 2, 2, {
+        pads: [1, 1, 0, 0],
+        ceilMode: true,
+        strides: [1, 1],
+        countIncludePad: include,
+      }),
+    hand: {
+      shapes: [[1, 2, 2, 1]],
+      data: [[-4, -1, -3, -2]],
+      expected: include ? [-1, -1.25, -1.75, -2.5] : [-4, -2.5, -3.5, -2.5],
+    },
+    shapes: () => [[2, 5, 6, 3]],
+    values: [normal],
+  })),
+  {
+    name: "resizeImages (composite)",
+    build: ([x]) => resizeImages(x, x.shape[1] === 1 ? 1 : 7, 4),
+    hand: { shapes: [[1, 1, 2, 1]], data: [[0, 4]], expected: [0, 1, 3, 4] },
+    shapes: () => [[2, 5, 9, 3]],
+    values: [normal],
+  },
+  {
+    name: "slice / concat (composites)",
+    build: ([x]) => concat([slice(x, 1, 0, x.shape[1], 2), x], 1),
+    hand: {
+      shapes: [[2, 3]],
+      data: [[1, 2, 3, 4, 5, 6]],
+      expected: [1, 3, 1, 2, 3, 4, 6, 4, 5, 6],
+    },
+    shapes: (rng) => [randomShape(rng, 2 + rng.int(2))],
+    values: [normal],
+  },
+  {
+    name: "clip (composite)",
+    build: ([x]) => clip(x, -1, 2),
+    hand: { shapes: [[3]], data: [[-5, 0.5, 4]], expected: [-1, 0.5, 2] },
+    shapes: unaryShapes,
+    values: [awayFrom([-1, 2])],
+  },
+  {
+    name: "hardSigmoid (composite)",
+    build: ([x]) => hardSigmoid(x),
+    hand: { shapes: [[3]], data: [[-5, 0.5, 4]], expected: [0, 0.6, 1] },
+    shapes: unaryShapes,
+    values: [awayFrom([-2.5, 2.5])],
+  },
+  {
+    name: "hardSwish (composite)",
+    build: ([x]) => hardSwish(x),
+    hand: { shapes: [[3]], data: [[-5, 0.5, 4]], expected: [0, 0.5 * (0.5 / 6 + 0.5), 4] },
+    shapes: unaryShapes,
+    values: [awayFrom([-3, 3])],
   },
   // Composites: no kernels of their own, but their gradients and numerics are checked all the same.
   {

@@ -8,6 +8,26 @@ export interface Outcome {
   code: number;
   stdout: string;
   stderr: string;
+  /** Seconds from the first signal sent to the process's end (when signals were sent). */
+  afterSignal?: number;
+  /**
+   * CPU seconds the process used from the first signal to its end, on Linux (null elsewhere): the
+   * work it did to stop, which a loaded machine does not stretch as it does wall time.
+   */
+  cpuAfterSignal?: number | null;
+}
+
+/** CPU seconds a process has used so far (user and system, all threads), or null off Linux. */
+function cpuSeconds(pid: number): number | null {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    // The fields after the command name (in brackets, which may hold spaces): utime and stime are
+    // the 12th and 13th of them, in clock ticks of 1/100 s.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return null;
+  }
 }
 
 export interface CliOptions {
@@ -16,10 +36,12 @@ export interface CliOptions {
   after?: RegExp;
   /** Extra environment (INIT_CWD, say). */
   env?: Record<string, string>;
+  /** A module run before the command (`deno run --preload`), to inject a failure. */
+  preload?: string;
 }
 
 export async function cli(
-  script: "train" | "embed" | "experiment" | "index" | "search",
+  script: "train" | "embed" | "experiment" | "export" | "index" | "search",
   args: string[],
   options: CliOptions = {},
 ): Promise<Outcome> {
@@ -30,6 +52,7 @@ export async function cli(
       "run",
       "-A",
       ...(script === "experiment" ? [] : ["--no-lock"]),
+      ...(options.preload ? ["--preload", options.preload] : []),
       `${ROOT}src/cli/${script}.ts`,
       ...args,
     ],
@@ -49,12 +72,20 @@ export async function cli(
   }
   // Read stdout until the pattern shows, then send the signals as a user or a scheduler would.
   let stdout = "";
+  let signalledAt: number | null = null;
+  let cpuAtSignal: number | null = null;
+  let cpuLast: number | null = null;
+  let polling: ReturnType<typeof setInterval> | undefined;
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   for (;;) {
     const { value, done } = await reader.read();
     if (done) break;
     stdout += value;
     if (options.after.test(stdout)) {
+      signalledAt = performance.now();
+      cpuAtSignal = cpuLast = cpuSeconds(child.pid);
+      // Until the process ends, its CPU time so far (the last reading before it is gone).
+      polling = setInterval(() => (cpuLast = cpuSeconds(child.pid) ?? cpuLast), 10);
       for (const [i, signal] of (options.signals ?? []).entries()) {
         if (i > 0) await new Promise((resolve) => setTimeout(resolve, 100));
         try {
@@ -71,10 +102,14 @@ export async function cli(
       stdout += value;
     }
   })();
+  const ended = child.status.then((status) => ({ status, at: performance.now() }));
   const stderr = await new Response(child.stderr).text();
   await rest;
-  const { code } = await child.status;
-  return { code, stdout, stderr };
+  const { status, at } = await ended;
+  clearInterval(polling);
+  const afterSignal = signalledAt === null ? undefined : (at - signalledAt) / 1000;
+  const cpuAfterSignal = cpuAtSignal === null || cpuLast === null ? null : cpuLast - cpuAtSignal;
+  return { code: status.code, stdout, stderr, afterSignal, cpuAfterSignal };
 }
 
 /** A small labelled table: 3 classes, `perClass` rows each, 6 features with a class signal. */
@@ -133,4 +168,25 @@ export function exists(path: string): boolean {
 /** The files of a folder, sorted. */
 export function listing(dir: string): string[] {
   return [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+}
+
+/**
+ * Runs a command's `main` in this process, capturing what it prints: for checks that end before
+ * any training, without the start-up of a new process.
+ */
+export async function inProcess(
+  main: (args: readonly string[]) => Promise<number>,
+  args: string[],
+): Promise<Outcome> {
+  const out: string[] = [], err: string[] = [];
+  const { log, error } = console;
+  console.log = (...parts: unknown[]) => out.push(parts.join(" "));
+  console.error = (...parts: unknown[]) => err.push(parts.join(" "));
+  try {
+    const code = await main(args);
+    return { code, stdout: out.join("\n"), stderr: err.join("\n") };
+  } finally {
+    console.log = log;
+    console.error = error;
+  }
 }

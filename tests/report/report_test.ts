@@ -211,7 +211,7 @@ Deno.test("renderReport", async (t) => {
     assert.ok(seven.includes("7-NN error") && !seven.includes("5-NN error"));
   });
 
-  await t.step("gives every metric in percent, one unit per column", () => {
+  await t.step("gives every metric in percent but NMI, a score; one unit per column", () => {
     const html = renderReport(sampleData());
     const row = (name: string) =>
       first(html, new RegExp(`<th scope="row">${name}</th><td>([^<]*)</td>`));
@@ -220,15 +220,16 @@ Deno.test("renderReport", async (t) => {
     assert.equal(row("precision@1"), "95.61%");
     assert.equal(row("R-precision"), "80.12%");
     assert.equal(row("MAP@R"), "70.00%");
-    assert.equal(row("NMI"), "85.04%");
+    assert.equal(row("NMI"), "0.850");
     // The metrics table names each column's unit once, in its second header row, and its cells
     // are bare numbers in that unit.
     const table = first(html, /<table class="metrics">(.*?)<\/table>/s)!;
     assert.match(
       table,
-      /<tr class="units"><th><\/th><th>s<\/th><th>%<\/th><th>%<\/th><th>%<\/th><th>%<\/th><th>%<\/th><th>%<\/th><\/tr>/,
+      /<tr class="units"><th><\/th><th>s<\/th><th>%<\/th><th>%<\/th><th>%<\/th><th>%<\/th><th>%<\/th><th><\/th><\/tr>/,
     );
     const body = first(table, /<tbody>(.*)<\/tbody>/s)!;
+    assert.match(body, /<td>0\.850<\/td><\/tr>/);
     assert.doesNotMatch(body, /%|ms|min/);
     assert.match(
       body,
@@ -259,7 +260,7 @@ Deno.test("renderReport", async (t) => {
     let html = renderReport(data);
     assertWellFormed(html);
     assert.match(html, /test metrics<\/th><td>none: the run ended without a final evaluation/);
-    assert.ok(!html.includes("index refreshes"));
+    assert.ok(!html.includes("index builds"));
     // A baseline: no magnet rule anywhere, not even an empty column or a dash.
     const baseline = sampleData();
     baseline.summary.metrics!.magnetError = null;
@@ -271,6 +272,38 @@ Deno.test("renderReport", async (t) => {
     assertWellFormed(html);
     assert.ok(!html.includes("magnet-rule error"));
     assert.ok(!html.includes("magnet rule"));
+  });
+
+  await t.step("says which model was kept, an early stop, and an index never refreshed", () => {
+    const data = sampleData();
+    data.summary.kept = { rule: "best", iteration: 600, metric: "magnetError", value: 0.042 };
+    data.summary.stoppedEarly = true;
+    data.summary.usesIndex = true;
+    data.summary.time = { ...data.summary.time, refreshes: { count: 1, secondsEach: 0.25 } };
+    const html = renderReport(data);
+    const row = (name: string) =>
+      first(html, new RegExp(`<th scope="row">${name}</th><td[^>]*>([^<]*)</td>`));
+    assert.equal(row("iterations"), "1,000 (stopped early)");
+    assert.match(
+      html,
+      /title="the best on the validation rows, from step 600 \(validation magnet-rule error 4\.20%\)"/,
+    );
+    assert.equal(row("index builds"), "1 × 250 ms (the first build: never refreshed)");
+    // Refreshed: the count alone; a loss without an index has no such row.
+    data.summary.time = { ...data.summary.time, refreshes: { count: 4, secondsEach: 0.25 } };
+    assert.equal(
+      first(renderReport(data), /<th scope="row">index builds<\/th><td>([^<]*)</),
+      "4 × 250 ms",
+    );
+    // Validation evaluations are what figure 2 draws, named as such.
+    const validated = sampleData();
+    for (const h of validated.history) [h.validation, h.test] = [h.test, undefined];
+    const page = renderReport(validated);
+    assert.match(page, /<h2>2\. Validation metrics<\/h2>/);
+    assert.match(
+      caption(page, "error"),
+      /The validation set&#39;s scores.*the test rows are measured only once/,
+    );
   });
 
   await t.step("draws a single evaluation as points with their values", () => {
@@ -287,7 +320,7 @@ Deno.test("renderReport", async (t) => {
         "precision@1 95.61%",
         "R-precision 80.12%",
         "MAP@R 70.00%",
-        "NMI 85.04%",
+        "NMI 0.850",
       ]
     ) {
       assert.match(svg, new RegExp(`<text class="val"[^>]*>${label}</text>`), label);

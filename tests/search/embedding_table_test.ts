@@ -6,10 +6,10 @@
  */
 import assert from "node:assert/strict";
 import { createBackend } from "../../src/backend/create.ts";
-import { MagnetInputError } from "../../src/errors.ts";
+import { EnvironmentError, MagnetInputError } from "../../src/errors.ts";
 import { nearestNeighbours } from "../../src/eval/neighbours.ts";
 import { EmbeddingTable, rowKey, type TableModel } from "../../src/search/embedding_table.ts";
-import { lanceReason } from "../../src/search/lancedb.ts";
+import { lanceEnvironmentCause, lanceReason } from "../../src/search/lancedb.ts";
 import { Random } from "../../src/util/random.ts";
 
 const MODEL: TableModel = { identity: "ab".repeat(32), dim: 8, description: "mlp 4-8" };
@@ -96,7 +96,9 @@ Deno.test("an approximate index finds nearly the exact neighbours, with exact di
     assert.equal(index?.type, "IVF_HNSW_SQ");
     assert.equal(index?.indexedRows, 3000);
     const exact = await table.search(queries, { k: 10, exact: true });
-    const approximate = await table.search(queries, { k: 10, nprobes: 4, refineFactor: 1 });
+    // Refined as the command line searches (twice k candidates re-ranked exactly): without it, the
+    // graph's nondeterministic build gave a recall of 0.90 to 0.94 on these isotropic rows.
+    const approximate = await table.search(queries, { k: 10, nprobes: 4, refineFactor: 2 });
     let found = 0;
     approximate.forEach((list, q) => {
       const truth = new Map(exact[q].map((h) => [h.row, h.distance]));
@@ -106,7 +108,7 @@ Deno.test("an approximate index finds nearly the exact neighbours, with exact di
         assert.ok(Math.abs(h.distance - truth.get(h.row)!) <= 1e-5 * Math.max(1, h.distance));
       }
     });
-    assert.ok(found / 500 >= 0.9, `recall@10 ${found / 500}`);
+    assert.ok(found / 500 >= 0.95, `recall@10 ${found / 500}`);
     // Rows added after the index are searched too (exactly, until the index is updated).
     await table.add(rowsOf(queries.slice(0, MODEL.dim), "late"));
     const [late] = await table.search(queries.subarray(0, MODEL.dim), { k: 1 });
@@ -187,4 +189,38 @@ Deno.test("foreign, missing and damaged tables and queries of the wrong width ar
     await refused(MODEL, /table "t" in .* is damaged or unreadable: .*not found/);
     assert.equal(lanceReason(new Error("lance error: a, /x/y.rs:1:2 Caused by: b")), "a");
   });
+});
+
+Deno.test("the environment's refusals are named as such, not as a damaged table", async () => {
+  const refused = async (uri: string, pattern: RegExp) => {
+    await assert.rejects(
+      () => EmbeddingTable.open(uri, "t", MODEL, { create: true }),
+      (e) => e instanceof EnvironmentError && pattern.test(e.message),
+    );
+  };
+  // sysfs refuses new folders even to root.
+  await refused(
+    "/sys/magnet-test-db",
+    /^cannot open the LanceDB database \/sys\/magnet-test-db: the operation is not permitted \(EPERM\)/,
+  );
+  // What LanceDB says on a full disk, a read-only file system, an object store out of reach (its
+  // own words, seen on a full tmpfs, a read-only one, and an endpoint nobody listens at: these
+  // take mounts, or seconds of retries, that a test should not).
+  for (
+    const [message, code] of [
+      ["Unable to copy data to file: No space left on device (os error 28)", "ENOSPC"],
+      ["Unable to created lance dataset at /x: Read-only file system (os error 30)", "EROFS"],
+      [
+        "LanceError(IO): Generic S3 error: Error performing list request: Error performing GET " +
+        "http://127.0.0.1:9/bucket?list-type=2 in 435ms, after 3 retries - HTTP error: error " +
+        "sending request",
+        "UNREACHABLE",
+      ],
+      ["Client error with status 403 Forbidden: AccessDenied", "EACCES"],
+    ]
+  ) {
+    assert.equal(lanceEnvironmentCause(new Error(message))?.code, code, message);
+  }
+  // A damaged table's errors are not the environment's.
+  assert.equal(lanceEnvironmentCause(new Error("Not found: /db/t.lance/_versions")), null);
 });

@@ -102,7 +102,7 @@ Deno.test("training on image folders", async (t) => {
         [{ std: [1, 0, 1] }, /images\.std should be 3 positive numbers/],
         [{ mean: [0, 0] }, /images\.mean should be 3 finite numbers/],
         [{ width: 13 }, /images\.width should be a size whose pixels are the model's 432 inputs/],
-        [{ resize: "zoom" }, /images\.resize should be crop or pad or stretch/],
+        [{ resize: "zoom" }, /images\.resize should be "crop" or "pad" or "stretch"/],
       ];
       for (const [change, message] of damaged) {
         await Deno.writeTextFile(

@@ -218,6 +218,39 @@ Deno.test({
       }
     });
 
+    await t.step("the demo's worker trains on WebGPU in the page", async () => {
+      // WebGPU sums in another order than the CPU, and the loss-weighted sampling turns small
+      // differences into other batches within a few steps: the run is held to the CPU's first
+      // losses, to learning, and to sound metrics, not to the CPU's curve.
+      const iterations = 20;
+      const digits = decodeDigits(encodeDigits(demoDigits(await loadMnist())));
+      const messages: DemoMessage[] = [];
+      await trainDemo(deno, digits, iterations, (m) => messages.push(m));
+      const expected = messages.find((m) => m.kind === "done");
+      const got = await page.evaluate<DemoMessage[]>(RUN_DEMO_WORKER("webgpu", iterations));
+      const error = got.find((m) => m.kind === "error");
+      assert.equal(error, undefined, JSON.stringify(error));
+      const started = got[0];
+      assert.ok(started.kind === "started");
+      assert.match(started.description, /^WebGPU/);
+      const done = got.find((m) => m.kind === "done");
+      assert.ok(done?.kind === "done" && expected?.kind === "done", "the run ends");
+      const maps = (list: DemoMessage[]) => list.filter((m) => m.kind === "eval").length;
+      assert.equal(maps(got), 5, "four maps during the run, one at its end");
+      const losses = (m: typeof done) => m.history.flatMap((h) => h.loss === null ? [] : [h.loss]);
+      const curve = losses(done);
+      assert.equal(curve.length, losses(expected).length);
+      assertClose(curve.slice(0, 1), losses(expected).slice(0, 1), 1e-2, "the first losses");
+      assert.ok(curve.every(Number.isFinite), `losses ${curve}`);
+      assert.ok(curve.at(-1)! < curve[0], `the loss falls: ${curve}`);
+      assert.ok(done.metrics !== null, "the run's test metrics");
+      for (const [name, value] of Object.entries(done.metrics)) {
+        assert.ok(Number.isFinite(value), `${name} is ${value}`);
+      }
+      const magnetError = done.metrics.magnetError ?? NaN;
+      assert.ok(magnetError < 0.5, `magnet-rule error ${magnetError}`);
+    });
+
     await t.step(
       "every WGSL shader of training and evaluation passes Dawn's validation",
       async () => {

@@ -4,7 +4,7 @@
  * so its kernels favour plain, obviously right loops over speed.
  */
 import type { DType } from "../../graph/tensor.ts";
-import type { FloatArray, HostArray, Precision } from "../backend.ts";
+import type { DeviceLimits, FloatArray, HostArray, Precision } from "../backend.ts";
 import type {
   Device,
   DeviceBuffer,
@@ -79,6 +79,11 @@ export class JsDevice implements Device {
     this.description = `CPU (JavaScript, ${precision})`;
   }
 
+  /** Host memory decides: typed arrays of any size the process can hold. */
+  limits(): DeviceLimits {
+    return { maxBufferBytes: Infinity, availableBytes: Infinity };
+  }
+
   alloc(elements: number, dtype: DType): DeviceBuffer {
     const array = dtype === "int32"
       ? new Int32Array(elements)
@@ -101,6 +106,10 @@ export class JsDevice implements Device {
     // The garbage collector takes the array with the last reference.
   }
 
+  release(): void {
+    // Prepared steps are closures: nothing to give back.
+  }
+
   prepare(kernel: Kernel, inputs: readonly DeviceBuffer[], output: DeviceBuffer) {
     const sizes = inputSizes(kernel);
     const ins = inputs.map((b, i) => view(b, sizes[i]));
@@ -116,6 +125,7 @@ export class JsDevice implements Device {
     const reads = spec.reads.map((r) => view(r.buffer, r.elements));
     const copies = spec.copies.map((c) => [view(c.to, c.elements), view(c.from, c.elements)]);
     const guard = spec.guard === null ? null : view(spec.guard, 1);
+    const latch = spec.latch ? view(spec.latch, 1) : null;
     // deno-lint-ignore require-await -- a program's failures reject like every device's
     const run = async (): Promise<HostArray[]> => {
       for (const step of steps) step();
@@ -123,6 +133,7 @@ export class JsDevice implements Device {
       if (guard === null || guard[0] > 0) {
         for (const [to, from] of copies) to.set(from);
       }
+      if (latch !== null) latch[0] = guard![0];
       return results;
     };
     return Promise.resolve({ run, free: () => {} });

@@ -6,7 +6,7 @@
  * share of each split kernel itself.
  */
 import type { DType } from "../../graph/tensor.ts";
-import type { HostArray } from "../backend.ts";
+import type { DeviceLimits, HostArray } from "../backend.ts";
 import type {
   Device,
   DeviceBuffer,
@@ -178,6 +178,14 @@ export class WasmDevice implements Device {
 
   #i32(offset: number, n: number): Int32Array {
     return new Int32Array(this.#memory.buffer, offset, n);
+  }
+
+  /** The 4 GiB of a 32-bit WebAssembly memory, less what is in use. */
+  limits(): DeviceLimits {
+    return {
+      maxBufferBytes: this.#allocator.maxBlockBytes,
+      availableBytes: this.#allocator.availableBytes,
+    };
   }
 
   alloc(elements: number, dtype: DType): DeviceBuffer {
@@ -428,6 +436,7 @@ export class WasmDevice implements Device {
       bytes: c.elements * 4,
     }));
     const guard = spec.guard === null ? null : (spec.guard as WasmBuffer).offset;
+    const latch = spec.latch ? (spec.latch as WasmBuffer).offset : null;
     // deno-lint-ignore require-await -- failures reject, as on every device
     const run = async (): Promise<HostArray[]> => {
       this.#check();
@@ -446,15 +455,17 @@ export class WasmDevice implements Device {
         if (profile === null) copy();
         else if (copies.length > 0) timeInto(profile, "variable updates", copy);
       }
+      if (latch !== null) this.#f32(latch, 1)[0] = this.#f32(guard!, 1)[0];
       return results;
     };
-    const free = () => {
-      if (this.#disposed) return;
-      for (const step of spec.steps as readonly WasmStep[]) {
-        for (const block of step.blocks) this.#allocator.free(block);
-      }
-    };
-    return Promise.resolve({ run, free });
+    return Promise.resolve({ run, free: () => this.release(spec.steps) });
+  }
+
+  release(steps: readonly PreparedKernel[]): void {
+    if (this.#disposed) return;
+    for (const step of steps as readonly WasmStep[]) {
+      for (const block of step.blocks) this.#allocator.free(block);
+    }
   }
 
   synchronize(): Promise<void> {

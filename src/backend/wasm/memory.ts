@@ -4,6 +4,8 @@
  * (a compiled graph takes its buffers once), so clarity wins over cleverness here.
  */
 
+import { EnvironmentError, TooLargeError } from "../../errors.ts";
+
 /** Every block starts on a cache line, which also satisfies every SIMD load's natural alignment. */
 export const ALIGN = 64;
 
@@ -29,10 +31,12 @@ export class Allocator {
   readonly #used = new Map<number, number>();
   /** The end of the highest block ever handed out. */
   #top: number;
+  /** Where the blocks begin. */
+  readonly #start: number;
 
   /** Manages `memory` from byte `start` on (below it lies what the owner reserved). */
   constructor(readonly memory: WebAssembly.Memory, start: number) {
-    this.#top = roundUp(start, ALIGN);
+    this.#top = this.#start = roundUp(start, ALIGN);
   }
 
   /** Bytes in use (for tests and memory reports). */
@@ -40,6 +44,16 @@ export class Allocator {
     let total = 0;
     for (const bytes of this.#used.values()) total += bytes;
     return total;
+  }
+
+  /** Bytes that may still be handed out, all blocks together (the memory's 4 GiB limit less use). */
+  get availableBytes(): number {
+    return MAX_PAGES * PAGE - this.#start - this.usedBytes;
+  }
+
+  /** The largest block the memory could ever hold. */
+  get maxBlockBytes(): number {
+    return MAX_PAGES * PAGE - this.#start;
   }
 
   /** The highest byte ever in use. */
@@ -96,12 +110,31 @@ export class Allocator {
     const have = this.memory.buffer.byteLength / PAGE;
     if (pages <= have) return;
     if (pages > MAX_PAGES) {
-      throw new RangeError(
-        `the WebAssembly CPU backend needs ${(end / 2 ** 30).toFixed(2)} GiB of memory, ` +
-          "beyond its 4 GiB limit",
+      throw new TooLargeError(
+        end,
+        MAX_PAGES * PAGE,
+        `the WebAssembly CPU backend would need ${(end / 2 ** 30).toFixed(2)} GiB of memory, ` +
+          "beyond its 4 GiB limit: use a smaller model or batch",
       );
     }
-    // Grow by at least half again, so many small growths do not each copy views around.
-    this.memory.grow(Math.min(MAX_PAGES, Math.max(pages, Math.ceil(have * 1.5))) - have);
+    // Grow by at least half again, so many small growths do not each copy views around; when the
+    // system cannot give that much, exactly what is needed.
+    const generous = Math.min(MAX_PAGES, Math.max(pages, Math.ceil(have * 1.5)));
+    for (const target of generous > pages ? [generous, pages] : [pages]) {
+      try {
+        this.memory.grow(target - have);
+        return;
+      } catch (error) {
+        if (!(error instanceof RangeError) || target === pages) {
+          throw new EnvironmentError(
+            "ENOMEM",
+            `the system did not give the WebAssembly CPU backend ${
+              (end / 2 ** 30).toFixed(2)
+            } GiB of memory (${(error as Error).message}): free memory, or use a smaller model ` +
+              "or batch",
+          );
+        }
+      }
+    }
   }
 }

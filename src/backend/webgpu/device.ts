@@ -7,7 +7,7 @@
  */
 import { BackendUnavailableError } from "../../errors.ts";
 import type { DType } from "../../graph/tensor.ts";
-import type { HostArray } from "../backend.ts";
+import type { DeviceLimits, HostArray } from "../backend.ts";
 import type {
   Device,
   DeviceBuffer,
@@ -263,6 +263,18 @@ export class WebGpuDevice implements Device {
     this.device.queue.writeBuffer(buffer, 0, data as ArrayBufferView<ArrayBuffer>);
   }
 
+  /**
+   * One buffer is bound whole as storage, so the binding limit caps it; how much memory the GPU
+   * has left WebGPU does not say.
+   */
+  limits(): DeviceLimits {
+    const { maxStorageBufferBindingSize, maxBufferSize } = this.device.limits;
+    return {
+      maxBufferBytes: Math.min(maxStorageBufferBindingSize, maxBufferSize),
+      availableBytes: Infinity,
+    };
+  }
+
   alloc(elements: number, dtype: DType): DeviceBuffer {
     this.#check();
     const buffer: GpuBuffer = {
@@ -379,6 +391,7 @@ export class WebGpuDevice implements Device {
     const steps = (spec.steps as readonly GpuStep[]).map((s) => s.dispatch);
     const gpu = (b: DeviceBuffer) => (b as GpuBuffer).gpu;
     const guard = spec.guard;
+    const latch = spec.latch;
     // Guarded updates are kernels in a second pass; unguarded ones are copy commands.
     const guarded = guard === null
       ? []
@@ -414,6 +427,7 @@ export class WebGpuDevice implements Device {
       for (const c of copies) {
         encoder.copyBufferToBuffer(gpu(c.from), 0, gpu(c.to), 0, c.elements * 4);
       }
+      if (latch) encoder.copyBufferToBuffer(gpu(guard!), 0, gpu(latch), 0, 4);
       device.queue.submit([encoder.finish()]);
       if (reads.length === 0) return [];
       await Promise.all(staging.map((b) => b.mapAsync(GPUMapMode.READ)));
@@ -430,6 +444,10 @@ export class WebGpuDevice implements Device {
       for (const set of stagingSets) for (const b of set) this.#destroy(b);
     };
     return { run, free };
+  }
+
+  release(steps: readonly PreparedKernel[]): void {
+    for (const step of steps as readonly GpuStep[]) this.#destroy(step.dispatch.uniform);
   }
 
   synchronize(): Promise<void> {

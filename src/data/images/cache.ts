@@ -11,7 +11,7 @@
  * cache saves time, never changes results.
  */
 import type { ImageFile } from "./folder.ts";
-import type { ImageFormat, ImageOptions } from "./settings.ts";
+import { type ImageFormat, type ImageOptions, RESIZE_MODES } from "./settings.ts";
 
 const MAGIC = "magnet-image-cache 2\n";
 
@@ -81,7 +81,63 @@ async function readWhole(path: string): Promise<Uint8Array> {
   }
 }
 
-/** The cache in `path`, or null when there is none or it cannot be read. */
+/** A cache file's header as {@link writeCache} writes it: columns, one entry per file. */
+interface CacheHeader {
+  format: ImageFormat | null;
+  keys: string[];
+  width: number[];
+  height: number[];
+  colour: number[];
+  row: number[];
+  bad: Record<string, string>;
+}
+
+/**
+ * `value` as a cache header, every field and value checked (null when any is not what
+ * {@link writeCache} writes: the cache is then damaged, and decoding starts over rather than
+ * trusting a size, a colour or a row it holds).
+ */
+function readHeader(value: unknown): CacheHeader | null {
+  const h = value as Partial<Record<keyof CacheHeader, unknown>> | null;
+  if (typeof h !== "object" || h === null || !Array.isArray(h.keys)) return null;
+  const n = h.keys.length;
+  const keys = h.keys as unknown[];
+  if (!keys.every((k) => typeof k === "string") || new Set(keys).size !== n) return null;
+  const integers = (list: unknown, min: number, max = Number.MAX_SAFE_INTEGER) =>
+    Array.isArray(list) && list.length === n &&
+    list.every((x) => Number.isInteger(x) && x >= min && x <= max);
+  if (
+    !integers(h.width, 0) || !integers(h.height, 0) || !integers(h.colour, -1, 1) ||
+    !integers(h.row, -1)
+  ) {
+    return null;
+  }
+  const bad = h.bad as Record<string, unknown> | null;
+  if (
+    typeof bad !== "object" || bad === null || Array.isArray(bad) ||
+    !Object.entries(bad).every(([i, why]) =>
+      /^\d+$/.test(i) && Number(i) < n && typeof why === "string"
+    )
+  ) {
+    return null;
+  }
+  const f = h.format as Partial<Record<keyof ImageFormat, unknown>> | null;
+  if (
+    f !== null &&
+    (typeof f !== "object" || !Number.isInteger(f.width) || (f.width as number) < 1 ||
+      !Number.isInteger(f.height) || (f.height as number) < 1 ||
+      (f.channels !== 1 && f.channels !== 3) ||
+      !(RESIZE_MODES as readonly unknown[]).includes(f.resize))
+  ) {
+    return null;
+  }
+  return h as CacheHeader;
+}
+
+/**
+ * The cache in `path`, or null when there is none, or it cannot be read, or any of it is damaged
+ * (see {@link readHeader}).
+ */
 export async function readCache(path: string): Promise<ImageCache | null> {
   let bytes: Uint8Array;
   try {
@@ -95,22 +151,16 @@ export async function readCache(path: string): Promise<ImageCache | null> {
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const length = view.getUint32(magic.length, true);
     const start = magic.length + 4;
-    const header = JSON.parse(new TextDecoder().decode(bytes.subarray(start, start + length)));
-    const format = header.format as ImageFormat | null;
+    const header = readHeader(
+      JSON.parse(new TextDecoder().decode(bytes.subarray(start, start + length))),
+    );
+    if (header === null) return null;
+    const { format, keys, width, height, colour, row, bad } = header;
     const pixels = bytes.subarray(start + length);
     const rowBytes = format === null ? 0 : format.width * format.height * format.channels;
-    // Columns, one entry per file: far quicker to parse than an object per file.
-    const { keys, width, height, colour, row, bad } = header as {
-      keys: string[];
-      width: number[];
-      height: number[];
-      colour: number[];
-      row: number[];
-      bad: Record<string, string>;
-    };
     const images = new Map<string, CachedImage>();
     for (let i = 0; i < keys.length; i++) {
-      if (row[i] >= 0 && (row[i] + 1) * rowBytes > pixels.length) return null;
+      if (row[i] >= 0 && (format === null || (row[i] + 1) * rowBytes > pixels.length)) return null;
       images.set(keys[i], {
         width: width[i],
         height: height[i],

@@ -304,6 +304,39 @@ Deno.test("image decoding", async (t) => {
       const repaired = await run(size);
       assert.deepEqual([repaired.cached, repaired.decoded], [0, 4]);
       assert.deepEqual(repaired.pixels.data, fresh.pixels.data);
+      // So is one whose header holds a value of the wrong kind, or lists that disagree: each
+      // would be a wrong size, colour or row taken as the file's.
+      const damages: ((header: Record<string, unknown[]>) => void)[] = [
+        (h) => h.width[0] = "4",
+        (h) => h.colour[1] = 7,
+        (h) => h.row[2] = 1.5,
+        (h) => h.height.pop(),
+        (h) => h.keys[1] = h.keys[0],
+      ];
+      for (const damage of damages) {
+        for await (const entry of Deno.readDir(cache)) {
+          const path = `${cache}/${entry.name}`;
+          const bytes = await Deno.readFile(path);
+          if (bytes.length < 100) continue; // another setting's cache, damaged above
+          const start = bytes.indexOf(10) + 1; // after the magic line
+          const view = new DataView(bytes.buffer, bytes.byteOffset);
+          const length = view.getUint32(start, true);
+          const header = JSON.parse(
+            new TextDecoder().decode(bytes.subarray(start + 4, start + 4 + length)),
+          );
+          damage(header);
+          const text = new TextEncoder().encode(JSON.stringify(header));
+          const out = new Uint8Array(start + 4 + text.length + bytes.length - start - 4 - length);
+          out.set(bytes.subarray(0, start));
+          new DataView(out.buffer).setUint32(start, text.length, true);
+          out.set(text, start + 4);
+          out.set(bytes.subarray(start + 4 + length), start + 4 + text.length);
+          await Deno.writeFile(path, out);
+        }
+        const again = await run(size);
+        assert.deepEqual([again.cached, again.decoded], [0, 4], String(damage));
+        assert.deepEqual(again.pixels.data, fresh.pixels.data);
+      }
     });
 
     await t.step("bad files are named, or skipped and listed with skipBadImages", async () => {
