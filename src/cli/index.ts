@@ -30,6 +30,7 @@ import {
   UsageError,
 } from "./args.ts";
 import { dbLocation, isUri } from "./db_location.ts";
+import { FileLock } from "./file_lock.ts";
 import { IMAGE_INPUT_FLAGS, inputFacts, loadModelFlag, readRowsFor } from "./model_input.ts";
 import { formatDuration, ProgressPrinter } from "./progress.ts";
 import { absolutePath } from "./run_folder.ts";
@@ -183,6 +184,7 @@ function count(n: number): string {
 export async function main(args: readonly string[]): Promise<number> {
   let backend: Backend | null = null;
   let table: EmbeddingTable | null = null;
+  let lock: FileLock | null = null;
   let signals: StopSignals | null = null;
   try {
     const v = parseFlags(args, INDEX_FLAGS, indexFacts);
@@ -236,6 +238,18 @@ export async function main(args: readonly string[]): Promise<number> {
     backend = await createBackend({ kind: kind as "auto", threads });
     const tableName = (v.table as string | undefined) ?? DEFAULT_TABLE;
     table = await openEmbeddingTable(backend, saved, db, { table: tableName, create: true });
+    // Two runs adding to one table would both add the rows neither had found there: one at a time
+    // (a folder only; object stores have no file lock to take).
+    if (!isUri(db)) {
+      lock = await FileLock.take(
+        `${db}/.${tableName}.index-lock`,
+        (holder) =>
+          `table "${tableName}" in ${db} is being indexed by another run${
+            holder ? ` (${holder})` : ""
+          }: wait for it to end, or index into another --table`,
+        (error) => `cannot write to the database folder ${db}: ${(error as Error).message}`,
+      );
+    }
     const progress = new ProgressPrinter(Deno.stdout.isTerminal(), quiet);
     signals = new StopSignals((signal) =>
       progress.line(`${signal} again: finishing the batch being written, then stopping`)
@@ -308,6 +322,7 @@ export async function main(args: readonly string[]): Promise<number> {
   } finally {
     signals?.dispose();
     table?.close();
+    lock?.release();
     backend?.dispose();
   }
 }
