@@ -20,6 +20,7 @@ import {
 } from "../search/indexing.ts";
 import { openEmbeddingTable } from "../search/search.ts";
 import {
+  backendFlags,
   type FlagFacts,
   type FlagSpec,
   type FlagValues,
@@ -110,19 +111,7 @@ export const INDEX_FLAGS: Readonly<Record<string, FlagSpec>> = {
     needs: { "index-kind": ["ivf-hnsw-sq", "ivf-hnsw-pq"] },
     why: "tunes an HNSW graph's building",
   },
-  "backend": {
-    kind: "choice",
-    default: "auto",
-    choices: ["auto", "webgpu", "cpu"],
-    help: "compute backend",
-  },
-  "threads": {
-    kind: "int",
-    default: "all cores",
-    help: "CPU backend: threads",
-    needs: { backend: ["cpu", "auto"] },
-    why: "sets the CPU backend's threads",
-  },
+  ...backendFlags(),
   ...IMAGE_INPUT_FLAGS,
   "quiet": { kind: "flag", help: "print only the summary" },
   "help": { kind: "flag", help: "show this help" },
