@@ -5,6 +5,7 @@
  * images and the run), and stays whole in one file for that reason.
  */
 import {
+  backendFlags,
   type FlagFacts,
   type FlagSpec,
   type FlagValues,
@@ -174,21 +175,7 @@ export const TRAIN_FLAGS: Readonly<Record<string, FlagSpec>> = {
     needs: { source: ["images"] },
     why: "is about image files",
   },
-  "backend": {
-    kind: "choice",
-    default: CLI_DEFAULTS.backend,
-    choices: ["auto", "webgpu", "cpu"],
-    help: "compute backend (auto: a hardware GPU when WebGPU has one, else the CPU)",
-    resume: true,
-  },
-  "threads": {
-    kind: "int",
-    default: "all cores",
-    help: "CPU backend: threads that share large kernels",
-    needs: { backend: ["cpu", "auto"] },
-    why: "sets the CPU backend's threads",
-    resume: true,
-  },
+  ...backendFlags(true),
   "loss": {
     kind: "choice",
     default: DEFAULT_CONFIG.loss,
@@ -640,6 +627,7 @@ export function parseTrainArgs(args: readonly string[]): TrainArgs {
 
 // The command line's shared pieces, where the commands have always found them.
 export {
+  backendFlags,
   checkFlagRules,
   type FlagFacts,
   type FlagSpec,

@@ -9,7 +9,15 @@ import { createBackend } from "../backend/create.ts";
 import type { Backend } from "../backend/backend.ts";
 import { classify, outOfRange, type SavedModel } from "../train/saved_model.ts";
 import { writeFileAtomic } from "../io/files.ts";
-import { type FlagSpec, helpText, intFlag, parseFlags, reportFailure, UsageError } from "./args.ts";
+import {
+  backendFlags,
+  type FlagSpec,
+  helpText,
+  intFlag,
+  parseFlags,
+  reportFailure,
+  UsageError,
+} from "./args.ts";
 import { IMAGE_INPUT_FLAGS, inputFacts, loadModelFlag, readRowsFor } from "./model_input.ts";
 import { ProgressPrinter } from "./progress.ts";
 import { absolutePath } from "./run_folder.ts";
@@ -43,7 +51,7 @@ function sameFile(a: string, b: string): boolean {
 }
 
 /** The flags of `deno task embed` (see `FlagSpec`). */
-export const EMBED_FLAGS = {
+export const EMBED_FLAGS: Readonly<Record<string, FlagSpec>> = {
   "model": {
     kind: "string",
     help: "run folder holding model.json (or the model.json file itself)",
@@ -80,22 +88,10 @@ export const EMBED_FLAGS = {
     needs: { input: ["rows"] },
     why: "names CSV columns (image files have none)",
   },
-  "backend": {
-    kind: "choice",
-    default: "auto",
-    choices: ["auto", "webgpu", "cpu"],
-    help: "compute backend",
-  },
-  "threads": {
-    kind: "int",
-    default: "all cores",
-    help: "CPU backend: threads",
-    needs: { backend: ["cpu", "auto"] },
-    why: "sets the CPU backend's threads",
-  },
+  ...backendFlags(),
   ...IMAGE_INPUT_FLAGS,
   "help": { kind: "flag", help: "show this help" },
-} as const satisfies Readonly<Record<string, FlagSpec>>;
+};
 
 /**
  * The shortest decimal that reads back as the same float32 (at most 9 significant digits), rather

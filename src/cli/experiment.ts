@@ -22,7 +22,15 @@ import { runExperiment, shrink } from "../experiments/runner.ts";
 import type { ExperimentEnv, ExperimentOptions, RunRecord } from "../experiments/types.ts";
 import { FASHION_MNIST_DIR } from "../data/fashion_mnist.ts";
 import { MAX_SEED, resolveConfig, type TrainConfig } from "../train/config.ts";
-import { type FlagSpec, helpText, intFlag, parseFlags, reportFailure, UsageError } from "./args.ts";
+import {
+  backendFlags,
+  type FlagSpec,
+  helpText,
+  intFlag,
+  parseFlags,
+  reportFailure,
+  UsageError,
+} from "./args.ts";
 import { absolutePath, checkNewRunFolder, RunFolder } from "./run_folder.ts";
 import { StopSignals } from "./signals.ts";
 
@@ -32,7 +40,7 @@ const FILES = { results: "results.json", page: "experiment.html" } as const;
 const QUICK_ROWS = { train: 3000, test: 1000 } as const;
 
 /** The flags of `deno task experiment` (see `FlagSpec`). */
-export const EXPERIMENT_FLAGS = {
+export const EXPERIMENT_FLAGS: Readonly<Record<string, FlagSpec>> = {
   "seeds": { kind: "list", default: "1,2,3 (quick: 1)", help: "seeds, comma-separated" },
   "quick": { kind: "flag", help: "a small version: 150 steps on at most 3,000/1,000 rows" },
   "iterations": { kind: "int", default: "6000 (quick: 150)", help: "training steps of every run" },
@@ -50,21 +58,7 @@ export const EXPERIMENT_FLAGS = {
     needs: { dataset: ["fashion-mnist"] },
     why: "is where Fashion-MNIST is",
   },
-  "backend": {
-    kind: "choice",
-    default: "auto",
-    choices: ["auto", "webgpu", "cpu"],
-    help: "compute backend",
-    resume: true,
-  },
-  "threads": {
-    kind: "int",
-    default: "all cores",
-    help: "CPU backend: threads",
-    needs: { backend: ["cpu", "auto"] },
-    why: "sets the CPU backend's threads",
-    resume: true,
-  },
+  ...backendFlags(true),
   "out": {
     kind: "string",
     default: "runs/experiment-<name>-<timestamp>",
@@ -78,7 +72,7 @@ export const EXPERIMENT_FLAGS = {
   },
   "quiet": { kind: "flag", help: "print only the final tables", resume: true },
   "help": { kind: "flag", help: "show this help" },
-} as const satisfies Readonly<Record<string, FlagSpec>>;
+};
 
 function usage(): string {
   const names = Object.values(EXPERIMENTS)

@@ -40,6 +40,30 @@ export interface FlagSpec {
 }
 
 /**
+ * `--backend` and `--threads`, the same on every command that computes; `resume`: whether they may
+ * go with --resume (a resumed run may move to another backend).
+ */
+export function backendFlags(resume = false): Record<"backend" | "threads", FlagSpec> {
+  return {
+    "backend": {
+      kind: "choice",
+      default: "auto",
+      choices: ["auto", "webgpu", "cpu"],
+      help: "compute backend (auto: a hardware GPU when WebGPU has one, else the CPU)",
+      ...(resume ? { resume } : {}),
+    },
+    "threads": {
+      kind: "int",
+      default: "all cores",
+      help: "CPU backend: threads that share large kernels",
+      needs: { backend: ["cpu", "auto"] },
+      why: "sets the CPU backend's threads",
+      ...(resume ? { resume } : {}),
+    },
+  };
+}
+
+/**
  * The help text of `deno task <name>` (also run as `deno run -A jsr:@magnet/magnet/<name>`) whose
  * flags are `flags`.
  */

@@ -20,6 +20,7 @@ import {
 } from "../search/indexing.ts";
 import { openEmbeddingTable } from "../search/search.ts";
 import {
+  backendFlags,
   type FlagFacts,
   type FlagSpec,
   type FlagValues,
@@ -30,6 +31,7 @@ import {
   UsageError,
 } from "./args.ts";
 import { dbLocation, isUri } from "./db_location.ts";
+import { FileLock } from "./file_lock.ts";
 import { IMAGE_INPUT_FLAGS, inputFacts, loadModelFlag, readRowsFor } from "./model_input.ts";
 import { formatDuration, ProgressPrinter } from "./progress.ts";
 import { absolutePath } from "./run_folder.ts";
@@ -109,19 +111,7 @@ export const INDEX_FLAGS: Readonly<Record<string, FlagSpec>> = {
     needs: { "index-kind": ["ivf-hnsw-sq", "ivf-hnsw-pq"] },
     why: "tunes an HNSW graph's building",
   },
-  "backend": {
-    kind: "choice",
-    default: "auto",
-    choices: ["auto", "webgpu", "cpu"],
-    help: "compute backend",
-  },
-  "threads": {
-    kind: "int",
-    default: "all cores",
-    help: "CPU backend: threads",
-    needs: { backend: ["cpu", "auto"] },
-    why: "sets the CPU backend's threads",
-  },
+  ...backendFlags(),
   ...IMAGE_INPUT_FLAGS,
   "quiet": { kind: "flag", help: "print only the summary" },
   "help": { kind: "flag", help: "show this help" },
@@ -183,6 +173,7 @@ function count(n: number): string {
 export async function main(args: readonly string[]): Promise<number> {
   let backend: Backend | null = null;
   let table: EmbeddingTable | null = null;
+  let lock: FileLock | null = null;
   let signals: StopSignals | null = null;
   try {
     const v = parseFlags(args, INDEX_FLAGS, indexFacts);
@@ -236,6 +227,18 @@ export async function main(args: readonly string[]): Promise<number> {
     backend = await createBackend({ kind: kind as "auto", threads });
     const tableName = (v.table as string | undefined) ?? DEFAULT_TABLE;
     table = await openEmbeddingTable(backend, saved, db, { table: tableName, create: true });
+    // Two runs adding to one table would both add the rows neither had found there: one at a time
+    // (a folder only; object stores have no file lock to take).
+    if (!isUri(db)) {
+      lock = await FileLock.take(
+        `${db}/.${tableName}.index-lock`,
+        (holder) =>
+          `table "${tableName}" in ${db} is being indexed by another run${
+            holder ? ` (${holder})` : ""
+          }: wait for it to end, or index into another --table`,
+        (error) => `cannot write to the database folder ${db}: ${(error as Error).message}`,
+      );
+    }
     const progress = new ProgressPrinter(Deno.stdout.isTerminal(), quiet);
     signals = new StopSignals((signal) =>
       progress.line(`${signal} again: finishing the batch being written, then stopping`)
@@ -308,6 +311,7 @@ export async function main(args: readonly string[]): Promise<number> {
   } finally {
     signals?.dispose();
     table?.close();
+    lock?.release();
     backend?.dispose();
   }
 }

@@ -8,6 +8,7 @@ import { UsageError } from "./flags.ts";
 import { isTemporaryOf } from "../io/files.ts";
 import { systemError } from "../io/os_errors.ts";
 import { EnvironmentError } from "../errors.ts";
+import { FileLock } from "./file_lock.ts";
 
 /** The files a run writes, in the order a finished run writes them. */
 export const RUN_FILES = {
@@ -61,11 +62,11 @@ export function checkNewRunFolder(dir: string, overwrite: boolean): void {
 
 /** A run folder held by this process. */
 export class RunFolder {
-  readonly #lock: Deno.FsFile;
+  readonly #lock: FileLock;
   readonly #created: boolean;
   #released = false;
 
-  private constructor(readonly dir: string, lock: Deno.FsFile, created: boolean) {
+  private constructor(readonly dir: string, lock: FileLock, created: boolean) {
     this.#lock = lock;
     this.#created = created;
   }
@@ -84,41 +85,16 @@ export class RunFolder {
     } catch (error) {
       throw new UsageError(`cannot write to the output folder ${dir}: ${describe(error)}`);
     }
-    for (let attempt = 0; attempt < 3; attempt++) {
-      let file: Deno.FsFile;
-      try {
-        file = await Deno.open(`${dir}/${LOCK}`, { read: true, write: true, create: true });
-      } catch (error) {
-        throw new UsageError(`cannot write to the output folder ${dir}: ${describe(error)}`);
-      }
-      if (!(await file.tryLock(true))) {
-        const holder = await Deno.readTextFile(`${dir}/${LOCK}`).catch(() => "");
-        file.close();
-        throw new UsageError(
-          `the output folder ${dir} is in use by another run${
-            holder ? ` (${holder.trim()})` : ""
-          }` +
-            ": wait for it to end or choose another --out",
-        );
-      }
-      // The previous holder may have removed the file between our open and our lock: then we hold
-      // a lock on a file no one else can see, and must take the one at the path instead.
-      const [held, current] = await Promise.all([
-        file.stat(),
-        Deno.stat(`${dir}/${LOCK}`).catch(() => null),
-      ]);
-      if (current !== null && held.ino === current.ino && held.dev === current.dev) {
-        await file.truncate(0);
-        await file.write(
-          new TextEncoder().encode(`pid ${Deno.pid}, started ${new Date().toISOString()}\n`),
-        );
-        const folder = new RunFolder(dir, file, !existed);
-        await folder.#removeTemporaries(files);
-        return folder;
-      }
-      file.close();
-    }
-    throw new UsageError(`the output folder ${dir} is being taken by other runs: try again`);
+    const lock = await FileLock.take(
+      `${dir}/${LOCK}`,
+      (holder) =>
+        `the output folder ${dir} is in use by another run${holder ? ` (${holder})` : ""}` +
+        ": wait for it to end or choose another --out",
+      (error) => `cannot write to the output folder ${dir}: ${describe(error)}`,
+    );
+    const folder = new RunFolder(dir, lock, !existed);
+    await folder.#removeTemporaries(files);
+    return folder;
   }
 
   /**
@@ -170,10 +146,7 @@ export class RunFolder {
   release(discard = false): void {
     if (this.#released) return;
     this.#released = true;
-    try {
-      Deno.removeSync(this.path(LOCK));
-    } catch { /* already gone: nothing to do */ }
-    this.#lock.close(); // closing releases the lock
+    this.#lock.release();
     if (discard && this.#created) {
       try {
         Deno.removeSync(this.dir); // fails, as it should, when the folder is not empty

@@ -12,7 +12,15 @@ import {
   type EmbeddingTable,
 } from "../search/embedding_table.ts";
 import { openEmbeddingTable, searchRows } from "../search/search.ts";
-import { type FlagSpec, helpText, intFlag, parseFlags, reportFailure, UsageError } from "./args.ts";
+import {
+  backendFlags,
+  type FlagSpec,
+  helpText,
+  intFlag,
+  parseFlags,
+  reportFailure,
+  UsageError,
+} from "./args.ts";
 import { float32Text } from "./embed.ts";
 import { dbLocation, isUri } from "./db_location.ts";
 import { IMAGE_INPUT_FLAGS, inputFacts, loadModelFlag, readRowsFor } from "./model_input.ts";
@@ -71,19 +79,7 @@ export const SEARCH_FLAGS: Readonly<Record<string, FlagSpec>> = {
     why: "tunes the approximate search (--exact compares every row)",
   },
   "json": { kind: "flag", help: "one JSON object per query per line" },
-  "backend": {
-    kind: "choice",
-    default: "auto",
-    choices: ["auto", "webgpu", "cpu"],
-    help: "compute backend",
-  },
-  "threads": {
-    kind: "int",
-    default: "all cores",
-    help: "CPU backend: threads",
-    needs: { backend: ["cpu", "auto"] },
-    why: "sets the CPU backend's threads",
-  },
+  ...backendFlags(),
   ...IMAGE_INPUT_FLAGS,
   "help": { kind: "flag", help: "show this help" },
 };

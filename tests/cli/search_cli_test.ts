@@ -14,6 +14,7 @@ import { openEmbeddingTable } from "../../src/search/search.ts";
 import { loadModel } from "../../src/train/model_file.ts";
 import { classify } from "../../src/train/saved_model.ts";
 import { assertUsageError, cli, csv, exists, listing, SMALL } from "../helpers/cli.ts";
+import { FileLock } from "../../src/cli/file_lock.ts";
 import { writeFashionMnist } from "../helpers/idx.ts";
 
 /** The files under `dir`, recursively, with their sizes: what "nothing changed" compares. */
@@ -143,6 +144,27 @@ Deno.test("index and search commands", async (t) => {
       assert.equal(grown.code, 0, grown.stderr);
       assert.match(grown.stdout, /added 30 rows .* \(120 were there already\)/);
       assert.match(grown.stdout, /holds 150 rows/);
+    });
+
+    await t.step("one index run at a time per table; the next may go when it ends", async () => {
+      // Another run holding the table's lock (this process, as that run would).
+      const held = await FileLock.take(`${db}/.embeddings.index-lock`, () => "", () => "");
+      try {
+        const args = ["--model", run, "--data", data, "--db", db, "--quiet"];
+        const before = snapshot(db);
+        assertUsageError(
+          await cli("index", args),
+          /table "embeddings" in .* is being indexed by another run \(pid \d+, started .*\): wait/,
+        );
+        assert.deepEqual(snapshot(db), before, "the table is as it was");
+        held.release();
+        const after = await cli("index", args);
+        assert.equal(after.code, 0, after.stderr);
+        assert.match(after.stdout, /added 0 rows .* \(150 were there already\)/);
+        assert.ok(!exists(`${db}/.embeddings.index-lock`), "the run removes its lock");
+      } finally {
+        held.release();
+      }
     });
 
     await t.step(
