@@ -5,7 +5,6 @@
  * (csv.ts, idx.ts), so that a web page can parse text or bytes it fetched; modules a page uses must
  * not import this one (tests/web/browser_clean_test.ts).
  */
-import { constants, gunzipSync } from "node:zlib";
 import { MagnetInputError } from "../errors.ts";
 import { readInputFile, readInputText } from "../io/input.ts";
 import {
@@ -41,19 +40,26 @@ function readCsvText(path: string): Promise<string> {
 }
 
 /**
+ * Node's zlib, imported when a gzipped file is read: loading it at import would cost every
+ * `import mod.ts` tens of milliseconds.
+ */
+type Zlib = typeof import("node:zlib");
+
+/**
  * Decompresses `bytes` (all their members; `partial`: a beginning of them), giving at most
  * `limit` bytes; null when there would be more.
  */
 function gunzip(
+  zlib: Zlib,
   bytes: Uint8Array,
   path: string,
   limit: number,
   partial = false,
 ): Uint8Array | null {
   try {
-    const out = gunzipSync(bytes, {
+    const out = zlib.gunzipSync(bytes, {
       maxOutputLength: limit,
-      ...(partial ? { finishFlush: constants.Z_SYNC_FLUSH } : {}),
+      ...(partial ? { finishFlush: zlib.constants.Z_SYNC_FLUSH } : {}),
     });
     return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
   } catch (error) {
@@ -68,22 +74,22 @@ function gunzip(
  * name), then the whole, bounded by the size the header declares. A file without an IDX header
  * is returned as far as it goes (bounded too), for parseIdx to say what is wrong with it.
  */
-function gunzipIdx(bytes: Uint8Array, path: string): Uint8Array {
+function gunzipIdx(zlib: Zlib, bytes: Uint8Array, path: string): Uint8Array {
   let head: Uint8Array = new Uint8Array(0);
   for (let n = 4096;; n *= 16) {
     // Deflate inflates at most about 1,000-fold: 4 KiB gives at most 4 MiB.
-    head = gunzip(bytes.subarray(0, n), path, 1 << 26, true) ?? head;
+    head = gunzip(zlib, bytes.subarray(0, n), path, 1 << 26, true) ?? head;
     const needed = head.length >= 4 ? 4 + 4 * head[3] : 4;
     if (head.length >= needed || n >= bytes.length) break;
   }
   const rank = head[3];
   if (head.length < 4 + 4 * rank || head[0] !== 0 || head[1] !== 0 || rank < 1 || rank > 4) {
     // No IDX header: decompressed whole (64 MiB at most) a cut gzip file is named as such.
-    return gunzip(bytes, path, 1 << 26) ?? head;
+    return gunzip(zlib, bytes, path, 1 << 26) ?? head;
   }
   const header = 4 + 4 * rank;
   const size = idxShape(head, path).reduce((a, b) => a * b, 1);
-  const whole = gunzip(bytes, path, header + size);
+  const whole = gunzip(zlib, bytes, path, header + size);
   if (whole === null) {
     throw new MagnetInputError(
       `${path}: the data goes on past the ${size} values its dimensions [${
@@ -100,6 +106,8 @@ function gunzipIdx(bytes: Uint8Array, path: string): Uint8Array {
  */
 export async function readIdx(path: string): Promise<IdxArray> {
   let bytes = await readInputFile(path, "an IDX file");
-  if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) bytes = gunzipIdx(bytes, path);
+  if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
+    bytes = gunzipIdx(await import("node:zlib"), bytes, path);
+  }
   return parseIdx(bytes, path);
 }
