@@ -79,6 +79,44 @@ Deno.test("createBackend", gpuTestOptions, async (t) => {
   );
 
   await t.step(
+    "an adapter offered only as a fallback (lavapipe beside GL) is opened",
+    async () => {
+      if (skipWebGpu) return;
+      const gpu = navigator.gpu as GPU & {
+        requestAdapter: GPU["requestAdapter"];
+      };
+      const original = gpu.requestAdapter;
+      // A hardware GPU machine may have no fallback adapter at all: then the backend is refused.
+      const fallbackExists = await original.call(gpu, { forceFallbackAdapter: true }) !== null;
+      const asked: boolean[] = [];
+      Object.defineProperty(gpu, "requestAdapter", {
+        value: (options?: GPURequestAdapterOptions) => {
+          asked.push(options?.forceFallbackAdapter ?? false);
+          return options?.forceFallbackAdapter
+            ? original.call(gpu, options)
+            : Promise.resolve(null);
+        },
+        configurable: true,
+      });
+      try {
+        if (fallbackExists) {
+          const webgpu = await createBackend({ kind: "webgpu" });
+          assert.equal(webgpu.kind, "webgpu");
+          webgpu.dispose();
+        } else {
+          await assert.rejects(createBackend({ kind: "webgpu" }), BackendUnavailableError);
+        }
+        assert.deepEqual(asked, [false, true]);
+      } finally {
+        Object.defineProperty(gpu, "requestAdapter", {
+          value: original,
+          configurable: true,
+        });
+      }
+    },
+  );
+
+  await t.step(
     "a runtime without WebGPU imports the library and reaches the CPU",
     async () => {
       // A fresh process whose WebGPU globals are gone before the library loads.

@@ -225,7 +225,10 @@ export class WebGpuDevice implements Device {
     if (gpu === undefined) {
       throw new BackendUnavailableError(`WebGPU is not available in this runtime. ${fallback}`);
     }
-    const adapter = await gpu.requestAdapter();
+    // A machine whose only adapter is a software one (Mesa's lavapipe beside its GL driver, say)
+    // may offer it only when asked for a fallback adapter; it is still WebGPU, so ask.
+    const adapter = await gpu.requestAdapter() ??
+      await gpu.requestAdapter({ forceFallbackAdapter: true });
     if (adapter === null) {
       throw new BackendUnavailableError(`no WebGPU adapter was found. ${fallback}`);
     }
