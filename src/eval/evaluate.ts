@@ -4,6 +4,7 @@
  * the test embeddings.
  */
 import type { Backend } from "../backend/backend.ts";
+import { MagnetInputError } from "../errors.ts";
 import type { Dataset, Features } from "../data/dataset.ts";
 import { buildClusterIndex, type ClusterIndex } from "../index/cluster_index.ts";
 import type { Model } from "../nn/model.ts";
@@ -50,6 +51,11 @@ export interface EvaluateOptions extends WorkOptions {
   readonly knnK?: number;
   /** An index to vote with, instead of clustering the training embeddings anew. */
   readonly index?: ClusterIndex;
+  /**
+   * The training (reference) rows' embeddings under the model's current parameters, when they are
+   * at hand already (a cluster index was refreshed at the same step): they are not made again.
+   */
+  readonly trainEmbeddings?: Float32Array;
 }
 
 /** What {@link evaluate} measured, with the embeddings it made. */
@@ -81,10 +87,14 @@ export async function evaluate(
   const rowsFrom = (offset: number): WorkOptions["onProgress"] =>
     onProgress &&
     ((p) => onProgress({ stage: "embedding", done: offset + p.done, total: nTrain + nTest }));
-  const trainEmbeddings = await embed(backend, model, train.features, {
-    signal,
-    onProgress: rowsFrom(0),
-  });
+  if (options.trainEmbeddings !== undefined && options.trainEmbeddings.length !== nTrain * dim) {
+    throw new MagnetInputError(
+      `the training rows' embeddings hold ${options.trainEmbeddings.length} values, expected ` +
+        `${nTrain} rows x ${dim}`,
+    );
+  }
+  const trainEmbeddings = options.trainEmbeddings ??
+    await embed(backend, model, train.features, { signal, onProgress: rowsFrom(0) });
   const testEmbeddings = await embed(backend, model, test.features, {
     signal,
     onProgress: rowsFrom(nTrain),

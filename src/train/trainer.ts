@@ -101,6 +101,11 @@ export class Trainer {
     evalCount: 0,
   };
   #lastTest: Evaluation | null = null;
+  /**
+   * The training rows' embeddings of the latest refresh, until the parameters change (a step, or
+   * the best model swapped in).
+   */
+  #refreshed: { iteration: number; embeddings: Float32Array } | null = null;
   /** Seconds of this process's latest refresh and evaluation (for the time still to go). */
   #latest: { refresh: number | null; eval: number | null } = { refresh: null, eval: null };
   readonly #keeper: ModelKeeper;
@@ -227,6 +232,7 @@ export class Trainer {
     const { train } = this.#setup;
     const work = this.#work("index");
     const embeddings = await embed(this.#backend, this.model, train.features, work);
+    this.#refreshed = { iteration: this.#iteration, embeddings };
     const index = await buildClusterIndex(
       this.#backend,
       embeddings,
@@ -273,7 +279,13 @@ export class Trainer {
     const rows = split === "validation" ? this.#setup.validation : this.#setup.test;
     if (rows === undefined) return null;
     const start = this.#now();
+    // An evaluation right after a refresh, with no step between them, takes the refresh's
+    // embeddings of the training rows: the same model made them the same way.
+    const reuse = this.#refreshed?.iteration === this.#iteration
+      ? this.#refreshed.embeddings
+      : undefined;
     const result = await evaluate(this.#backend, this.model, train, rows, {
+      trainEmbeddings: reuse,
       variance: this.#loss.rule === "magnet" ? this.variance : null,
       clustersPerClass: this.config.k,
       seed: this.config.seed,
@@ -524,6 +536,7 @@ export class Trainer {
         clusterOf: plan.clusterOf,
         clusterClasses: plan.clusterClasses,
       };
+      this.#refreshed = null;
       inflight.push({ plan, iteration: it, rng, augmentRng, result: this.#step.run(feeds) });
       this.#iteration++;
       this.#timings.stepCount++;
@@ -563,7 +576,10 @@ export class Trainer {
         if (this.#setup.validation !== undefined && !this.#evaluatedAt(it, "validation")) {
           await this.#evaluate("validation");
         }
-        if (this.config.keep === "best") await this.#keeper.swapInBest(it);
+        if (this.config.keep === "best") {
+          this.#refreshed = null;
+          await this.#keeper.swapInBest(it);
+        }
         if (!this.#evaluatedAt(it, "test") || this.#lastTest === null) {
           await this.#evaluate("test");
         }

@@ -13,7 +13,7 @@ import { createBackend } from "../../src/backend/create.ts";
 import type { Dataset } from "../../src/data/dataset.ts";
 import { Random } from "../../src/util/random.ts";
 import type { WorkProgress } from "../../src/util/work.ts";
-import { AbortedError } from "../../src/errors.ts";
+import { AbortedError, MagnetInputError } from "../../src/errors.ts";
 
 function blobs(n: number, seed: number): Dataset {
   const random = new Random(seed);
@@ -94,6 +94,36 @@ Deno.test("evaluate reports each stage as it goes and stops when its signal fire
     // The backend is left sound: the same evaluation again gives the same metrics.
     const again = await evaluate(backend, model, train, test, options);
     assert.deepEqual(again.metrics, whole.metrics);
+  } finally {
+    backend.dispose();
+  }
+});
+
+Deno.test("evaluate takes the training rows' embeddings when given them", async () => {
+  const backend = await createBackend({ kind: "cpu" });
+  try {
+    const train = blobs(301, 1), test = blobs(97, 2);
+    const model = createMlp({ sizes: [6, 10, 5], seed: 4 });
+    const options = { variance: 1, clustersPerClass: 3, seed: 1, knnK: 5 };
+    const made = await evaluate(backend, model, train, test, options);
+    const seen: WorkProgress[] = [];
+    const given = await evaluate(backend, model, train, test, {
+      ...options,
+      trainEmbeddings: made.trainEmbeddings,
+      onProgress: (p) => seen.push(p),
+    });
+    assert.deepEqual(given.metrics, made.metrics);
+    // Only the query rows were embedded.
+    const embedding = seen.filter((p) => p.stage === "embedding");
+    assert.ok(embedding.length > 0 && embedding.every((p) => p.done > 301));
+    await assert.rejects(
+      evaluate(backend, model, train, test, {
+        ...options,
+        trainEmbeddings: made.trainEmbeddings.subarray(5),
+      }),
+      (e: Error) =>
+        e instanceof MagnetInputError && /1500 values, expected 301 rows x 5/.test(e.message),
+    );
   } finally {
     backend.dispose();
   }

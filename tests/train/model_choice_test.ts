@@ -185,6 +185,26 @@ Deno.test("choosing the model", async (t) => {
     });
 
     await t.step(
+      "an evaluation right after a refresh takes the refresh's embeddings of the training rows",
+      async () => {
+        const events: TrainEvent[] = [];
+        await (await Trainer.create(setup({ onProgress: (e) => events.push(e) }), SETTINGS)).run();
+        const embedded = (iteration: number) =>
+          events.flatMap((e) =>
+            e.kind === "phase" && e.phase === "evaluation" && e.iteration === iteration &&
+              e.progress.stage === "embedding"
+              ? [e.progress.done]
+              : []
+          );
+        const n = TRAIN.labels.length;
+        // Refreshed after step 40 (every 40): only the validation rows are embedded for it.
+        assert.ok(embedded(40).length > 0 && embedded(40).every((done) => done > n));
+        // No refresh after step 60: the training rows are embedded again.
+        assert.ok(embedded(60).some((done) => done <= n));
+      },
+    );
+
+    await t.step(
       "refreshes and evaluations report their progress, and stop when aborted",
       async () => {
         const events: TrainEvent[] = [];
