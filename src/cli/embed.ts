@@ -5,7 +5,7 @@
  * model's class names), its predicted class and its embedding. Rows far outside the range the
  * model was trained on are warned about.
  */
-import { createBackend } from "../backend/create.ts";
+import { openBackend } from "./backend.ts";
 import type { Backend } from "../backend/backend.ts";
 import { classify, outOfRange, type SavedModel } from "../train/saved_model.ts";
 import { writeFileAtomic } from "../io/files.ts";
@@ -211,7 +211,7 @@ export async function main(args: readonly string[]): Promise<number> {
     // Rows are named first: image files by their path, a CSV's rows by its id column.
     const idName = rows.kind === "images" ? "path" : idColumn ?? "id";
     const threads = v.threads === undefined ? undefined : intFlag("threads", v.threads as string);
-    backend = await createBackend({ kind: kind as "auto", threads });
+    backend = await openBackend({ kind: kind as "auto", threads });
     if (backend.softwareAdapter) {
       console.error(
         `note: ${backend.description} is a software adapter: WebGPU runs on the CPU here, more ` +

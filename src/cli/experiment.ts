@@ -4,7 +4,7 @@
  * `train`, it locks its folder, refuses a used one unless --overwrite, and stops cleanly on
  * SIGINT or SIGTERM; `--resume DIR` continues a stopped experiment, skipping the runs it finished.
  */
-import { createBackend } from "../backend/create.ts";
+import { openBackend } from "./backend.ts";
 import type { Backend } from "../backend/backend.ts";
 import { EnvironmentError, MagnetInputError } from "../errors.ts";
 import { type DataSource, loadData, readDataSource } from "../data/source.ts";
@@ -314,7 +314,7 @@ export async function main(args: readonly string[]): Promise<number> {
     const loaded = await loadData(source);
     const full = { name: loaded.name, train: loaded.train, test: loaded.test };
     const data = options.quick ? shrink(full, QUICK_ROWS.train, QUICK_ROWS.test) : full;
-    backend = await createBackend({ kind: parsed.backend, threads: parsed.threads ?? undefined });
+    backend = await openBackend({ kind: parsed.backend, threads: parsed.threads ?? undefined });
     const env: ExperimentEnv = { backend, data, options };
     // A setting the data cannot serve is refused before anything is written.
     const keys = experiment.plan(env).map((spec) => spec.key);

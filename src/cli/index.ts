@@ -4,7 +4,7 @@
  * the model's identity. Rows already in the table are skipped, so a stopped run continues and a
  * grown file adds only its new rows; once the table is large enough an approximate index is built.
  */
-import { createBackend } from "../backend/create.ts";
+import { openBackend } from "./backend.ts";
 import type { Backend } from "../backend/backend.ts";
 import {
   DEFAULT_TABLE,
@@ -224,7 +224,7 @@ export async function main(args: readonly string[]): Promise<number> {
       skipBadImages: v["skip-bad-images"] === true,
     });
     if (!quiet) { for (const note of rows.notes ?? []) console.log(note); }
-    backend = await createBackend({ kind: kind as "auto", threads });
+    backend = await openBackend({ kind: kind as "auto", threads });
     const tableName = (v.table as string | undefined) ?? DEFAULT_TABLE;
     table = await openEmbeddingTable(backend, saved, db, { table: tableName, create: true });
     // Two runs adding to one table would both add the rows neither had found there: one at a time

@@ -4,7 +4,7 @@
  * rule gives it with its share of the vote; with `--json`, one JSON object per query per line.
  */
 import { MagnetInputError } from "../errors.ts";
-import { createBackend } from "../backend/create.ts";
+import { openBackend } from "./backend.ts";
 import type { Backend } from "../backend/backend.ts";
 import {
   DEFAULT_REFINE_FACTOR,
@@ -157,7 +157,7 @@ export async function main(args: readonly string[]): Promise<number> {
       cache: v.cache as string | undefined,
       skipBadImages: v["skip-bad-images"] === true,
     });
-    backend = await createBackend({ kind: kind as "auto", threads });
+    backend = await openBackend({ kind: kind as "auto", threads });
     const tableName = (v.table as string | undefined) ?? DEFAULT_TABLE;
     table = await openEmbeddingTable(backend, saved, db, { table: tableName });
     const started = performance.now();

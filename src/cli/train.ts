@@ -10,7 +10,7 @@
  * A user mistake is one line on stderr and exit code 2.
  */
 import { DivergenceError, EnvironmentError, MagnetInputError } from "../errors.ts";
-import { createBackend } from "../backend/create.ts";
+import { openBackend } from "./backend.ts";
 import type { Backend } from "../backend/backend.ts";
 import { Trainer } from "../train/trainer.ts";
 import type { TrainerState, TrainResult, TrainSetup } from "../train/types.ts";
@@ -327,7 +327,7 @@ export async function main(args: readonly string[]): Promise<number> {
       );
     }
     const network = await backboneOf(parsed, saved);
-    backend = await createBackend({ kind: settings.backend, threads: parsed.threads ?? undefined });
+    backend = await openBackend({ kind: settings.backend, threads: parsed.threads ?? undefined });
     if (backend.softwareAdapter) {
       progress.line(
         `note: ${backend.description} is a software adapter: WebGPU runs on the CPU here, more ` +

@@ -218,6 +218,23 @@ Deno.test("train command", async (t) => {
       }
     });
 
+    await t.step(
+      "outside a desktop session, opening WebGPU adds nothing to stderr",
+      async () => {
+        // Mesa's Vulkan device-selection layer (installed with lavapipe) writes "XDG_RUNTIME_DIR
+        // is invalid or not set" twice without a session; the commands turn it off. Where the
+        // layer is not installed this holds anyway.
+        const out = `${dir}/quiet-layer`;
+        const r = await cli(
+          "train",
+          [...SMALL, "--out", out, "--backend", "webgpu", "--iterations", "3", "--quiet"],
+          { unset: ["XDG_RUNTIME_DIR", "NODEVICE_SELECT", "MESA_VK_DEVICE_SELECT"] },
+        );
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(r.stderr, "");
+      },
+    );
+
     await t.step("--help lists every flag with its default", async () => {
       const r = await cli("train", ["--help"]);
       assert.equal(r.code, 0);

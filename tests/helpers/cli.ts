@@ -38,6 +38,15 @@ export interface CliOptions {
   env?: Record<string, string>;
   /** A module run before the command (`deno run --preload`), to inject a failure. */
   preload?: string;
+  /** Variables of this process's environment the command must not inherit. */
+  unset?: string[];
+}
+
+/** This process's environment less `names`. */
+function withoutVariables(names: string[]): Record<string, string> {
+  const env = Deno.env.toObject();
+  for (const name of names) delete env[name];
+  return env;
 }
 
 export async function cli(
@@ -57,7 +66,13 @@ export async function cli(
       ...args,
     ],
     cwd: ROOT,
-    env: { NO_COLOR: "1", RUST_BACKTRACE: "0", ...options.env },
+    env: {
+      ...(options.unset === undefined ? {} : withoutVariables(options.unset)),
+      NO_COLOR: "1",
+      RUST_BACKTRACE: "0",
+      ...options.env,
+    },
+    clearEnv: options.unset !== undefined,
     stdout: "piped",
     stderr: "piped",
   });
