@@ -4,10 +4,12 @@
  * training rows, an epoch of 167 steps) and Fashion-MNIST (60,000 rows); on a 150-row table they
  * would mean 3,000 epochs and 3,000 index refreshes. So each is bounded in epochs and in count per
  * run, in a way that leaves MNIST's and Fashion-MNIST's values as they were (6,000 steps, a refresh
- * each epoch, an evaluation every 1,000 steps).
+ * each epoch), and the evaluations of a magnet run fall on refreshes (MNIST every 1,002 steps,
+ * Fashion-MNIST every 1,250).
  */
 import { MagnetInputError } from "../errors.ts";
 import { DEFAULT_CONFIG, type TrainConfig } from "./config.ts";
+import { LOSSES, type LossKind } from "../losses/registry.ts";
 import type { TrainOptions } from "./types.ts";
 
 /** The steps of the longest default run (MNIST, Fashion-MNIST): 6,000. */
@@ -44,7 +46,9 @@ export interface DataShape {
  * [{@link MIN_DEFAULT_ITERATIONS}, {@link DEFAULT_ITERATIONS}] steps), `refreshEvery` (one epoch, or
  * more steps so that at most {@link MAX_DEFAULT_REFRESHES} refreshes happen; an explicit 0 is one
  * epoch), `evalEvery` (every {@link DEFAULT_EVAL_EVERY} steps, or {@link MAX_DEFAULT_EVALUATIONS}
- * times a run when that is more often, but at most every {@link MIN_EVAL_EPOCHS} epochs) and
+ * times a run when that is more often, but at most every {@link MIN_EVAL_EPOCHS} epochs; with
+ * both intervals left open and a loss that refreshes an index, rounded up to a multiple of the
+ * refresh interval, where an evaluation reuses the refresh's embeddings and index) and
  * `keep` ("best" with validation rows, else "last"). Settings that need validation rows are refused
  * without them.
  *
@@ -77,11 +81,19 @@ export function fitToData(options: TrainOptions, data: DataShape): Partial<Train
     : settings.refreshEvery === 0
     ? epoch
     : settings.refreshEvery;
-  const evalEvery = settings.evalEvery ??
+  let evalEvery = settings.evalEvery ??
     Math.min(
       DEFAULT_EVAL_EVERY,
       Math.max(MIN_EVAL_EPOCHS * epoch, Math.ceil(iterations / MAX_DEFAULT_EVALUATIONS)),
     );
+  // On the default schedule evaluations fall on index refreshes (the first at or after the
+  // interval above): there the training rows are embedded and clustered already, so an evaluation
+  // costs only its own rows and the search.
+  const loss = LOSSES[(settings.loss ?? DEFAULT_CONFIG.loss) as LossKind];
+  const defaultRefreshes = settings.refreshEvery === undefined || settings.refreshEvery === 0;
+  if (settings.evalEvery === undefined && defaultRefreshes && loss?.batches === "neighbourhood") {
+    evalEvery = refreshEvery * Math.ceil(evalEvery / refreshEvery);
+  }
   const keep = settings.keep ?? (data.hasValidation ? "best" : "last");
   if (!data.hasValidation) {
     if (keep === "best") {

@@ -65,7 +65,12 @@ export interface Schedule {
    * tell the cost of one better than the mean, whose first includes one-off costs (compiling the
    * graphs) and which lags behind a machine whose load changed.
    */
-  readonly latest?: { readonly refresh: number | null; readonly eval: number | null };
+  readonly latest?: {
+    readonly refresh: number | null;
+    readonly eval: number | null;
+    /** Whether that evaluation took its training rows' embeddings and index from a refresh. */
+    readonly evalAtRefresh?: boolean;
+  };
   /**
    * The rows the work touches, to estimate what is not timed yet: a refresh embeds `train` rows,
    * an evaluation `evaluated` (the references and its queries), a step trains on `batch`.
@@ -82,9 +87,11 @@ const FORWARD_SHARE_OF_STEP = 1 / 3;
 /**
  * Wall time still to go: the remaining steps at the measured time per step, plus the refreshes
  * and evaluations still scheduled (the final ones included) at their latest measured cost (their
- * mean, after a resume). What is not timed yet is estimated from the rows it embeds: an evaluation
- * at the refresh's time per row (the search among them is counted once the first evaluation is
- * timed), a refresh from the step's time per row.
+ * mean, after a resume). An evaluation at a refresh step takes the refresh's embeddings of the
+ * training rows and its index, so it costs a refresh less than one elsewhere (the final ones). What
+ * is not timed yet is estimated from the rows it embeds: an evaluation at the refresh's time per
+ * row (the search among them is counted once the first evaluation is timed), a refresh from the
+ * step's time per row.
  */
 export function remainingSeconds(s: Schedule): number {
   const { from, iterations, timings: t, rows } = s;
@@ -94,21 +101,40 @@ export function remainingSeconds(s: Schedule): number {
       ? Math.max(0, Math.floor((iterations - 1) / every) - Math.floor((from - 1) / every))
       : 0;
   const refreshes = scheduled(s.refreshEvery);
-  const evaluations = s.finalEvaluations +
-    (s.evaluations === null
-      ? 0
-      : typeof s.evaluations === "number"
-      ? scheduled(s.evaluations)
-      : s.evaluations.filter((at) => at >= from && at < iterations && at > 0).length);
+  const atRefresh = (step: number) => s.refreshEvery > 0 && step % s.refreshEvery === 0;
+  let during = 0, duringAtRefresh = 0;
+  if (typeof s.evaluations === "number") {
+    during = scheduled(s.evaluations);
+    if (s.refreshEvery > 0) duringAtRefresh = scheduled(lcm(s.evaluations, s.refreshEvery));
+  } else if (s.evaluations !== null) {
+    const ahead = s.evaluations.filter((at) => at >= from && at < iterations && at > 0);
+    during = ahead.length;
+    duringAtRefresh = ahead.filter(atRefresh).length;
+  }
   // Seconds to embed one row: measured by the refreshes, else estimated from the step.
   const refreshTimed = s.latest?.refresh ??
     (t.refreshCount > 0 ? t.refresh / t.refreshCount : null);
   const evalTimed = s.latest?.eval ?? (t.evalCount > 0 ? t.eval / t.evalCount : null);
+  const timedAtRefresh = s.latest?.eval != null && s.latest.evalAtRefresh === true;
   const perRow = refreshTimed !== null
     ? refreshTimed / Math.max(rows.train, 1)
     : (s.secondsPerStep * FORWARD_SHARE_OF_STEP) / Math.max(rows.batch, 1);
   const refreshEach = refreshTimed ?? perRow * rows.train;
-  const evalEach = evalTimed ?? perRow * rows.evaluated;
+  // An evaluation at a refresh, and one elsewhere: they differ by the refresh's work.
+  const evalAtRefresh = evalTimed === null
+    ? perRow * Math.max(rows.evaluated - rows.train, 0)
+    : timedAtRefresh
+    ? evalTimed
+    : Math.max(evalTimed - refreshEach, 0);
+  const evalAlone = evalTimed !== null && !timedAtRefresh ? evalTimed : evalAtRefresh + refreshEach;
+  const alone = s.finalEvaluations + during - duringAtRefresh;
   return (iterations - from) * s.secondsPerStep + refreshes * refreshEach +
-    evaluations * evalEach;
+    duringAtRefresh * evalAtRefresh + alone * evalAlone;
+}
+
+/** The least common multiple of two positive integers. */
+function lcm(a: number, b: number): number {
+  let x = a, y = b;
+  while (y !== 0) [x, y] = [y, x % y];
+  return (a / x) * b;
 }

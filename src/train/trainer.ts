@@ -105,9 +105,13 @@ export class Trainer {
    * The training rows' embeddings of the latest refresh, until the parameters change (a step, or
    * the best model swapped in).
    */
-  #refreshed: { iteration: number; embeddings: Float32Array } | null = null;
+  #refreshed: { iteration: number; embeddings: Float32Array; index: ClusterIndex } | null = null;
   /** Seconds of this process's latest refresh and evaluation (for the time still to go). */
-  #latest: { refresh: number | null; eval: number | null } = { refresh: null, eval: null };
+  #latest: { refresh: number | null; eval: number | null; evalAtRefresh: boolean } = {
+    refresh: null,
+    eval: null,
+    evalAtRefresh: false,
+  };
   readonly #keeper: ModelKeeper;
   #zeroLoss = { steps: 0, noted: false };
 
@@ -232,7 +236,6 @@ export class Trainer {
     const { train } = this.#setup;
     const work = this.#work("index");
     const embeddings = await embed(this.#backend, this.model, train.features, work);
-    this.#refreshed = { iteration: this.#iteration, embeddings };
     const index = await buildClusterIndex(
       this.#backend,
       embeddings,
@@ -245,6 +248,7 @@ export class Trainer {
       },
     );
     this.#useIndex(index);
+    this.#refreshed = { iteration: this.#iteration, embeddings, index };
     const seconds = (this.#now() - start) / 1000;
     this.#latest.refresh = seconds;
     this.#timings.refresh += seconds;
@@ -280,12 +284,12 @@ export class Trainer {
     if (rows === undefined) return null;
     const start = this.#now();
     // An evaluation right after a refresh, with no step between them, takes the refresh's
-    // embeddings of the training rows: the same model made them the same way.
-    const reuse = this.#refreshed?.iteration === this.#iteration
-      ? this.#refreshed.embeddings
-      : undefined;
+    // embeddings of the training rows and the index it clustered them into: the same model made
+    // them the same way, and the magnet rule votes over the index the run samples from.
+    const reuse = this.#refreshed?.iteration === this.#iteration ? this.#refreshed : null;
     const result = await evaluate(this.#backend, this.model, train, rows, {
-      trainEmbeddings: reuse,
+      trainEmbeddings: reuse?.embeddings,
+      index: reuse?.index,
       variance: this.#loss.rule === "magnet" ? this.variance : null,
       clustersPerClass: this.config.k,
       seed: this.config.seed,
@@ -295,6 +299,7 @@ export class Trainer {
     });
     const seconds = (this.#now() - start) / 1000;
     this.#latest.eval = seconds;
+    this.#latest.evalAtRefresh = reuse !== null;
     this.#timings.eval += seconds;
     this.#timings.evalCount++;
     this.#seconds += seconds;

@@ -185,7 +185,7 @@ Deno.test("choosing the model", async (t) => {
     });
 
     await t.step(
-      "an evaluation right after a refresh takes the refresh's embeddings of the training rows",
+      "an evaluation right after a refresh takes the refresh's embeddings and index",
       async () => {
         const events: TrainEvent[] = [];
         await (await Trainer.create(setup({ onProgress: (e) => events.push(e) }), SETTINGS)).run();
@@ -201,6 +201,14 @@ Deno.test("choosing the model", async (t) => {
         assert.ok(embedded(40).length > 0 && embedded(40).every((done) => done > n));
         // No refresh after step 60: the training rows are embedded again.
         assert.ok(embedded(60).some((done) => done <= n));
+        // The magnet rule votes over the refresh's index at step 40, over a new one at 60.
+        const clustered = (iteration: number) =>
+          events.some((e) =>
+            e.kind === "phase" && e.phase === "evaluation" && e.iteration === iteration &&
+            e.progress.stage === "clustering"
+          );
+        assert.equal(clustered(40), false);
+        assert.equal(clustered(60), true);
       },
     );
 

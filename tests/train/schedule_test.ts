@@ -13,22 +13,31 @@ import { MagnetInputError } from "../../src/errors.ts";
 import { blobs } from "../helpers/blobs.ts";
 
 Deno.test("defaults fitted to the data", async (t) => {
-  await t.step("MNIST and Fashion-MNIST keep the values they always had", () => {
-    // The bundled MNIST: 8,000 training rows, an epoch of 167 steps of 48 rows.
-    assert.deepEqual(fitToData({}, { trainRows: 8000, hasValidation: false }), {
-      iterations: 6000,
-      refreshEvery: 167,
-      evalEvery: 1000,
-      keep: "last",
-    });
-    // Fashion-MNIST: 60,000 rows, 1,250 steps an epoch.
-    assert.deepEqual(fitToData({}, { trainRows: 60000, hasValidation: false }), {
-      iterations: 6000,
-      refreshEvery: 1250,
-      evalEvery: 1000,
-      keep: "last",
-    });
-  });
+  await t.step(
+    "MNIST and Fashion-MNIST: evaluations on the first refresh after 1,000 steps",
+    () => {
+      // The bundled MNIST: 8,000 training rows, an epoch of 167 steps of 48 rows.
+      assert.deepEqual(fitToData({}, { trainRows: 8000, hasValidation: false }), {
+        iterations: 6000,
+        refreshEvery: 167,
+        evalEvery: 1002,
+        keep: "last",
+      });
+      // Fashion-MNIST: 60,000 rows, 1,250 steps an epoch.
+      assert.deepEqual(fitToData({}, { trainRows: 60000, hasValidation: false }), {
+        iterations: 6000,
+        refreshEvery: 1250,
+        evalEvery: 1250,
+        keep: "last",
+      });
+      // The losses without an index keep 1,000, and so does a run that sets either interval.
+      const fmnist = { trainRows: 60000, hasValidation: false };
+      assert.equal(fitToData({ loss: "triplet" }, fmnist).evalEvery, 1000);
+      assert.equal(fitToData({ refreshEvery: 300 }, fmnist).evalEvery, 1000);
+      assert.equal(fitToData({ evalEvery: 700 }, fmnist).evalEvery, 700);
+      assert.equal(fitToData({ refreshEvery: 0 }, fmnist).evalEvery, 1250);
+    },
+  );
 
   await t.step("a 150-row table: 1,000 steps, 40 refreshes, 20 evaluations, the best kept", () => {
     // 150 rows less 20 % test and 20 % validation: 96 training rows, two steps an epoch.
@@ -76,16 +85,16 @@ Deno.test("time still to go", async (t) => {
     iterations: 1000,
     secondsPerStep: 0.001,
     refreshEvery: 250,
-    evaluations: 250,
+    evaluations: 300,
     finalEvaluations: 1,
     timings,
     rows: { train: 8000, evaluated: 10000, batch: 48 },
   };
 
   await t.step("counts the refreshes and evaluations to come, timed or not yet", () => {
-    // 900 steps, refreshes at 250, 500 and 750 (0.2 s each as timed), evaluations at 250, 500,
-    // 750 and the end: none timed yet, so each is the refresh's time per row over the 10,000
-    // rows an evaluation embeds (0.25 s).
+    // 900 steps, refreshes at 250, 500 and 750 (0.2 s each as timed), evaluations at 300, 600,
+    // 900 and the end (none at a refresh): none timed yet, so each is the refresh's time per row
+    // over the 10,000 rows an evaluation embeds (0.25 s).
     const expected = 900 * 0.001 + 3 * 0.2 + 4 * 0.25;
     assert.ok(Math.abs(remainingSeconds(schedule) - expected) < 1e-12);
     // Once an evaluation is timed, its time is used: the latest one's when known (the first
@@ -102,6 +111,25 @@ Deno.test("time still to go", async (t) => {
     // Listed evaluation steps count only those still ahead; two evaluations end a validated run.
     const listed = { ...schedule, evaluations: [50, 300, 999], finalEvaluations: 2 };
     assert.ok(Math.abs(remainingSeconds(listed) - (expected - 4 * 0.25 + 4 * 0.25)) < 1e-12);
+  });
+
+  await t.step("an evaluation at a refresh costs a refresh less than one elsewhere", () => {
+    // Evaluations at 250, 500 and 750 take the refresh's embeddings and index; the final one
+    // embeds the training rows itself. Untimed, those at refreshes embed the 2,000 query rows
+    // alone (0.05 s) and the final one costs a refresh more (0.25 s).
+    const aligned = { ...schedule, evaluations: 250 };
+    const steps = 900 * 0.001, refreshes = 3 * 0.2;
+    const near = (a: number, b: number) => assert.ok(Math.abs(a - b) < 1e-12, `${a} vs ${b}`);
+    near(remainingSeconds(aligned), steps + refreshes + 3 * 0.05 + 0.25);
+    // Timed at a refresh (0.08 s): the final one is priced at 0.08 + 0.2.
+    const timedThere = { ...aligned, latest: { refresh: 0.2, eval: 0.08, evalAtRefresh: true } };
+    near(remainingSeconds(timedThere), steps + refreshes + 3 * 0.08 + 0.28);
+    // Timed elsewhere (0.5 s): those at refreshes are priced a refresh less.
+    const timedElsewhere = { ...aligned, latest: { refresh: 0.2, eval: 0.5 } };
+    near(remainingSeconds(timedElsewhere), steps + refreshes + 3 * 0.3 + 0.5);
+    // Listed steps: 500 falls on a refresh, 300 does not.
+    const listed = { ...timedThere, evaluations: [300, 500] };
+    near(remainingSeconds(listed), steps + refreshes + 0.08 + 2 * 0.28);
   });
 
   await t.step("at the halfway point it is within 25 % of the truth", async () => {
