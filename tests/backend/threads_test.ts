@@ -4,7 +4,9 @@
  * program that never disposes its backend still exits.
  */
 import assert from "node:assert/strict";
-import { WasmDevice } from "../../src/backend/wasm/device.ts";
+import { splitsInnerDimension, WasmDevice } from "../../src/backend/wasm/device.ts";
+import { defaultMatmulConfig } from "../../src/backend/wasm/matmul_kernel.ts";
+import { matmulReference } from "../helpers/matmul_reference.ts";
 import { Executor } from "../../src/backend/executor.ts";
 import { Graph } from "../../src/graph/tensor.ts";
 import { exp, matmul, mul } from "../../src/graph/ops.ts";
@@ -84,4 +86,37 @@ Deno.test("a program that never disposes its CPU backend exits", async () => {
   assert.match(text, /CPU \(WebAssembly .*2 threads\) 256/);
   const seconds = (performance.now() - started) / 1000;
   assert.ok(seconds < 20, `it took ${seconds.toFixed(1)} s to exit`);
+});
+
+Deno.test("a kernel gradient over many pixels is split along the pixels: every thread count gives the same bits, within float32's bound", async () => {
+  // Aᵀ B with A 9000 x 9 (the windows of a one-channel image, stored transposed) and B 9000 x 32:
+  // nine rows of output are one micro-tile band, so the pixels are split into chunks instead.
+  const k = 9000, m = 9, n = 32;
+  const devices = await Promise.all(
+    [1, 2, 3].map((threads) => WasmDevice.create({ threads, splitAbove: 0 })),
+  );
+  assert.ok(
+    splitsInnerDimension(
+      { kind: "matmul", m, n, k, transposeA: true, transposeB: false },
+      defaultMatmulConfig(devices[0].relaxed).mr,
+    ),
+  );
+  const backends = devices.map((d) => new Executor(d));
+  try {
+    const g = new Graph();
+    const a = g.input("a", [k, m]), b = g.input("b", [k, n]);
+    const feeds = { a: randomArray(4, k * m), b: randomArray(5, k * n) };
+    const product = matmul(a, b, true);
+    const results = [];
+    for (const backend of backends) results.push((await backend.run([product], feeds))[0]);
+    assert.deepEqual(results[1], results[0], "two threads");
+    assert.deepEqual(results[2], results[0], "three threads");
+    const { value, scale } = matmulReference(feeds.a, feeds.b, m, n, k, true, false);
+    for (let i = 0; i < m * n; i++) {
+      const bound = (k + 2) * 2 ** -24 * scale[i];
+      assert.ok(Math.abs(results[0][i] - value[i]) <= bound, `entry ${i}`);
+    }
+  } finally {
+    for (const backend of backends) backend.dispose();
+  }
 });

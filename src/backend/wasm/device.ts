@@ -19,6 +19,7 @@ import {
   type ConvShape,
   type Kernel,
   kernelLabel,
+  type MatmulKernel,
   patchWords,
   windowsSize,
 } from "../kernel.ts";
@@ -262,6 +263,38 @@ export class WasmDevice implements Device {
     return { kernel, run, blocks: [...own, ...calls.map((c) => c.args)] };
   }
 
+  /**
+   * Aᵀ B with too few rows of output for two row bands (see splitsInnerDimension): partials per
+   * chunk of the inner dimension on all threads, then their sum in chunk order.
+   */
+  #matmulSplitK(kernel: MatmulKernel, inputs: readonly number[], out: number): WasmStep {
+    const { m, n, k } = kernel;
+    const chunks = Math.ceil(k / SPLIT_K_CHUNK);
+    this.#ensureScratch(matmulScratchBytes(m, n, SPLIT_K_CHUNK, defaultMatmulConfig(this.relaxed)));
+    const partials = this.#allocator.alloc(chunks * m * n * 4);
+    const threads = Math.min(this.#threadsFor((m * n * k) / 32), chunks);
+    const words = [
+      inputs[0],
+      inputs[1],
+      partials,
+      m,
+      n,
+      k,
+      this.#scratchWords,
+      SPLIT_K_CHUNK,
+      chunks,
+    ];
+    return this.#jobs(
+      kernel,
+      [
+        ["matmul_split_k", words],
+        ["sum_columns", [partials, out, 1, chunks, m * n]],
+      ],
+      threads,
+      [partials],
+    );
+  }
+
   #conv(kernel: ConvKernel, inputs: readonly number[], out: number): WasmStep {
     const { n, height, width, cin, cout } = kernel;
     this.#ensureScratch(convScratchBytes(cin, cout, defaultMatmulConfig(this.relaxed)));
@@ -297,6 +330,9 @@ export class WasmDevice implements Device {
       case "matmul": {
         const { m, n, k } = kernel;
         const config = defaultMatmulConfig(this.relaxed);
+        if (splitsInnerDimension(kernel, config.mr)) {
+          return Promise.resolve(this.#matmulSplitK(kernel, inputs.map(at), out));
+        }
         // Threads take bands of whole micro-tile rows; a band too thin to fill one would take
         // the kernel's unpacked path, so small products stay on one thread.
         const threads = this.#threadsFor((m * n * k) / 32) > 1
@@ -490,4 +526,18 @@ function timeInto(profile: Map<string, KernelTime>, label: string, work: () => v
     entry.calls++;
     entry.ms += ms;
   }
+}
+
+/** Rows of the inner dimension per partial of a split product (see splitsInnerDimension). */
+export const SPLIT_K_CHUNK = 4096;
+
+/**
+ * Whether a product is computed as partials over chunks of its inner dimension: Aᵀ B (A stored
+ * k x m, B k x n, so each chunk's rows are contiguous) with fewer than two micro-tile rows of
+ * output, which row bands would leave on one thread, and at least two chunks. It depends on the
+ * shape alone, never on the thread count, so every thread count sums the same way.
+ */
+export function splitsInnerDimension(kernel: MatmulKernel, mr: number): boolean {
+  return kernel.transposeA && !kernel.transposeB && Math.floor(kernel.m / mr) < 2 &&
+    kernel.k >= 2 * SPLIT_K_CHUNK;
 }

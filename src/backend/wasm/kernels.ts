@@ -44,6 +44,7 @@ export const KERNEL_EXPORTS = [
   "conv_tiles",
   "conv_filter_tiles",
   "conv_filter_reduce",
+  "matmul_split_k",
 ] as const;
 
 /** The name of a kernel export. */
@@ -54,6 +55,9 @@ export const KERNEL_ARGS: { readonly [K in KernelExport]: readonly string[] } = 
   // scratch: two words, the first thread's scratch area and the distance to the next thread's
   // (read at each call, so the device may move the area when a larger product needs more).
   matmul: ["a", "b", "out", "m", "n", "k", "flags", "scratch", "rowGrain"],
+  // Aᵀ B (A stored k x m, B k x n) as one partial m x n per chunk of `chunk` rows of k; the
+  // partials are then summed in chunk order (sum_columns).
+  matmul_split_k: ["a", "b", "partials", "m", "n", "k", "scratch", "chunk", "chunks"],
   // x seen as [outer, length, inner]; rows: inner == 1, columns: inner > 1.
   sum_rows: ["x", "out", "outer", "length"],
   sum_columns: ["x", "out", "outer", "length", "inner"],
@@ -102,6 +106,44 @@ function emitMatmulJob(
     });
   });
   return matmul;
+}
+
+/**
+ * A product Aᵀ B with few output rows and a long inner dimension (a kernel gradient over many
+ * pixels), which the row bands of matmul_job would leave on one thread: thread `tid` computes the
+ * partials of chunks tid, tid + threads, ..., each over its own rows of A and B (contiguous, since
+ * A is stored transposed). The chunks depend on the shape alone, so each partial, and their sum in
+ * chunk order, is the same on any number of threads.
+ */
+function emitMatmulSplitK(mod: ModuleBuilder, matmul: Func) {
+  const name = "matmul_split_k";
+  mod.func({ name: `${name}_job`, params: JOB, export: name }, (b, { args, tid, threads }) => {
+    const a = loadArgs(b, name, args);
+    const c = b.local("c", "i32"), first = b.local("first", "i32"), rows = b.local("rows", "i32");
+    const scratch = b.local("scratch_at", "i32");
+    b.set(
+      scratch,
+      b.i32.add(b.i32.load(a.scratch), b.i32.mul(tid, b.i32.load(a.scratch, { offset: 4 }))),
+    );
+    b.for(c, tid, a.chunks, threads, () => {
+      b.set(first, b.i32.mul(c, a.chunk));
+      b.set(rows, b.i32.sub(a.k, first));
+      b.if(b.i32.gt_s(rows, a.chunk), () => b.set(rows, a.chunk));
+      b.call(
+        matmul,
+        b.i32.add(a.a, b.i32.shl(b.i32.mul(first, a.m), 2)),
+        b.i32.add(a.b, b.i32.shl(b.i32.mul(first, a.n), 2)),
+        b.i32.add(a.partials, b.i32.shl(b.i32.mul(b.i32.mul(c, a.m), a.n), 2)),
+        a.m,
+        a.n,
+        rows,
+        1, // transposeA
+        scratch,
+        0,
+        a.m,
+      );
+    });
+  });
 }
 
 /**
@@ -381,5 +423,6 @@ export function buildKernelModule(
   emitArgSmallestK(mod);
   emitTakeAlongRows(mod);
   emitConvolution(mod, matmul);
+  emitMatmulSplitK(mod, matmul);
   return mod.toBytes();
 }
