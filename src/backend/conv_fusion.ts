@@ -11,13 +11,41 @@
  *   filter   matmul(patches(x), dY, transposeA)  reads x, dY
  *   data     unpatches(matmul(dY, W, transposeB)) reads dY, W
  *
- * The windows are then computed only if something else reads them.
+ * Poolings likewise: a sum or max of windows along their taps (pooling.ts and conv.ts in the
+ * graph), reading x, when the device computes that shape itself (Device.directPooling).
+ *
+ * The windows are then computed only if something else reads them (in training, the gradient of
+ * a max pooling reads them, so there they stay).
  */
 import type { Tensor } from "../graph/tensor.ts";
-import type { ConvShape } from "./kernel.ts";
+import { opDefinition } from "../graph/ops.ts";
+import type { ConvShape, PoolShape } from "./kernel.ts";
+import { reductionExtents } from "./layout.ts";
 
 /** A device's answer to whether it computes a convolution of this shape itself. */
 export type ConvolutionFilter = (shape: ConvShape) => boolean;
+
+/** A device's answer to whether it computes a pooling of this shape itself. */
+export type PoolingFilter = (shape: PoolShape) => boolean;
+
+/** `t` without the views in front of it. */
+function behindViews(t: Tensor): Tensor {
+  while (opDefinition(t.op).kind === "view") t = t.inputs[0];
+  return t;
+}
+
+/** The pooling a fused group computes (the windows, then the reduction), or null. */
+export function poolingOf(node: Tensor, group: readonly Tensor[]): PoolShape | null {
+  if (group.length !== 2 || group[1] !== node) return null;
+  const spec = node.spec, windows = group[0], inner = windows.spec;
+  if ((spec.op !== "max" && spec.op !== "sum") || inner.op !== "patches") return null;
+  if (behindViews(node.inputs[0]) !== windows) return null;
+  const [n, , , c] = windows.inputs[0].shape;
+  const [outer, length, along] = reductionExtents(node.inputs[0], spec.axis);
+  // The reduction must run along the taps of each window, channel by channel.
+  if (outer !== windows.shape[0] || length !== inner.kh * inner.kw || along !== c) return null;
+  return { ...geometry(inner), op: spec.op, n, c };
+}
 
 /** The convolution a fused group computes, or null when the group is no convolution. */
 export function convolutionOf(node: Tensor, group: readonly Tensor[]): ConvShape | null {
@@ -55,6 +83,7 @@ export function fuseConvolutions(
   nodes: readonly Tensor[],
   pinned: ReadonlySet<number>,
   accepts: ConvolutionFilter,
+  acceptsPooling: PoolingFilter = () => false,
 ): { groups: Map<number, Tensor[]>; absorbed: Set<number> } {
   const readers = new Map<number, Tensor[]>();
   for (const t of nodes) {
@@ -68,6 +97,14 @@ export function fuseConvolutions(
       const group = [t.inputs[0], t];
       const shape = convolutionOf(t, group);
       if (shape !== null && accepts(shape)) groups.set(t.id, group);
+    }
+    if (spec.op === "max" || spec.op === "sum") {
+      const windows = behindViews(t.inputs[0]);
+      if (windows.op === "patches") {
+        const group = [windows, t];
+        const shape = poolingOf(t, group);
+        if (shape !== null && acceptsPooling(shape)) groups.set(t.id, group);
+      }
     }
     if (spec.op === "unpatches") {
       const product = t.inputs[0];
@@ -84,11 +121,26 @@ export function fuseConvolutions(
       }
     }
   }
-  // Windows every reader of which computes them itself need no step of their own.
+  // Windows every reader of which (through views) computes them itself need no step of their own.
+  const computedReaders = (t: Tensor): Tensor[] | null => {
+    const out: Tensor[] = [];
+    for (const r of readers.get(t.id) ?? []) {
+      if (opDefinition(r.op).kind !== "view") out.push(r);
+      else if (pinned.has(r.id)) return null;
+      else {
+        const further = computedReaders(r);
+        if (further === null) return null;
+        out.push(...further);
+      }
+    }
+    return out;
+  };
   for (const t of steps) {
     if (t.op !== "patches" || pinned.has(t.id)) continue;
-    const own = readers.get(t.id) ?? [];
-    if (own.length > 0 && own.every((r) => groups.get(r.id)?.[0] === t)) absorbed.add(t.id);
+    const own = computedReaders(t);
+    if (own !== null && own.length > 0 && own.every((r) => groups.get(r.id)?.[0] === t)) {
+      absorbed.add(t.id);
+    }
   }
   return { groups, absorbed };
 }

@@ -6,7 +6,7 @@
  */
 import type { DType } from "../graph/tensor.ts";
 import type { BackendKind, DeviceLimits, HostArray, Precision } from "./backend.ts";
-import type { ConvShape, Kernel } from "./kernel.ts";
+import type { ConvShape, Kernel, PoolShape } from "./kernel.ts";
 
 /** A device's storage for one tensor's values (opaque outside its device). */
 export interface DeviceBuffer {
@@ -79,6 +79,11 @@ export interface Device {
    * composition computes the same values.
    */
   readonly directConvolution?: (shape: ConvShape) => boolean;
+  /**
+   * Whether the device computes a pooling of this shape as one kernel (a PoolKernel) rather than
+   * as windows and a reduction; absent: never. An optimisation only, as directConvolution.
+   */
+  readonly directPooling?: (shape: PoolShape) => boolean;
   /** Prepares `kernel` reading `inputs` (in the kernel's order) and writing `output`. */
   prepare(
     kernel: Kernel,

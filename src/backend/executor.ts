@@ -111,6 +111,7 @@ export class Executor implements Backend {
     const plan = makePlan(latched(request), {
       fuse: this.#fuse,
       convolution: this.#device.directConvolution?.bind(this.#device),
+      pooling: this.#device.directPooling?.bind(this.#device),
     });
     const device = this.#device;
     // Refused before anything is allocated, so a graph too large leaves the backend as it was.

@@ -6,7 +6,7 @@
 import type { PatchGeometry, Tensor } from "../graph/tensor.ts";
 import { opDefinition } from "../graph/ops.ts";
 import { externalInputs, type FusedProgram, fusedProgram } from "./fusion.ts";
-import { convolutionOf } from "./conv_fusion.ts";
+import { convolutionOf, poolingOf } from "./conv_fusion.ts";
 import { reductionExtents } from "./layout.ts";
 
 /** A chain of elementwise ops computed per output element (see fusion.ts). */
@@ -95,6 +95,22 @@ export interface ConvShape extends PatchGeometry {
 }
 
 /**
+ * A pooling as the executor offers it to a device (see Device.directPooling): the max or sum of
+ * each window of patches(x) (images [n, height, width, c]) along its taps, computed without the
+ * windows. Output: [n * outHeight * outWidth, c].
+ */
+export interface PoolShape extends PatchGeometry {
+  readonly op: "max" | "sum";
+  readonly n: number;
+  readonly c: number;
+}
+
+/** A pooling computed as one kernel in place of windows and a reduction (see {@link PoolShape}). */
+export interface PoolKernel extends PoolShape {
+  readonly kind: "pool";
+}
+
+/**
  * A convolution computed as one kernel in place of its composition (see {@link ConvShape}).
  * Reads: forward (x, W), data (dY, W), filter (x, dY); W is [kh * kw * cin, cout], dY
  * [n * outHeight * outWidth, cout].
@@ -113,7 +129,8 @@ export type Kernel =
   | OneHotKernel
   | PatchKernel
   | RowSelectKernel
-  | ConvKernel;
+  | ConvKernel
+  | PoolKernel;
 
 /**
  * The kernel of a plan step computing `node` (with `group`, the elementwise nodes fused into it,
@@ -127,6 +144,8 @@ export function kernelOf(
   const kind = opDefinition(node.op).kind;
   const conv = convolutionOf(node, group);
   if (conv !== null) return { kernel: { ...conv, kind: "conv" }, reads: externalInputs(group) };
+  const pool = poolingOf(node, group);
+  if (pool !== null) return { kernel: { ...pool, kind: "pool" }, reads: externalInputs(group) };
   if (kind === "elementwise") {
     const { program, reads } = fusedProgram(group);
     return { kernel: { kind, program, shape: node.shape, size: node.size }, reads };
@@ -220,6 +239,8 @@ export function inputSizes(kernel: Kernel): (number | undefined)[] {
         ? [dy, weights]
         : [image, dy];
     }
+    case "pool":
+      return [kernel.n * kernel.height * kernel.width * kernel.c];
   }
 }
 
@@ -251,6 +272,8 @@ export function outputSize(kernel: Kernel): number {
         : kernel.mode === "data"
         ? kernel.n * kernel.height * kernel.width * kernel.cin
         : kernel.kh * kernel.kw * kernel.cin * kernel.cout;
+    case "pool":
+      return kernel.n * kernel.outHeight * kernel.outWidth * kernel.c;
   }
 }
 
@@ -303,6 +326,9 @@ export function kernelLabel(kernel: Kernel): string {
     case "conv":
       return `conv ${kernel.mode} ${kernel.n}x${kernel.height}x${kernel.width}x${kernel.cin}` +
         `->${kernel.cout} ${kernel.kh}x${kernel.kw}/${kernel.stride}`;
+    case "pool":
+      return `pool ${kernel.op} ${kernel.n}x${kernel.height}x${kernel.width}x${kernel.c} ` +
+        `${kernel.kh}x${kernel.kw}/${kernel.stride}`;
   }
 }
 

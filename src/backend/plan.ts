@@ -8,7 +8,7 @@ import { opDefinition } from "../graph/ops.ts";
 import { type DType, formatShape, type Tensor, type Variable } from "../graph/tensor.ts";
 import type { CompileRequest, Feeds, Update } from "./backend.ts";
 import { externalInputs, fuseElementwise } from "./fusion.ts";
-import { type ConvolutionFilter, fuseConvolutions } from "./conv_fusion.ts";
+import { type ConvolutionFilter, fuseConvolutions, type PoolingFilter } from "./conv_fusion.ts";
 
 /** Where a value lives. */
 export interface Slot {
@@ -63,6 +63,8 @@ export interface PlanOptions {
    * every convolution runs as its composition.
    */
   readonly convolution?: ConvolutionFilter;
+  /** With `fuse`: the poolings to run as single kernels (see conv_fusion.ts); by default none. */
+  readonly pooling?: PoolingFilter;
 }
 
 /** The tensor whose storage `t` uses: itself, or the base of a chain of views. */
@@ -116,9 +118,15 @@ export function makePlan(request: CompileRequest, options: PlanOptions = {}): Pl
   let steps = computed;
   if (options.fuse) {
     const pinned = new Set(roots.map((t) => storageBase(t).id));
-    const convs = options.convolution === undefined
+    const convs = options.convolution === undefined && options.pooling === undefined
       ? null
-      : fuseConvolutions(computed, nodes, pinned, options.convolution);
+      : fuseConvolutions(
+        computed,
+        nodes,
+        pinned,
+        options.convolution ?? (() => false),
+        options.pooling,
+      );
     const remaining = convs === null ? computed : computed.filter((t) => !convs.absorbed.has(t.id));
     groups = fuseElementwise(remaining, nodes, pinned);
     for (const [id, group] of convs?.groups ?? []) groups.set(id, group);

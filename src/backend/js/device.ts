@@ -66,6 +66,8 @@ function closure(kernel: Kernel, ins: readonly JsArray[], out: JsArray): () => v
       return rowSelectKernel(kernel, float(ins[0]), int(ins[1]), out);
     case "conv":
       throw new Error("the JavaScript device runs convolutions as their composition");
+    case "pool":
+      throw new Error("the JavaScript device runs poolings as their composition");
   }
 }
 

@@ -4,6 +4,9 @@
  * worker threads sharing the memory (threads.ts). Relaxed SIMD (fused multiply-add) is used where
  * the engine has it. A program runs its steps synchronously in the calling thread, which takes a
  * share of each split kernel itself.
+ *
+ * It is long because it is the one place where each kind of kernel meets the memory: its argument
+ * words, scratch and thread count are decided here, next to each other, for every kind.
  */
 import type { DType } from "../../graph/tensor.ts";
 import type { DeviceLimits, HostArray } from "../backend.ts";
@@ -21,6 +24,7 @@ import {
   kernelLabel,
   type MatmulKernel,
   patchWords,
+  type PoolShape,
   windowsSize,
 } from "../kernel.ts";
 import { convJobs, convScratchBytes, convTiles } from "./conv.ts";
@@ -243,6 +247,16 @@ export class WasmDevice implements Device {
       s.outHeight === s.height && s.outWidth === s.width && s.cin % 4 === 0 && s.cout % 4 === 0;
   }
 
+  /**
+   * The poolings this device computes as one kernel: windows wholly inside the image (no padding,
+   * none past its edge), so every tap is a pixel.
+   */
+  directPooling(s: PoolShape): boolean {
+    return s.padTop === 0 && s.padLeft === 0 &&
+      (s.outHeight - 1) * s.stride + s.kh <= s.height &&
+      (s.outWidth - 1) * s.stride + s.kw <= s.width;
+  }
+
   /** A step running kernel jobs one after the other, each on `threads` threads. */
   #jobs(
     kernel: Kernel,
@@ -420,6 +434,13 @@ export class WasmDevice implements Device {
       }
       case "conv":
         return Promise.resolve(this.#conv(kernel, inputs.map(at), out));
+      case "pool": {
+        const k = kernel;
+        const words = [at(inputs[0]), out, k.n, k.height, k.width, k.c, k.kh, k.kw, k.stride];
+        words.push(k.outHeight, k.outWidth);
+        const threads = this.#threadsFor(k.n * k.outHeight * k.outWidth * k.kh * k.kw * k.c);
+        return Promise.resolve(this.#fixed(kernel, `pool_${k.op}`, words, threads));
+      }
       case "takeAlongRows": {
         const { rows, n, k } = kernel;
         const words = [at(inputs[0]), at(inputs[1]), out, rows, n, k];

@@ -1,7 +1,7 @@
 /**
- * The WebAssembly device's fixed kernels, in one module: matrix product, reductions, gather,
- * segment sum, one-hot, image windows, and (from select.ts and conv.ts) selection within rows and
- * direct 3x3 convolutions. Every kernel is a job with the signature `(args, tid, threads)`: `args`
+ * The WebAssembly device's fixed kernels, in one module: matrix product (also split along its
+ * inner dimension), reductions, gather, segment sum, one-hot, image windows, pooling, and (from
+ * select.ts and conv.ts) selection within rows and direct 3x3 convolutions. Every kernel is a job with the signature `(args, tid, threads)`: `args`
  * is the byte offset of its argument block in the shared memory (i32 words written once when the
  * kernel is prepared), and a thread `tid` of `threads` computes its own share, so the same export
  * runs alone on the calling thread or split across the worker pool (see threads.ts).
@@ -25,6 +25,20 @@ import { emitArgSmallestK, emitTakeAlongRows, SELECT_ARGS } from "./select.ts";
 import { defaultMatmulConfig, emitMatmul, type MatmulConfig } from "./matmul_kernel.ts";
 import { MAX_PAGES } from "./memory.ts";
 
+const POOL_ARGS = [
+  "x",
+  "out",
+  "n",
+  "height",
+  "width",
+  "c",
+  "kh",
+  "kw",
+  "stride",
+  "outHeight",
+  "outWidth",
+];
+
 /** The exports of the kernel module, in export order (threads.ts calls them by index). */
 export const KERNEL_EXPORTS = [
   "matmul",
@@ -45,6 +59,8 @@ export const KERNEL_EXPORTS = [
   "conv_filter_tiles",
   "conv_filter_reduce",
   "matmul_split_k",
+  "pool_max",
+  "pool_sum",
 ] as const;
 
 /** The name of a kernel export. */
@@ -58,6 +74,9 @@ export const KERNEL_ARGS: { readonly [K in KernelExport]: readonly string[] } = 
   // Aᵀ B (A stored k x m, B k x n) as one partial m x n per chunk of `chunk` rows of k; the
   // partials are then summed in chunk order (sum_columns).
   matmul_split_k: ["a", "b", "partials", "m", "n", "k", "scratch", "chunk", "chunks"],
+  // Images [n, height, width, c] to [n * outHeight * outWidth, c]: windows wholly inside.
+  pool_max: POOL_ARGS,
+  pool_sum: POOL_ARGS,
   // x seen as [outer, length, inner]; rows: inner == 1, columns: inner > 1.
   sum_rows: ["x", "out", "outer", "length"],
   sum_columns: ["x", "out", "outer", "length", "inner"],
@@ -142,6 +161,90 @@ function emitMatmulSplitK(mod: ModuleBuilder, matmul: Func) {
         0,
         a.m,
       );
+    });
+  });
+}
+
+/**
+ * Max or sum pooling: each output pixel's channels combine the window's taps in row-major order
+ * (tap 0 first, then each next tap into the running values, kept in the output row), which is the
+ * order in which sum_columns combines the rows of the windows: the composition's values exactly.
+ * Windows lie wholly inside the image (the device offers no other shape). Threads split the
+ * output pixels.
+ */
+function emitPool(mod: ModuleBuilder, op: "max" | "sum") {
+  const name: KernelExport = op === "max" ? "pool_max" : "pool_sum";
+  mod.func({ name, params: JOB, export: name }, (b, { args, tid, threads }) => {
+    const a = loadArgs(b, name, args);
+    const begin = b.local("begin", "i32"), end = b.local("end", "i32");
+    const r = b.local("r", "i32"), img = b.local("img", "i32"), rem = b.local("rem", "i32");
+    const oy = b.local("oy", "i32"), ox = b.local("ox", "i32");
+    const perImage = b.local("per_image", "i32"), pixelBytes = b.local("pixel_bytes", "i32");
+    const corner = b.local("corner", "i32"), dst = b.local("dst", "i32");
+    const src = b.local("src", "i32"), dy = b.local("dy", "i32"), dx = b.local("dx", "i32");
+    const j = b.local("j", "i32"), vectorEnd = b.local("vector_end", "i32");
+    const rowBytes = b.local("row_bytes", "i32");
+    const combine = (x: Operand, y: Operand) =>
+      op === "sum" ? b.f32x4.add(x, y) : b.f32x4.max(x, y);
+    const combine1 = (x: Operand, y: Operand) => op === "sum" ? b.f32.add(x, y) : b.f32.max(x, y);
+    b.set(perImage, b.i32.mul(a.outHeight, a.outWidth));
+    b.set(pixelBytes, b.i32.shl(a.c, 2));
+    b.set(rowBytes, b.i32.mul(a.width, pixelBytes));
+    b.set(vectorEnd, b.i32.sub(a.c, b.i32.and(a.c, 3)));
+    const rows = b.local("rows", "i32");
+    b.set(rows, b.i32.mul(a.n, perImage));
+    share(b, rows, 1, tid, threads, begin, end);
+    b.for(r, begin, end, 1, () => {
+      b.set(img, b.i32.div_u(r, perImage));
+      b.set(rem, b.i32.sub(r, b.i32.mul(img, perImage)));
+      b.set(oy, b.i32.div_u(rem, a.outWidth));
+      b.set(ox, b.i32.sub(rem, b.i32.mul(oy, a.outWidth)));
+      // The window's top-left pixel, and the output row.
+      b.set(
+        corner,
+        b.i32.add(
+          a.x,
+          b.i32.mul(
+            b.i32.add(
+              b.i32.mul(b.i32.add(b.i32.mul(img, a.height), b.i32.mul(oy, a.stride)), a.width),
+              b.i32.mul(ox, a.stride),
+            ),
+            pixelBytes,
+          ),
+        ),
+      );
+      b.set(dst, b.i32.add(a.out, b.i32.mul(r, pixelBytes)));
+      b.for(dy, 0, a.kh, 1, () => {
+        b.for(dx, 0, a.kw, 1, () => {
+          b.set(
+            src,
+            b.i32.add(corner, b.i32.add(b.i32.mul(dy, rowBytes), b.i32.mul(dx, pixelBytes))),
+          );
+          b.if(
+            b.i32.eqz(b.i32.or(dy, dx)),
+            () => {
+              b.for(j, 0, vectorEnd, 4, () => {
+                const at = (base: Local) => b.i32.add(base, b.i32.shl(j, 2));
+                b.v128.store(at(dst), b.v128.load(at(src)));
+              });
+              b.for(j, vectorEnd, a.c, 1, () => {
+                const at = (base: Local) => b.i32.add(base, b.i32.shl(j, 2));
+                b.f32.store(at(dst), b.f32.load(at(src)));
+              });
+            },
+            () => {
+              b.for(j, 0, vectorEnd, 4, () => {
+                const at = (base: Local) => b.i32.add(base, b.i32.shl(j, 2));
+                b.v128.store(at(dst), combine(b.v128.load(at(dst)), b.v128.load(at(src))));
+              });
+              b.for(j, vectorEnd, a.c, 1, () => {
+                const at = (base: Local) => b.i32.add(base, b.i32.shl(j, 2));
+                b.f32.store(at(dst), combine1(b.f32.load(at(dst)), b.f32.load(at(src))));
+              });
+            },
+          );
+        });
+      });
     });
   });
 }
@@ -424,5 +527,7 @@ export function buildKernelModule(
   emitTakeAlongRows(mod);
   emitConvolution(mod, matmul);
   emitMatmulSplitK(mod, matmul);
+  emitPool(mod, "max");
+  emitPool(mod, "sum");
   return mod.toBytes();
 }

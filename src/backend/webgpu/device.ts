@@ -180,6 +180,8 @@ function shaderSpec(kernel: Kernel, matmul: WebGpuMatmul): ShaderSpec {
       };
     case "conv":
       throw new Error("the WebGPU device runs convolutions as their composition");
+    case "pool":
+      throw new Error("the WebGPU device runs poolings as their composition");
   }
 }
 
