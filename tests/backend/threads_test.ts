@@ -8,7 +8,8 @@ import { splitsInnerDimension, WasmDevice } from "../../src/backend/wasm/device.
 import { defaultMatmulConfig } from "../../src/backend/wasm/matmul_kernel.ts";
 import { matmulReference } from "../helpers/matmul_reference.ts";
 import { Executor } from "../../src/backend/executor.ts";
-import { Graph } from "../../src/graph/tensor.ts";
+import { Graph, Variable } from "../../src/graph/tensor.ts";
+import { allFinite } from "../../src/graph/functions.ts";
 import { exp, matmul, mul } from "../../src/graph/ops.ts";
 import { Random } from "../../src/util/random.ts";
 
@@ -118,5 +119,31 @@ Deno.test("a kernel gradient over many pixels is split along the pixels: every t
     }
   } finally {
     for (const backend of backends) backend.dispose();
+  }
+});
+
+Deno.test("variable updates split across threads apply every value, and none when the guard fails", async () => {
+  const backend = new Executor(await WasmDevice.create({ threads: 3, splitAbove: 0 }));
+  try {
+    const size = 1001; // not a multiple of the threads' shares: the last share is partial
+    const v = new Variable("v", [size], Array.from({ length: size }, (_, i) => i));
+    const g = new Graph();
+    const scale = g.input("scale", [1]);
+    const next = mul(g.variable(v), scale);
+    const ok = allFinite([next]);
+    const exe = await backend.compile({ outputs: [ok], updates: [[v, next]], guard: ok });
+    await exe.run({ scale: [2] });
+    assert.deepEqual(
+      [...await backend.readVariable(v)],
+      Array.from({ length: size }, (_, i) => 2 * i),
+    );
+    await exe.run({ scale: [Infinity] }); // 0 * Infinity is NaN: the guard keeps v
+    assert.deepEqual(
+      [...await backend.readVariable(v)],
+      Array.from({ length: size }, (_, i) => 2 * i),
+    );
+    exe.dispose();
+  } finally {
+    backend.dispose();
   }
 });

@@ -61,6 +61,7 @@ export const KERNEL_EXPORTS = [
   "matmul_split_k",
   "pool_max",
   "pool_sum",
+  "copy_floats",
 ] as const;
 
 /** The name of a kernel export. */
@@ -86,6 +87,8 @@ export const KERNEL_ARGS: { readonly [K in KernelExport]: readonly string[] } = 
   gather: ["x", "indices", "out", "rows", "inner", "bound"],
   segment_sum: ["x", "ids", "out", "rows", "inner", "segments"],
   one_hot: ["indices", "out", "rows", "depth"],
+  // A program's variable updates: `count` floats from `from` to `to` (not overlapping).
+  copy_floats: ["from", "to", "count"],
   // Images [n, height, width, c] and windows [n * outHeight * outWidth, kh * kw * c].
   patches: PATCH_ARGS,
   unpatches: PATCH_ARGS,
@@ -246,6 +249,22 @@ function emitPool(mod: ModuleBuilder, op: "max" | "sum") {
         });
       });
     });
+  });
+}
+
+/** Copies floats, threads taking shares of whole cache lines. */
+function emitCopy(mod: ModuleBuilder) {
+  const name = "copy_floats";
+  mod.func({ name: `${name}_job`, params: JOB, export: name }, (b, { args, tid, threads }) => {
+    const a = loadArgs(b, name, args);
+    const begin = b.local("begin", "i32"), end = b.local("end", "i32");
+    const src = b.local("src", "i32"), dst = b.local("dst", "i32"), count = b.local("n", "i32");
+    const j = b.local("j", "i32"), vectorEnd = b.local("vector_end", "i32");
+    share(b, a.count, 16, tid, threads, begin, end);
+    b.set(src, b.i32.add(a.from, b.i32.shl(begin, 2)));
+    b.set(dst, b.i32.add(a.to, b.i32.shl(begin, 2)));
+    b.set(count, b.i32.sub(end, begin));
+    copyFloats(b, src, dst, count, j, vectorEnd);
   });
 }
 
@@ -529,5 +548,6 @@ export function buildKernelModule(
   emitMatmulSplitK(mod, matmul);
   emitPool(mod, "max");
   emitPool(mod, "sum");
+  emitCopy(mod);
   return mod.toBytes();
 }

@@ -900,7 +900,12 @@ export class WasmMatmul {
       run: (rowBegin = 0, rowEnd = m) => {
         this.kernel(aAt, bAt, outAt, m, n, k, flags, scratchAt, rowBegin, rowEnd);
       },
-      result: () => new Float32Array(this.memory.buffer, outAt, m * n).slice(),
+      // set, not slice: slice copies a shared buffer element by element (see device.ts).
+      result: () => {
+        const out = new Float32Array(m * n);
+        out.set(new Float32Array(this.memory.buffer, outAt, m * n));
+        return out;
+      },
     };
   }
 
