@@ -4,13 +4,17 @@
  * program that never disposes its backend still exits.
  */
 import assert from "node:assert/strict";
-import { splitsInnerDimension, WasmDevice } from "../../src/backend/wasm/device.ts";
+import {
+  splitsInnerDimension,
+  splitsReducedAxis,
+  WasmDevice,
+} from "../../src/backend/wasm/device.ts";
 import { defaultMatmulConfig } from "../../src/backend/wasm/matmul_kernel.ts";
 import { matmulReference } from "../helpers/matmul_reference.ts";
 import { Executor } from "../../src/backend/executor.ts";
 import { Graph, Variable } from "../../src/graph/tensor.ts";
 import { allFinite } from "../../src/graph/functions.ts";
-import { exp, matmul, mul } from "../../src/graph/ops.ts";
+import { exp, matmul, max, mul, sum } from "../../src/graph/ops.ts";
 import { Random } from "../../src/util/random.ts";
 
 function randomArray(seed: number, n: number): Float32Array {
@@ -145,5 +149,44 @@ Deno.test("variable updates split across threads apply every value, and none whe
     exe.dispose();
   } finally {
     backend.dispose();
+  }
+});
+
+Deno.test("column sums and maxima of a tall matrix are split along its rows: every thread count gives the same bits, within float32's bound", async () => {
+  const rows = 5000, columns = 37; // five chunks, the last one partial; a scalar tail of columns
+  assert.ok(
+    splitsReducedAxis({ kind: "reduce", op: "sum", outer: 1, length: rows, inner: columns }),
+  );
+  const backends = await Promise.all(
+    [1, 2, 3].map(async (threads) =>
+      new Executor(await WasmDevice.create({ threads, splitAbove: 0 }))
+    ),
+  );
+  try {
+    const g = new Graph();
+    const x = g.input("x", [rows, columns]);
+    const outputs = [sum(x, 0), max(x, 0)];
+    const values = randomArray(6, rows * columns);
+    values[3 * columns + 5] = NaN; // wins column 5's maximum, and its sum
+    const results = [];
+    for (const backend of backends) results.push(await backend.run(outputs, { x: values }));
+    assert.deepEqual(results[1], results[0], "two threads");
+    assert.deepEqual(results[2], results[0], "three threads");
+    const [sums, maxima] = results[0];
+    assert.ok(Number.isNaN(sums[5]) && Number.isNaN(maxima[5]));
+    for (let j = 0; j < columns; j++) {
+      if (j === 5) continue;
+      let exact = 0, scale = 0, top = -Infinity;
+      for (let r = 0; r < rows; r++) {
+        const v = values[r * columns + j];
+        exact += v;
+        scale += Math.abs(v);
+        top = Math.max(top, v);
+      }
+      assert.ok(Math.abs(sums[j] - exact) <= (rows + 2) * 2 ** -24 * scale, `sum ${j}`);
+      assert.equal(maxima[j], top, `max ${j}`);
+    }
+  } finally {
+    for (const backend of backends) backend.dispose();
   }
 });

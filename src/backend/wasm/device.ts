@@ -25,6 +25,7 @@ import {
   type MatmulKernel,
   patchWords,
   type PoolShape,
+  type ReduceKernel,
   windowsSize,
 } from "../kernel.ts";
 import { convJobs, convScratchBytes, convTiles } from "./conv.ts";
@@ -378,6 +379,19 @@ export class WasmDevice implements Device {
             this.#fixed(kernel, "argmax", [x, out, outer, length, inner], threads),
           );
         }
+        if (splitsReducedAxis(kernel)) {
+          const chunks = Math.ceil(length / REDUCE_CHUNK);
+          const partials = this.#allocator.alloc(chunks * inner * 4);
+          return Promise.resolve(this.#jobs(
+            kernel,
+            [
+              [`${kernel.op}_columns_chunks`, [x, partials, length, inner, REDUCE_CHUNK, chunks]],
+              [`${kernel.op}_columns`, [partials, out, 1, chunks, inner]],
+            ],
+            Math.min(threads, chunks),
+            [partials],
+          ));
+        }
         const name = `${kernel.op}_${inner === 1 ? "rows" : "columns"}` as KernelExport;
         const words = inner === 1 ? [x, out, outer, length] : [x, out, outer, length, inner];
         return Promise.resolve(this.#fixed(kernel, name, words, threads));
@@ -561,6 +575,19 @@ function timeInto(profile: Map<string, KernelTime>, label: string, work: () => v
     entry.calls++;
     entry.ms += ms;
   }
+}
+
+/** Rows per partial of a split column reduction (see splitsReducedAxis). */
+export const REDUCE_CHUNK = 1024;
+
+/**
+ * Whether a sum or max along the middle axis is computed as partials over chunks of its rows:
+ * one outer row (a tall matrix's columns), more than one column, and at least two chunks. The
+ * shape alone decides, so every thread count combines the same way.
+ */
+export function splitsReducedAxis(kernel: ReduceKernel): boolean {
+  return kernel.op !== "argmax" && kernel.outer === 1 && kernel.inner > 1 &&
+    kernel.length >= 2 * REDUCE_CHUNK;
 }
 
 /** Rows of the inner dimension per partial of a split product (see splitsInnerDimension). */

@@ -14,6 +14,7 @@
 import {
   type Func,
   type FunctionBuilder,
+  i32Params,
   type Local,
   ModuleBuilder,
   type Operand,
@@ -62,6 +63,8 @@ export const KERNEL_EXPORTS = [
   "pool_max",
   "pool_sum",
   "copy_floats",
+  "sum_columns_chunks",
+  "max_columns_chunks",
 ] as const;
 
 /** The name of a kernel export. */
@@ -89,6 +92,9 @@ export const KERNEL_ARGS: { readonly [K in KernelExport]: readonly string[] } = 
   one_hot: ["indices", "out", "rows", "depth"],
   // A program's variable updates: `count` floats from `from` to `to` (not overlapping).
   copy_floats: ["from", "to", "count"],
+  // x [length, inner] to one partial row per chunk of `chunk` rows (then combined by *_columns).
+  sum_columns_chunks: ["x", "partials", "length", "inner", "chunk", "chunks"],
+  max_columns_chunks: ["x", "partials", "length", "inner", "chunk", "chunks"],
   // Images [n, height, width, c] and windows [n * outHeight * outWidth, kh * kw * c].
   patches: PATCH_ARGS,
   unpatches: PATCH_ARGS,
@@ -248,6 +254,73 @@ function emitPool(mod: ModuleBuilder, op: "max" | "sum") {
           );
         });
       });
+    });
+  });
+}
+
+/**
+ * The column sums or maxima of tall matrices ([1, length, inner], the batch statistics of a
+ * convolution's output): row bands (chunks of `chunk` rows, fixed by the shape) are combined into
+ * one partial row each, thread `tid` taking chunks tid, tid + threads, ..., so each thread reads
+ * whole rows of its own (splitting the columns instead makes every thread read every cache line).
+ * The partials are then combined in chunk order, the same on any number of threads.
+ */
+function emitColumnChunks(mod: ModuleBuilder, op: "sum" | "max") {
+  const columns = mod.func({
+    name: `${op}_columns_of_chunk`,
+    params: i32Params("x", "out", "length", "inner"),
+  }, (b, p) => {
+    const j = b.local("j", "i32"), r = b.local("r", "i32"), src = b.local("src", "i32");
+    const rowBytes = b.local("row_bytes", "i32"), vectorEnd = b.local("vector_end", "i32");
+    const s = b.local("s", "f32");
+    const acc = Array.from({ length: 8 }, (_, i) => b.local(`acc${i}`, "v128"));
+    const combine = (x: Operand, y: Operand) =>
+      op === "sum" ? b.f32x4.add(x, y) : b.f32x4.max(x, y);
+    b.set(rowBytes, b.i32.shl(p.inner, 2));
+    b.set(vectorEnd, b.i32.sub(p.inner, b.i32.and(p.inner, 3)));
+    b.set(j, 0);
+    for (const g of [8, 4, 2, 1]) {
+      b.while(() => b.i32.le_s(b.i32.add(j, 4 * g), vectorEnd), () => {
+        b.set(src, b.i32.add(p.x, b.i32.shl(j, 2)));
+        for (let i = 0; i < g; i++) b.set(acc[i], b.v128.load(src, { offset: 16 * i }));
+        b.for(r, 1, p.length, 1, () => {
+          b.set(src, b.i32.add(src, rowBytes));
+          for (let i = 0; i < g; i++) {
+            b.set(acc[i], combine(acc[i], b.v128.load(src, { offset: 16 * i })));
+          }
+        });
+        for (let i = 0; i < g; i++) {
+          b.v128.store(b.i32.add(p.out, b.i32.shl(j, 2)), acc[i], { offset: 16 * i });
+        }
+        b.set(j, b.i32.add(j, 4 * g));
+      });
+    }
+    b.for(j, vectorEnd, p.inner, 1, () => {
+      b.set(src, b.i32.add(p.x, b.i32.shl(j, 2)));
+      b.set(s, b.f32.load(src));
+      b.for(r, 1, p.length, 1, () => {
+        b.set(src, b.i32.add(src, rowBytes));
+        const x = b.f32.load(src);
+        b.set(s, op === "sum" ? b.f32.add(s, x) : b.f32.max(s, x));
+      });
+      b.f32.store(b.i32.add(p.out, b.i32.shl(j, 2)), s);
+    });
+  });
+  const name: KernelExport = op === "sum" ? "sum_columns_chunks" : "max_columns_chunks";
+  mod.func({ name: `${name}_job`, params: JOB, export: name }, (b, { args, tid, threads }) => {
+    const a = loadArgs(b, name, args);
+    const c = b.local("c", "i32"), first = b.local("first", "i32"), rows = b.local("rows", "i32");
+    b.for(c, tid, a.chunks, threads, () => {
+      b.set(first, b.i32.mul(c, a.chunk));
+      b.set(rows, b.i32.sub(a.length, first));
+      b.if(b.i32.gt_s(rows, a.chunk), () => b.set(rows, a.chunk));
+      b.call(
+        columns,
+        b.i32.add(a.x, b.i32.shl(b.i32.mul(first, a.inner), 2)),
+        b.i32.add(a.partials, b.i32.shl(b.i32.mul(c, a.inner), 2)),
+        rows,
+        a.inner,
+      );
     });
   });
 }
@@ -549,5 +622,7 @@ export function buildKernelModule(
   emitPool(mod, "max");
   emitPool(mod, "sum");
   emitCopy(mod);
+  emitColumnChunks(mod, "sum");
+  emitColumnChunks(mod, "max");
   return mod.toBytes();
 }
