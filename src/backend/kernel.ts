@@ -278,10 +278,12 @@ export function outputSize(kernel: Kernel): number {
 }
 
 /**
- * A patch kernel's geometry as the words its kernels read, in one order for every device: n,
- * height, width, c, kh, kw, stride, padTop, padLeft, outHeight, outWidth.
+ * A patch or pooling kernel's geometry as the words its kernels read, in one order for every
+ * device: n, height, width, c, kh, kw, stride, padTop, padLeft, outHeight, outWidth.
  */
-export function patchWords(k: PatchKernel): number[] {
+export function patchWords(
+  k: PatchGeometry & { readonly n: number; readonly c: number },
+): number[] {
   return [
     k.n,
     k.height,

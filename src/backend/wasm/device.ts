@@ -450,8 +450,7 @@ export class WasmDevice implements Device {
         return Promise.resolve(this.#conv(kernel, inputs.map(at), out));
       case "pool": {
         const k = kernel;
-        const words = [at(inputs[0]), out, k.n, k.height, k.width, k.c, k.kh, k.kw, k.stride];
-        words.push(k.outHeight, k.outWidth);
+        const words = [at(inputs[0]), out, ...patchWords(k)];
         const threads = this.#threadsFor(k.n * k.outHeight * k.outWidth * k.kh * k.kw * k.c);
         return Promise.resolve(this.#fixed(kernel, `pool_${k.op}`, words, threads));
       }

@@ -26,20 +26,6 @@ import { emitArgSmallestK, emitTakeAlongRows, SELECT_ARGS } from "./select.ts";
 import { defaultMatmulConfig, emitMatmul, type MatmulConfig } from "./matmul_kernel.ts";
 import { MAX_PAGES } from "./memory.ts";
 
-const POOL_ARGS = [
-  "x",
-  "out",
-  "n",
-  "height",
-  "width",
-  "c",
-  "kh",
-  "kw",
-  "stride",
-  "outHeight",
-  "outWidth",
-];
-
 /** The exports of the kernel module, in export order (threads.ts calls them by index). */
 export const KERNEL_EXPORTS = [
   "matmul",
@@ -78,9 +64,10 @@ export const KERNEL_ARGS: { readonly [K in KernelExport]: readonly string[] } = 
   // Aᵀ B (A stored k x m, B k x n) as one partial m x n per chunk of `chunk` rows of k; the
   // partials are then summed in chunk order (sum_columns).
   matmul_split_k: ["a", "b", "partials", "m", "n", "k", "scratch", "chunk", "chunks"],
-  // Images [n, height, width, c] to [n * outHeight * outWidth, c]: windows wholly inside.
-  pool_max: POOL_ARGS,
-  pool_sum: POOL_ARGS,
+  // Images [n, height, width, c] to [n * outHeight * outWidth, c]: the patches' words, windows
+  // wholly inside the image (no padding).
+  pool_max: PATCH_ARGS,
+  pool_sum: PATCH_ARGS,
   // x seen as [outer, length, inner]; rows: inner == 1, columns: inner > 1.
   sum_rows: ["x", "out", "outer", "length"],
   sum_columns: ["x", "out", "outer", "length", "inner"],
@@ -265,47 +252,7 @@ function emitPool(mod: ModuleBuilder, op: "max" | "sum") {
  * whole rows of its own (splitting the columns instead makes every thread read every cache line).
  * The partials are then combined in chunk order, the same on any number of threads.
  */
-function emitColumnChunks(mod: ModuleBuilder, op: "sum" | "max") {
-  const columns = mod.func({
-    name: `${op}_columns_of_chunk`,
-    params: i32Params("x", "out", "length", "inner"),
-  }, (b, p) => {
-    const j = b.local("j", "i32"), r = b.local("r", "i32"), src = b.local("src", "i32");
-    const rowBytes = b.local("row_bytes", "i32"), vectorEnd = b.local("vector_end", "i32");
-    const s = b.local("s", "f32");
-    const acc = Array.from({ length: 8 }, (_, i) => b.local(`acc${i}`, "v128"));
-    const combine = (x: Operand, y: Operand) =>
-      op === "sum" ? b.f32x4.add(x, y) : b.f32x4.max(x, y);
-    b.set(rowBytes, b.i32.shl(p.inner, 2));
-    b.set(vectorEnd, b.i32.sub(p.inner, b.i32.and(p.inner, 3)));
-    b.set(j, 0);
-    for (const g of [8, 4, 2, 1]) {
-      b.while(() => b.i32.le_s(b.i32.add(j, 4 * g), vectorEnd), () => {
-        b.set(src, b.i32.add(p.x, b.i32.shl(j, 2)));
-        for (let i = 0; i < g; i++) b.set(acc[i], b.v128.load(src, { offset: 16 * i }));
-        b.for(r, 1, p.length, 1, () => {
-          b.set(src, b.i32.add(src, rowBytes));
-          for (let i = 0; i < g; i++) {
-            b.set(acc[i], combine(acc[i], b.v128.load(src, { offset: 16 * i })));
-          }
-        });
-        for (let i = 0; i < g; i++) {
-          b.v128.store(b.i32.add(p.out, b.i32.shl(j, 2)), acc[i], { offset: 16 * i });
-        }
-        b.set(j, b.i32.add(j, 4 * g));
-      });
-    }
-    b.for(j, vectorEnd, p.inner, 1, () => {
-      b.set(src, b.i32.add(p.x, b.i32.shl(j, 2)));
-      b.set(s, b.f32.load(src));
-      b.for(r, 1, p.length, 1, () => {
-        b.set(src, b.i32.add(src, rowBytes));
-        const x = b.f32.load(src);
-        b.set(s, op === "sum" ? b.f32.add(s, x) : b.f32.max(s, x));
-      });
-      b.f32.store(b.i32.add(p.out, b.i32.shl(j, 2)), s);
-    });
-  });
+function emitColumnChunks(mod: ModuleBuilder, op: "sum" | "max", columns: Func) {
   const name: KernelExport = op === "sum" ? "sum_columns_chunks" : "max_columns_chunks";
   mod.func({ name: `${name}_job`, params: JOB, export: name }, (b, { args, tid, threads }) => {
     const a = loadArgs(b, name, args);
@@ -319,6 +266,8 @@ function emitColumnChunks(mod: ModuleBuilder, op: "sum" | "max") {
         b.i32.add(a.x, b.i32.shl(b.i32.mul(first, a.inner), 2)),
         b.i32.add(a.partials, b.i32.shl(b.i32.mul(c, a.inner), 2)),
         rows,
+        a.inner,
+        0,
         a.inner,
       );
     });
@@ -387,11 +336,57 @@ function emitRowReduce(mod: ModuleBuilder, op: "sum" | "max") {
 }
 
 /**
- * Sum or max along the middle axis of [outer, length, inner] with inner > 1: columns are combined
- * down the rows in registers, up to 32 at a time. Threads split the outer rows, or the columns
- * when there are fewer outer rows than threads.
+ * Combines columns [begin, end) of x [length, inner] down its rows into out[begin, end): groups of
+ * up to 8 vectors of columns stay in registers down all the rows (row 0 starts them), then are
+ * stored once, so each column is combined in row order whatever the caller's split.
  */
-function emitColumnReduce(mod: ModuleBuilder, op: "sum" | "max") {
+function emitColumnRange(mod: ModuleBuilder, op: "sum" | "max"): Func {
+  const params = i32Params("x", "out", "length", "inner", "begin", "end");
+  return mod.func({ name: `${op}_column_range`, params }, (b, p) => {
+    const j = b.local("j", "i32"), r = b.local("r", "i32"), src = b.local("src", "i32");
+    const rowBytes = b.local("row_bytes", "i32"), vectorEnd = b.local("vector_end", "i32");
+    const s = b.local("s", "f32");
+    const acc = Array.from({ length: 8 }, (_, i) => b.local(`acc${i}`, "v128"));
+    const combine = (x: Operand, y: Operand) =>
+      op === "sum" ? b.f32x4.add(x, y) : b.f32x4.max(x, y);
+    b.set(rowBytes, b.i32.shl(p.inner, 2));
+    b.set(vectorEnd, b.i32.sub(p.end, b.i32.and(b.i32.sub(p.end, p.begin), 3)));
+    b.set(j, p.begin);
+    for (const g of [8, 4, 2, 1]) {
+      b.while(() => b.i32.le_s(b.i32.add(j, 4 * g), vectorEnd), () => {
+        b.set(src, b.i32.add(p.x, b.i32.shl(j, 2)));
+        for (let i = 0; i < g; i++) b.set(acc[i], b.v128.load(src, { offset: 16 * i }));
+        b.for(r, 1, p.length, 1, () => {
+          b.set(src, b.i32.add(src, rowBytes));
+          for (let i = 0; i < g; i++) {
+            b.set(acc[i], combine(acc[i], b.v128.load(src, { offset: 16 * i })));
+          }
+        });
+        for (let i = 0; i < g; i++) {
+          b.v128.store(b.i32.add(p.out, b.i32.shl(j, 2)), acc[i], { offset: 16 * i });
+        }
+        b.set(j, b.i32.add(j, 4 * g));
+      });
+    }
+    b.for(j, vectorEnd, p.end, 1, () => {
+      b.set(src, b.i32.add(p.x, b.i32.shl(j, 2)));
+      b.set(s, b.f32.load(src));
+      b.for(r, 1, p.length, 1, () => {
+        b.set(src, b.i32.add(src, rowBytes));
+        const x = b.f32.load(src);
+        b.set(s, op === "sum" ? b.f32.add(s, x) : b.f32.max(s, x));
+      });
+      b.f32.store(b.i32.add(p.out, b.i32.shl(j, 2)), s);
+    });
+  });
+}
+
+/**
+ * Sum or max along the middle axis of [outer, length, inner] with inner > 1, each outer row's
+ * columns by the column range function. Threads split the outer rows, or the columns when there
+ * are fewer outer rows than threads.
+ */
+function emitColumnReduce(mod: ModuleBuilder, op: "sum" | "max", columns: Func) {
   const name: KernelExport = op === "sum" ? "sum_columns" : "max_columns";
   mod.func({ name, params: JOB, export: name }, (b, { args, tid, threads }) => {
     const a = loadArgs(b, name, args);
@@ -410,47 +405,17 @@ function emitColumnReduce(mod: ModuleBuilder, op: "sum" | "max") {
         share(b, a.inner, 4, tid, threads, jBegin, jEnd);
       },
     );
-    const o = b.local("o", "i32"), r = b.local("r", "i32"), j = b.local("j", "i32");
-    const src = b.local("src", "i32"), dst = b.local("dst", "i32");
-    const rowBytes = b.local("row_bytes", "i32"), s = b.local("s", "f32");
-    const vectorEnd = b.local("vector_end", "i32");
-    const acc = Array.from({ length: 8 }, (_, i) => b.local(`acc${i}`, "v128"));
-    const combine = (x: Operand, y: Operand) =>
-      op === "sum" ? b.f32x4.add(x, y) : b.f32x4.max(x, y);
-    b.set(vectorEnd, b.i32.sub(jEnd, b.i32.and(b.i32.sub(jEnd, jBegin), 3)));
-    b.set(rowBytes, b.i32.shl(a.inner, 2));
+    const o = b.local("o", "i32");
     b.for(o, oBegin, oEnd, 1, () => {
-      const inRow0 = () => b.i32.add(a.x, b.i32.shl(b.i32.mul(b.i32.mul(o, a.length), a.inner), 2));
-      b.set(dst, b.i32.add(a.out, b.i32.shl(b.i32.mul(o, a.inner), 2)));
-      b.set(j, jBegin);
-      // Groups of up to 8 vectors of columns stay in registers down all the rows (row 0 starts
-      // them), then are stored once: each column is combined in row order, whatever the split.
-      for (const g of [8, 4, 2, 1]) {
-        b.while(() => b.i32.le_s(b.i32.add(j, 4 * g), vectorEnd), () => {
-          b.set(src, b.i32.add(inRow0(), b.i32.shl(j, 2)));
-          for (let i = 0; i < g; i++) b.set(acc[i], b.v128.load(src, { offset: 16 * i }));
-          b.for(r, 1, a.length, 1, () => {
-            b.set(src, b.i32.add(src, rowBytes));
-            for (let i = 0; i < g; i++) {
-              b.set(acc[i], combine(acc[i], b.v128.load(src, { offset: 16 * i })));
-            }
-          });
-          for (let i = 0; i < g; i++) {
-            b.v128.store(b.i32.add(dst, b.i32.shl(j, 2)), acc[i], { offset: 16 * i });
-          }
-          b.set(j, b.i32.add(j, 4 * g));
-        });
-      }
-      b.for(j, vectorEnd, jEnd, 1, () => {
-        b.set(src, b.i32.add(inRow0(), b.i32.shl(j, 2)));
-        b.set(s, b.f32.load(src));
-        b.for(r, 1, a.length, 1, () => {
-          b.set(src, b.i32.add(src, rowBytes));
-          const x = b.f32.load(src);
-          b.set(s, op === "sum" ? b.f32.add(s, x) : b.f32.max(s, x));
-        });
-        b.f32.store(b.i32.add(dst, b.i32.shl(j, 2)), s);
-      });
+      b.call(
+        columns,
+        b.i32.add(a.x, b.i32.shl(b.i32.mul(b.i32.mul(o, a.length), a.inner), 2)),
+        b.i32.add(a.out, b.i32.shl(b.i32.mul(o, a.inner), 2)),
+        a.length,
+        a.inner,
+        jBegin,
+        jEnd,
+      );
     });
   });
 }
@@ -605,10 +570,11 @@ export function buildKernelModule(
   const mod = new ModuleBuilder();
   mod.importMemory({ initial: 1, maximum: MAX_PAGES, shared: true });
   const matmul = emitMatmulJob(mod, relaxed, config);
+  const columns = { sum: emitColumnRange(mod, "sum"), max: emitColumnRange(mod, "max") };
   emitRowReduce(mod, "sum");
-  emitColumnReduce(mod, "sum");
+  emitColumnReduce(mod, "sum", columns.sum);
   emitRowReduce(mod, "max");
-  emitColumnReduce(mod, "max");
+  emitColumnReduce(mod, "max", columns.max);
   emitArgmax(mod);
   emitGather(mod);
   emitSegmentSum(mod);
@@ -622,7 +588,7 @@ export function buildKernelModule(
   emitPool(mod, "max");
   emitPool(mod, "sum");
   emitCopy(mod);
-  emitColumnChunks(mod, "sum");
-  emitColumnChunks(mod, "max");
+  emitColumnChunks(mod, "sum", columns.sum);
+  emitColumnChunks(mod, "max", columns.max);
   return mod.toBytes();
 }
