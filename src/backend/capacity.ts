@@ -7,7 +7,8 @@
 import { TooLargeError } from "../errors.ts";
 import { formatShape, type Tensor, type Variable } from "../graph/tensor.ts";
 import type { DeviceLimits, Precision } from "./backend.ts";
-import { type Plan, storageBase } from "./plan.ts";
+import type { Plan } from "./plan.ts";
+import { storageBase } from "./layout.ts";
 
 /** Bytes in words: "1.50 GiB", "96.0 MiB", "512 KiB". */
 export function formatBytes(bytes: number): string {

@@ -20,7 +20,7 @@
 import type { Tensor } from "../graph/tensor.ts";
 import { opDefinition } from "../graph/ops.ts";
 import type { ConvShape, PoolShape } from "./kernel.ts";
-import { reductionExtents } from "./layout.ts";
+import { reductionExtents, storageBase } from "./layout.ts";
 
 /** A device's answer to whether it computes a convolution of this shape itself. */
 export type ConvolutionFilter = (shape: ConvShape) => boolean;
@@ -28,18 +28,12 @@ export type ConvolutionFilter = (shape: ConvShape) => boolean;
 /** A device's answer to whether it computes a pooling of this shape itself. */
 export type PoolingFilter = (shape: PoolShape) => boolean;
 
-/** `t` without the views in front of it. */
-function behindViews(t: Tensor): Tensor {
-  while (opDefinition(t.op).kind === "view") t = t.inputs[0];
-  return t;
-}
-
 /** The pooling a fused group computes (the windows, then the reduction), or null. */
 export function poolingOf(node: Tensor, group: readonly Tensor[]): PoolShape | null {
   if (group.length !== 2 || group[1] !== node) return null;
   const spec = node.spec, windows = group[0], inner = windows.spec;
   if ((spec.op !== "max" && spec.op !== "sum") || inner.op !== "patches") return null;
-  if (behindViews(node.inputs[0]) !== windows) return null;
+  if (storageBase(node.inputs[0]) !== windows) return null;
   const [n, , , c] = windows.inputs[0].shape;
   const [outer, length, along] = reductionExtents(node.inputs[0], spec.axis);
   // The reduction must run along the taps of each window, channel by channel.
@@ -99,7 +93,7 @@ export function fuseConvolutions(
       if (shape !== null && accepts(shape)) groups.set(t.id, group);
     }
     if (spec.op === "max" || spec.op === "sum") {
-      const windows = behindViews(t.inputs[0]);
+      const windows = storageBase(t.inputs[0]);
       if (windows.op === "patches") {
         const group = [windows, t];
         const shape = poolingOf(t, group);

@@ -2,8 +2,16 @@
  * How an elementwise node reads its inputs: for each input, the step to take in its storage per step
  * of each output coordinate. Broadcasting (stride 0), transposition (permuted strides) and plain
  * same-shape reads are all the same mechanism; backends pick faster loops for the common cases.
+ * And which tensor's storage a view reads (storageBase).
  */
 import type { Shape, Tensor } from "../graph/tensor.ts";
+import { opDefinition } from "../graph/ops.ts";
+
+/** The tensor whose storage `t` uses: itself, or the base of a chain of views. */
+export function storageBase(t: Tensor): Tensor {
+  while (opDefinition(t.op).kind === "view") t = t.inputs[0];
+  return t;
+}
 
 /** full: input index = output index; scalar: always element 0; strided: use the strides. */
 export type Access = "full" | "scalar" | "strided";

@@ -8,6 +8,7 @@ import { opDefinition } from "../graph/ops.ts";
 import { type DType, formatShape, type Tensor, type Variable } from "../graph/tensor.ts";
 import type { CompileRequest, Feeds, Update } from "./backend.ts";
 import { externalInputs, fuseElementwise } from "./fusion.ts";
+import { storageBase } from "./layout.ts";
 import { type ConvolutionFilter, fuseConvolutions, type PoolingFilter } from "./conv_fusion.ts";
 
 /** Where a value lives. */
@@ -65,12 +66,6 @@ export interface PlanOptions {
   readonly convolution?: ConvolutionFilter;
   /** With `fuse`: the poolings to run as single kernels (see conv_fusion.ts); by default none. */
   readonly pooling?: PoolingFilter;
-}
-
-/** The tensor whose storage `t` uses: itself, or the base of a chain of views. */
-export function storageBase(t: Tensor): Tensor {
-  while (opDefinition(t.op).kind === "view") t = t.inputs[0];
-  return t;
 }
 
 /** Plans `request`: finds the needed nodes, orders them, and assigns slots with reuse. */
