@@ -500,21 +500,13 @@ export class WasmDevice implements Device {
     const steps = (spec.steps as readonly WasmStep[]).map((s) => s.run);
     const labels = spec.steps.map((s) => kernelLabel(s.kernel));
     const reads = spec.reads.map((r) => ({ buffer: r.buffer, elements: r.elements }));
-    // Large updates are copied by all threads, small ones by the caller alone.
-    const pool = this.#pool,
-      module = this.#kernels,
-      copyFunc = KERNEL_EXPORTS.indexOf("copy_floats");
-    const copyBlocks: number[] = [];
+    // Large updates are copied by all threads (an argument block each), small ones by the caller.
+    const copyFunc = KERNEL_EXPORTS.indexOf("copy_floats");
     const copies = spec.copies.map((c) => {
       const from = (c.from as WasmBuffer).offset, to = (c.to as WasmBuffer).offset;
       const threads = this.#threadsFor(c.elements);
-      if (threads === 1) {
-        return () =>
-          new Uint8Array(this.#memory.buffer).copyWithin(to, from, from + c.elements * 4);
-      }
-      const args = this.#args([from, to, c.elements]);
-      copyBlocks.push(args);
-      return () => pool.run(module, copyFunc, args, threads);
+      const args = threads > 1 ? this.#args([from, to, c.elements]) : null;
+      return { from, to, bytes: c.elements * 4, threads, args };
     });
     const guard = spec.guard === null ? null : (spec.guard as WasmBuffer).offset;
     const latch = spec.latch ? (spec.latch as WasmBuffer).offset : null;
@@ -530,7 +522,11 @@ export class WasmDevice implements Device {
       const results = reads.map((r) => copyOut(this.#view(r.buffer, r.elements)));
       if (guard === null || this.#f32(guard, 1)[0] > 0) {
         const copy = () => {
-          for (const c of copies) c();
+          const bytes = new Uint8Array(this.#memory.buffer);
+          for (const c of copies) {
+            if (c.args === null) bytes.copyWithin(c.to, c.from, c.from + c.bytes);
+            else this.#pool.run(this.#kernels, copyFunc, c.args, c.threads);
+          }
         };
         if (profile === null) copy();
         else if (copies.length > 0) timeInto(profile, "variable updates", copy);
@@ -540,7 +536,8 @@ export class WasmDevice implements Device {
     };
     const free = () => {
       this.release(spec.steps);
-      if (!this.#disposed) { for (const block of copyBlocks) this.#allocator.free(block); }
+      if (this.#disposed) return;
+      for (const c of copies) if (c.args !== null) this.#allocator.free(c.args);
     };
     return Promise.resolve({ run, free });
   }
